@@ -1,0 +1,284 @@
+package vitals
+
+import (
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults for the zero fields of Options.
+const (
+	DefaultRefreshInterval = time.Second
+	DefaultBucketWidth     = time.Minute
+	DefaultWindowBuckets   = 60
+	DefaultSessionTTL      = 30 * time.Minute
+	DefaultMaxSessions     = 10000
+)
+
+// DefaultBuckets are the upper bounds, in seconds, of the request duration
+// histogram when Options.Buckets is nil: 1 ms to 10 s in steps of about 2.5x,
+// so each decade from a millisecond up has three buckets.
+var DefaultBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+
+// Options configures a Collector. The zero value is ready to use: every zero
+// field means the default documented on it.
+type Options struct {
+	// RefreshInterval is how often the snapshot is rebuilt, the request
+	// window rotated and expired sessions swept. Default 1s; at least 1ms.
+	RefreshInterval time.Duration
+
+	// BucketWidth is the time one bucket of the request window covers.
+	// Buckets are aligned to the Unix epoch (one-minute buckets are calendar
+	// minutes). Default one minute; at least 1ms.
+	BucketWidth time.Duration
+
+	// WindowBuckets is how many buckets the request window keeps, the
+	// current partial one included. Default 60 (an hour of minutes); at most
+	// 100000.
+	WindowBuckets int
+
+	// SessionCookie names a cookie whose value identifies a session. When
+	// set, the middleware calls TouchSession with it for each request that
+	// carries it. Default: none (sessions are counted only through
+	// TouchSession).
+	SessionCookie string
+
+	// SessionTTL is how long a session stays active after it was last seen.
+	// Default 30 minutes.
+	SessionTTL time.Duration
+
+	// MaxSessions caps the number of sessions tracked at once, which bounds
+	// memory whatever ids clients send; further new ids are counted in
+	// Snapshot.SessionsDropped until old ones expire. Default 10000; at most
+	// 10,000,000.
+	MaxSessions int
+
+	// Buckets are the upper bounds, in seconds, of the request duration
+	// histogram, strictly increasing and positive. Default DefaultBuckets.
+	Buckets []float64
+
+	// Now is the clock for the request window, session expiry, uptime and
+	// snapshot times; request durations always use the monotonic clock.
+	// Default time.Now. Tests inject a fake one.
+	Now func() time.Time
+}
+
+// normalize fills in defaults and reports an option that makes no sense.
+func (o Options) normalize() (Options, error) {
+	if o.RefreshInterval == 0 {
+		o.RefreshInterval = DefaultRefreshInterval
+	}
+	if o.BucketWidth == 0 {
+		o.BucketWidth = DefaultBucketWidth
+	}
+	if o.WindowBuckets == 0 {
+		o.WindowBuckets = DefaultWindowBuckets
+	}
+	if o.SessionTTL == 0 {
+		o.SessionTTL = DefaultSessionTTL
+	}
+	if o.MaxSessions == 0 {
+		o.MaxSessions = DefaultMaxSessions
+	}
+	if o.Buckets == nil {
+		o.Buckets = DefaultBuckets
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	switch {
+	case o.RefreshInterval < time.Millisecond:
+		return o, fmt.Errorf("vitals: RefreshInterval %v is below 1ms", o.RefreshInterval)
+	case o.BucketWidth < time.Millisecond:
+		return o, fmt.Errorf("vitals: BucketWidth %v is below 1ms", o.BucketWidth)
+	case o.WindowBuckets < 1 || o.WindowBuckets > 100000:
+		return o, fmt.Errorf("vitals: WindowBuckets %d is outside 1..100000", o.WindowBuckets)
+	case o.SessionTTL < 0:
+		return o, fmt.Errorf("vitals: SessionTTL %v is negative", o.SessionTTL)
+	case o.MaxSessions < 1 || o.MaxSessions > 10_000_000:
+		return o, fmt.Errorf("vitals: MaxSessions %d is outside 1..10000000", o.MaxSessions)
+	case len(o.Buckets) == 0 || len(o.Buckets) > 100:
+		return o, fmt.Errorf("vitals: Buckets has %d bounds, want 1..100", len(o.Buckets))
+	}
+	for i, b := range o.Buckets {
+		if math.IsNaN(b) || b <= 0 || b > 1e9 {
+			return o, fmt.Errorf("vitals: Buckets[%d] = %v, want a positive number of seconds", i, b)
+		}
+		if i > 0 && b <= o.Buckets[i-1] {
+			return o, fmt.Errorf("vitals: Buckets are not strictly increasing at [%d] = %v", i, b)
+		}
+	}
+	o.Buckets = append([]float64(nil), o.Buckets...)
+	return o, nil
+}
+
+// A Collector records what a server does and publishes it as a Snapshot.
+// Create one with New or Open; the zero value is not usable. All methods are
+// safe for simultaneous use by multiple goroutines, and the recording methods
+// (Middleware's handler, IncrementRequests, RecordDuration, ConnOpen,
+// ConnClose, ConnState, TouchSession) neither block nor allocate, before or
+// after Close.
+//
+// The request path only adds to typed atomics. One goroutine, started by New
+// and stopped by Close, rotates the request window, sweeps expired sessions
+// and every RefreshInterval builds a new immutable Snapshot, which it
+// publishes through an atomic pointer: Snapshot is one atomic load.
+type Collector struct {
+	// Written by the request path, read by the refresh goroutine.
+	inFlight atomic.Int64  // ConnOpen - ConnClose
+	conns    atomic.Int64  // open TCP connections, from ConnState
+	clock    atomic.Int64  // unix nanos of the last refresh: the request path's coarse clock
+	win      *window       // request counts per bucket
+	ring     ring          // recent request durations
+	stats    *stats        // counts by status and method, histogram, bytes
+	sess     *sessions     // active sessions
+	snap     atomic.Pointer[Snapshot]
+
+	// Immutable after New.
+	opts   Options
+	bounds []int64   // histogram upper bounds in nanoseconds
+	base   time.Time // monotonic origin of request timings
+	start  time.Time // when counting started, by opts.Now
+
+	// mu serialises refreshes: it guards the window's rotation state and the
+	// buffers below. No recording method takes it.
+	mu      sync.Mutex
+	scratch []int64 // ring copy for percentiles
+	rt      runtimeReader
+
+	closeOnce sync.Once
+	done      chan struct{} // closed by Close: the refresh goroutine returns
+	exited    chan struct{} // closed by the refresh goroutine as it returns
+}
+
+// New returns a Collector configured by opts and starts its refresh
+// goroutine; call Close to stop it. New panics if opts holds an invalid
+// value; Open returns the error instead.
+func New(opts Options) *Collector {
+	c, err := Open(opts)
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+// Open is New that returns an error for invalid options instead of
+// panicking.
+func Open(opts Options) (*Collector, error) {
+	opts, err := opts.normalize()
+	if err != nil {
+		return nil, err
+	}
+	now := opts.Now()
+	c := &Collector{
+		opts:   opts,
+		base:   time.Now(),
+		start:  now,
+		win:    newWindow(opts.WindowBuckets, opts.BucketWidth, now),
+		sess:   newSessions(opts.MaxSessions, opts.SessionTTL),
+		done:   make(chan struct{}),
+		exited: make(chan struct{}),
+	}
+	c.bounds = make([]int64, len(opts.Buckets))
+	for i, b := range opts.Buckets {
+		c.bounds[i] = int64(b * float64(time.Second))
+	}
+	c.stats = newStats(len(c.bounds))
+	c.scratch = make([]int64, ringSize)
+	c.rt.init()
+	c.clock.Store(now.UnixNano())
+	c.refresh()
+	go c.loop()
+	return c, nil
+}
+
+// loop refreshes the snapshot every RefreshInterval until Close.
+func (c *Collector) loop() {
+	defer close(c.exited)
+	t := time.NewTicker(c.opts.RefreshInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-t.C:
+			c.refresh()
+		}
+	}
+}
+
+// Close stops the refresh goroutine, waits for it to return and publishes a
+// final snapshot. It is idempotent and safe to call while requests are being
+// recorded; recording after Close is harmless but no longer published.
+func (c *Collector) Close() error {
+	c.closeOnce.Do(func() {
+		close(c.done)
+		<-c.exited
+		c.refresh()
+	})
+	return nil
+}
+
+// refresh rotates the window, sweeps sessions and publishes a new snapshot.
+func (c *Collector) refresh() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.opts.Now()
+	c.clock.Store(now.UnixNano())
+	c.win.rotate(now)
+	active := c.sess.sweep(now.UnixNano())
+	c.snap.Store(c.build(now, active))
+}
+
+// Snapshot returns the most recent snapshot, at most RefreshInterval old.
+// It is never nil, and it is immutable: callers may keep it and read it from
+// any goroutine, but must not modify it.
+func (c *Collector) Snapshot() *Snapshot {
+	return c.snap.Load()
+}
+
+// IncrementRequests counts one request that did not go through Middleware
+// (the middleware counts its own).
+func (c *Collector) IncrementRequests() {
+	c.win.add(1)
+}
+
+// RecordDuration adds one request duration to the latency figures. A
+// negative duration counts as zero. The middleware records its own.
+func (c *Collector) RecordDuration(d time.Duration) {
+	c.ring.record(d)
+}
+
+// ConnOpen counts a request as in flight; ConnClose ends it. The middleware
+// calls both around each request.
+func (c *Collector) ConnOpen() {
+	c.inFlight.Add(1)
+}
+
+// ConnClose ends a request that ConnOpen counted as in flight.
+func (c *Collector) ConnClose() {
+	c.inFlight.Add(-1)
+}
+
+// ConnState counts open client connections. Plug it into a server with
+// srv.ConnState = c.ConnState; if the server already has a ConnState hook,
+// call this one from it.
+func (c *Collector) ConnState(_ net.Conn, state http.ConnState) {
+	switch state {
+	case http.StateNew:
+		c.conns.Add(1)
+	case http.StateHijacked, http.StateClosed:
+		c.conns.Add(-1)
+	}
+}
+
+// TouchSession marks the session id as active now. The id itself is never
+// stored, only a keyed hash of it, so a secret cookie value does not linger
+// in memory. An empty id is ignored; ids of any length are accepted.
+func (c *Collector) TouchSession(id string) {
+	c.sess.touch(id, c.clock.Load())
+}

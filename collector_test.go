@@ -1,0 +1,435 @@
+package vitals
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// fakeClock is an injectable clock that moves only when a test says so.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+}
+
+func (f *fakeClock) Now() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.t
+}
+
+func (f *fakeClock) Add(d time.Duration) {
+	f.mu.Lock()
+	f.t = f.t.Add(d)
+	f.mu.Unlock()
+}
+
+// newTestCollector returns a Collector on a fake clock whose refresh
+// goroutine never ticks during a test: the test calls refresh itself.
+func newTestCollector(t *testing.T, o Options) (*Collector, *fakeClock) {
+	t.Helper()
+	clk := newFakeClock()
+	o.Now = clk.Now
+	if o.RefreshInterval == 0 {
+		o.RefreshInterval = time.Hour
+	}
+	c, err := Open(o)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c, clk
+}
+
+func TestWindowRotation(t *testing.T) {
+	const width = time.Minute
+	tests := []struct {
+		name string
+		// steps: before each refresh, add requests then move the clock.
+		steps      []windowStep
+		wantCounts []uint64
+		wantTotal  uint64 // Requests: every request ever counted
+	}{
+		{
+			name:       "no time passes",
+			steps:      []windowStep{{requests: 5, advance: 0}},
+			wantCounts: []uint64{0, 0, 0, 5},
+			wantTotal:  5,
+		},
+		{
+			name:       "one bucket per step, oldest first",
+			steps:      []windowStep{{1, width}, {2, width}, {3, width}, {4, 0}},
+			wantCounts: []uint64{1, 2, 3, 4},
+			wantTotal:  10,
+		},
+		{
+			name:       "window slides past old buckets",
+			steps:      []windowStep{{1, width}, {2, width}, {3, width}, {4, width}, {5, width}, {6, 0}},
+			wantCounts: []uint64{3, 4, 5, 6},
+			wantTotal:  21,
+		},
+		{
+			name:       "a missed tick catches up by elapsed widths",
+			steps:      []windowStep{{7, 2 * width}, {1, 0}},
+			wantCounts: []uint64{0, 7, 0, 1},
+			wantTotal:  8,
+		},
+		{
+			name:       "a pause longer than the window leaves it empty",
+			steps:      []windowStep{{9, width}, {4, 10 * width}},
+			wantCounts: []uint64{0, 0, 0, 0},
+			wantTotal:  13,
+		},
+		{
+			name:       "exactly the window's length",
+			steps:      []windowStep{{9, 4 * width}},
+			wantCounts: []uint64{0, 0, 0, 0},
+			wantTotal:  9,
+		},
+		{
+			name:       "a clock that goes backwards changes nothing",
+			steps:      []windowStep{{2, width}, {3, -5 * width}, {1, 0}},
+			wantCounts: []uint64{0, 0, 2, 4},
+			wantTotal:  6,
+		},
+		{
+			name:       "less than a width stays in the bucket",
+			steps:      []windowStep{{2, 10 * time.Second}, {3, 0}},
+			wantCounts: []uint64{0, 0, 0, 5},
+			wantTotal:  5,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, clk := newTestCollector(t, Options{BucketWidth: width, WindowBuckets: 4})
+			for _, st := range tt.steps {
+				for range st.requests {
+					c.IncrementRequests()
+				}
+				clk.Add(st.advance)
+				c.refresh()
+			}
+			s := c.Snapshot()
+			if !slices.Equal(s.Window.Counts, tt.wantCounts) {
+				t.Errorf("Counts = %v, want %v", s.Window.Counts, tt.wantCounts)
+			}
+			if s.Requests != tt.wantTotal {
+				t.Errorf("Requests = %d, want %d", s.Requests, tt.wantTotal)
+			}
+			var sum uint64
+			for _, n := range tt.wantCounts {
+				sum += n
+			}
+			if s.Window.Total != sum {
+				t.Errorf("Window.Total = %d, want %d", s.Window.Total, sum)
+			}
+		})
+	}
+}
+
+type windowStep struct {
+	requests int
+	advance  time.Duration
+}
+
+func TestWindowStartIsAligned(t *testing.T) {
+	c, clk := newTestCollector(t, Options{BucketWidth: time.Minute, WindowBuckets: 3})
+	clk.Add(90 * time.Second) // 12:01:30
+	c.refresh()
+	s := c.Snapshot()
+	want := time.Date(2026, 3, 1, 11, 59, 0, 0, time.UTC)
+	if !s.Window.Start.Equal(want) {
+		t.Errorf("Window.Start = %v, want %v", s.Window.Start.UTC(), want)
+	}
+	if s.Window.BucketWidth != time.Minute {
+		t.Errorf("BucketWidth = %v", s.Window.BucketWidth)
+	}
+}
+
+func TestLatencyPercentiles(t *testing.T) {
+	tests := []struct {
+		name    string
+		samples []time.Duration
+	}{
+		{"one", []time.Duration{7 * time.Millisecond}},
+		{"zeros are samples", []time.Duration{0, 0, 0, time.Second}},
+		{"negative clamps to zero", []time.Duration{-time.Second, 2 * time.Second}},
+		{"hundred", seq(100)},
+		{"random partial ring", randomDurations(1000, 1)},
+		{"wrapped ring keeps the newest", randomDurations(3*ringSize+17, 2)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, _ := newTestCollector(t, Options{})
+			for _, d := range tt.samples {
+				c.RecordDuration(d)
+			}
+			c.refresh()
+			got := c.Snapshot().Latency
+
+			kept := tt.samples
+			if len(kept) > ringSize {
+				kept = kept[len(kept)-ringSize:]
+			}
+			ref := make([]time.Duration, len(kept))
+			var sum float64
+			for i, d := range kept {
+				ref[i] = max(d, 0)
+				sum += float64(ref[i])
+			}
+			slices.Sort(ref)
+			n := len(ref)
+			at := func(q float64) time.Duration { // nearest rank, computed independently
+				k := int(q*float64(n)/100 + 0.999999)
+				return ref[max(k, 1)-1]
+			}
+			want := Latency{
+				Samples: n, Mean: time.Duration(sum / float64(n)), Min: ref[0], Max: ref[n-1],
+				P50: at(50), P90: at(90), P99: at(99),
+			}
+			if got != want {
+				t.Errorf("Latency = %+v\nwant      %+v", got, want)
+			}
+		})
+	}
+}
+
+func seq(n int) []time.Duration {
+	d := make([]time.Duration, n)
+	for i := range d {
+		d[i] = time.Duration(n-i) * time.Millisecond // reversed, so order cannot help
+	}
+	return d
+}
+
+func randomDurations(n int, seed uint64) []time.Duration {
+	r := rand.New(rand.NewPCG(seed, seed))
+	d := make([]time.Duration, n)
+	for i := range d {
+		d[i] = time.Duration(r.Int64N(int64(5 * time.Second)))
+	}
+	return d
+}
+
+func TestLatencyEmpty(t *testing.T) {
+	c, _ := newTestCollector(t, Options{})
+	if l := c.Snapshot().Latency; l != (Latency{}) {
+		t.Errorf("Latency with no samples = %+v, want zero", l)
+	}
+}
+
+func TestSessionsTTL(t *testing.T) {
+	c, clk := newTestCollector(t, Options{SessionTTL: 10 * time.Minute})
+	c.TouchSession("a")
+	c.TouchSession("b")
+	c.TouchSession("a") // same session again
+	c.TouchSession("")  // ignored
+	c.refresh()
+	if got := c.Snapshot().SessionsActive; got != 2 {
+		t.Fatalf("SessionsActive = %d, want 2", got)
+	}
+	clk.Add(6 * time.Minute)
+	c.refresh()
+	c.TouchSession("b") // b seen again at +6m
+	clk.Add(6 * time.Minute)
+	c.refresh() // +12m: a expired, b seen 6m ago
+	if got := c.Snapshot().SessionsActive; got != 1 {
+		t.Fatalf("after 12m SessionsActive = %d, want 1", got)
+	}
+	clk.Add(5 * time.Minute)
+	c.refresh()
+	if got := c.Snapshot().SessionsActive; got != 0 {
+		t.Fatalf("after 17m SessionsActive = %d, want 0", got)
+	}
+}
+
+func TestSessionsCapBoundsMemory(t *testing.T) {
+	const max = 1000
+	c, _ := newTestCollector(t, Options{MaxSessions: max})
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var id [16]byte
+	for i := range 1_000_000 {
+		for j := range 8 {
+			id[j] = byte(i >> (8 * j))
+		}
+		c.TouchSession(string(id[:]))
+	}
+	c.refresh()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	s := c.Snapshot()
+	if s.SessionsActive > max || s.SessionsActive < max*9/10 {
+		t.Errorf("SessionsActive = %d, want close to the cap %d", s.SessionsActive, max)
+	}
+	if s.SessionsDropped != uint64(1_000_000-s.SessionsActive) {
+		t.Errorf("SessionsDropped = %d, want %d", s.SessionsDropped, 1_000_000-s.SessionsActive)
+	}
+	// A million ids as 16-byte strings alone would be 16 MB; the table for
+	// 1000 hashes needs well under 1 MB.
+	if grown := int64(after.HeapAlloc) - int64(before.HeapAlloc); grown > 1<<20 {
+		t.Errorf("heap grew by %d bytes for a table capped at %d sessions", grown, max)
+	}
+}
+
+func TestSessionHugeID(t *testing.T) {
+	c, _ := newTestCollector(t, Options{})
+	big := strings.Repeat("x", 1<<20)
+	c.TouchSession(big)
+	c.TouchSession(big[:len(big)-1] + "y")
+	c.refresh()
+	if got := c.Snapshot().SessionsActive; got != 2 {
+		t.Errorf("SessionsActive = %d, want 2", got)
+	}
+}
+
+func TestOptionsRejected(t *testing.T) {
+	tests := []struct {
+		name string
+		opts Options
+		want string
+	}{
+		{"tiny refresh", Options{RefreshInterval: time.Nanosecond}, "RefreshInterval"},
+		{"negative refresh", Options{RefreshInterval: -time.Second}, "RefreshInterval"},
+		{"tiny bucket", Options{BucketWidth: time.Microsecond}, "BucketWidth"},
+		{"huge window", Options{WindowBuckets: 1 << 30}, "WindowBuckets"},
+		{"negative window", Options{WindowBuckets: -1}, "WindowBuckets"},
+		{"negative ttl", Options{SessionTTL: -time.Second}, "SessionTTL"},
+		{"huge max sessions", Options{MaxSessions: 1 << 30}, "MaxSessions"},
+		{"empty buckets", Options{Buckets: []float64{}}, "Buckets"},
+		{"unsorted buckets", Options{Buckets: []float64{1, 0.5}}, "increasing"},
+		{"negative bucket", Options{Buckets: []float64{-1}}, "Buckets[0]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Open(tt.opts)
+			if err == nil {
+				c.Close()
+				t.Fatal("Open accepted the options")
+			}
+			if !strings.HasPrefix(err.Error(), "vitals: ") || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not name %q", err, tt.want)
+			}
+		})
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("New did not panic on invalid options")
+		}
+	}()
+	New(Options{WindowBuckets: -1})
+}
+
+func TestCloseStopsGoroutine(t *testing.T) {
+	base := runtime.NumGoroutine()
+	for range 1000 {
+		c := New(Options{RefreshInterval: time.Millisecond})
+		if err := c.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		if err := c.Close(); err != nil { // idempotent
+			t.Fatalf("second Close: %v", err)
+		}
+	}
+	// Close waits for its goroutine, so none is left to wind down.
+	if n := runtime.NumGoroutine(); n > base {
+		t.Errorf("goroutines: %d before, %d after 1000 New/Close", base, n)
+	}
+}
+
+func TestRecordingAfterClose(t *testing.T) {
+	c, _ := newTestCollector(t, Options{})
+	c.Close()
+	c.IncrementRequests()
+	c.RecordDuration(time.Second)
+	c.ConnOpen()
+	c.ConnClose()
+	c.TouchSession("s")
+	if c.Snapshot() == nil {
+		t.Fatal("Snapshot after Close is nil")
+	}
+}
+
+// TestTickerRefreshes drives the real refresh goroutine in a synctest bubble:
+// time advances only when every goroutine is blocked, so the ticks are exact
+// and a goroutine left running after Close fails the test.
+func TestTickerRefreshes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := New(Options{RefreshInterval: time.Second, BucketWidth: time.Minute, WindowBuckets: 3})
+		first := c.Snapshot()
+		c.IncrementRequests()
+		time.Sleep(time.Second + time.Millisecond)
+		s := c.Snapshot()
+		if s == first || s.Requests != 1 {
+			t.Fatalf("after one tick: same snapshot %v, Requests %d", s == first, s.Requests)
+		}
+		if s.Time.Sub(first.Time) != time.Second {
+			t.Errorf("snapshot taken %v after the first, want 1s", s.Time.Sub(first.Time))
+		}
+		time.Sleep(3 * time.Minute)
+		c.IncrementRequests()
+		time.Sleep(time.Second)
+		s = c.Snapshot()
+		if !slices.Equal(s.Window.Counts, []uint64{0, 0, 1}) || s.Requests != 2 {
+			t.Errorf("after 3m: Counts %v Requests %d, want [0 0 1] and 2", s.Window.Counts, s.Requests)
+		}
+		if s.Uptime < 3*time.Minute {
+			t.Errorf("Uptime = %v", s.Uptime)
+		}
+		c.Close()
+	})
+}
+
+func TestSnapshotNeverNilAndImmutable(t *testing.T) {
+	c, _ := newTestCollector(t, Options{})
+	s1 := c.Snapshot()
+	if s1 == nil {
+		t.Fatal("Snapshot right after New is nil")
+	}
+	c.IncrementRequests()
+	c.refresh()
+	if s1.Requests != 0 {
+		t.Errorf("published snapshot changed: Requests = %d", s1.Requests)
+	}
+	if r := c.Snapshot().Runtime; r.Goroutines < 1 || r.HeapBytes == 0 || r.TotalBytes < r.HeapBytes {
+		t.Errorf("runtime figures look wrong: %+v", r)
+	}
+}
+
+func TestSnapshotJSONNames(t *testing.T) {
+	c, _ := newTestCollector(t, Options{WindowBuckets: 2})
+	c.RecordDuration(1500 * time.Millisecond)
+	c.refresh()
+	b, err := json.Marshal(c.Snapshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"time", "start", "uptime_seconds", "requests", "in_flight", "connections",
+		"sessions_active", "sessions_dropped", "window", "latency", "status", "bytes_written", "runtime"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("JSON lacks %q: %s", k, b)
+		}
+	}
+	lat := m["latency"].(map[string]any)
+	if lat["p50_seconds"] != 1.5 || lat["samples"] != 1.0 {
+		t.Errorf("latency = %v, want p50_seconds 1.5 and samples 1", lat)
+	}
+	if w := m["window"].(map[string]any); w["bucket_width_seconds"] != 60.0 {
+		t.Errorf("window = %v", w)
+	}
+}

@@ -1,0 +1,16 @@
+// Package vitals tells a web server's owner what the server is doing right
+// now: request counts, a per-minute request history, latency percentiles,
+// in-flight requests, active sessions and runtime health.
+//
+// Usage:
+//
+//  1. Create a collector: c := vitals.New(vitals.Options{}); defer c.Close().
+//  2. Wrap the site's handler: srv.Handler = c.Middleware(mux).
+//  3. Mount the page: mux.Handle("GET /metrics", c.Handler()).
+//  4. Read figures in code with [Collector.Snapshot].
+//
+// Every field that the request path writes is a typed atomic; a background
+// goroutine, owned by the [Collector] and stopped by [Collector.Close],
+// rotates the request window and publishes an immutable [Snapshot] through
+// an atomic pointer, so reading figures never blocks or slows a request.
+package vitals

@@ -1,0 +1,3 @@
+module github.com/vitalsgo/vitals
+
+go 1.25

@@ -1,0 +1,140 @@
+package vitals
+
+import (
+	"runtime"
+	"runtime/metrics"
+	"time"
+)
+
+// A Snapshot is what a Collector knew at one moment. Snapshots are immutable
+// once published, so any number of goroutines may read one; Collector
+// publishes a new one every RefreshInterval.
+//
+// Its JSON form (see MarshalJSON) uses the snake_case names given in the
+// field comments, with durations in seconds as floating-point numbers.
+type Snapshot struct {
+	Time   time.Time     // when the snapshot was taken ("time", RFC 3339)
+	Start  time.Time     // when counting started ("start")
+	Uptime time.Duration // Time - Start ("uptime_seconds")
+
+	Requests       uint64 // requests counted since Start ("requests")
+	InFlight       int64  // requests being served now ("in_flight")
+	Connections    int64  // open client connections, when ConnState is installed ("connections")
+	SessionsActive int    // sessions seen within the session TTL ("sessions_active")
+	// SessionsDropped counts touches of new session ids that were not
+	// tracked because MaxSessions was reached ("sessions_dropped").
+	SessionsDropped uint64
+
+	Window  Window  // requests per bucket over the recent past ("window")
+	Latency Latency // durations of recent requests ("latency")
+	Status  Status  // responses by status class ("status")
+	// BytesWritten is the response body bytes written through the
+	// middleware ("bytes_written").
+	BytesWritten uint64
+
+	Runtime Runtime // the Go runtime's health ("runtime")
+}
+
+// Window is the request history: one count per bucket, oldest first, the
+// current (partial) bucket last.
+type Window struct {
+	Start       time.Time     // start of the oldest bucket ("start")
+	BucketWidth time.Duration // time each bucket covers ("bucket_width_seconds")
+	Counts      []uint64      // requests per bucket ("counts")
+	Total       uint64        // sum of Counts ("total")
+}
+
+// Status counts the responses of the middleware by status class.
+type Status struct {
+	Informational uint64 // 1xx, including hijacked connections such as websockets ("1xx")
+	Success       uint64 // 2xx ("2xx")
+	Redirect      uint64 // 3xx ("3xx")
+	ClientError   uint64 // 4xx ("4xx")
+	ServerError   uint64 // 5xx, including handlers that panicked ("5xx")
+	Other         uint64 // 600 to 999, which net/http allows ("other")
+}
+
+// Runtime is the health of the Go runtime, read from runtime/metrics (which
+// does not stop the world).
+type Runtime struct {
+	Goroutines int    // live goroutines ("goroutines")
+	HeapBytes  uint64 // bytes in live and not yet swept heap objects ("heap_bytes")
+	TotalBytes uint64 // all memory the runtime has mapped ("total_bytes")
+	GCCycles   uint64 // completed GC cycles ("gc_cycles")
+	// GCPause is the total time the world was stopped for GC, derived from
+	// the runtime's GC pause CPU time divided by GOMAXPROCS
+	// ("gc_pause_seconds").
+	GCPause time.Duration
+}
+
+// runtimeReader reads the Runtime figures into a reused sample slice.
+type runtimeReader struct {
+	samples [5]metrics.Sample
+}
+
+func (r *runtimeReader) init() {
+	names := [...]string{
+		"/sched/goroutines:goroutines",
+		"/memory/classes/heap/objects:bytes",
+		"/memory/classes/total:bytes",
+		"/gc/cycles/total:gc-cycles",
+		"/cpu/classes/gc/pause:cpu-seconds",
+	}
+	for i, n := range names {
+		r.samples[i].Name = n
+	}
+}
+
+func (r *runtimeReader) read() Runtime {
+	metrics.Read(r.samples[:])
+	u := func(i int) uint64 {
+		if r.samples[i].Value.Kind() == metrics.KindUint64 {
+			return r.samples[i].Value.Uint64()
+		}
+		return 0
+	}
+	var pause time.Duration
+	if v := r.samples[4].Value; v.Kind() == metrics.KindFloat64 {
+		pause = time.Duration(v.Float64() / float64(runtime.GOMAXPROCS(0)) * float64(time.Second))
+	}
+	return Runtime{
+		Goroutines: int(u(0)),
+		HeapBytes:  u(1),
+		TotalBytes: u(2),
+		GCCycles:   u(3),
+		GCPause:    pause,
+	}
+}
+
+// build assembles a snapshot at now. Called with c.mu held, after the
+// window has been rotated to now.
+func (c *Collector) build(now time.Time, sessionsActive int) *Snapshot {
+	s := &Snapshot{
+		Time:            now,
+		Start:           c.start,
+		Uptime:          now.Sub(c.start),
+		Requests:        c.win.total(),
+		InFlight:        c.inFlight.Load(),
+		Connections:     c.conns.Load(),
+		SessionsActive:  sessionsActive,
+		SessionsDropped: c.sess.dropped.Load(),
+		BytesWritten:    c.stats.bytes.Load(),
+		Runtime:         c.rt.read(),
+	}
+	s.Window.Start = c.win.start()
+	s.Window.BucketWidth = c.win.width
+	s.Window.Counts = c.win.counts(make([]uint64, 0, len(c.win.buckets)))
+	for _, n := range s.Window.Counts {
+		s.Window.Total += n
+	}
+	s.Latency = summarize(c.ring.copyTo(c.scratch))
+	var cl [numClasses]uint64
+	c.stats.classTotals(&cl)
+	s.Status = Status{
+		Informational: cl[0], Success: cl[1], Redirect: cl[2], ClientError: cl[3], ServerError: cl[4],
+	}
+	for _, n := range cl[5:] {
+		s.Status.Other += n
+	}
+	return s
+}

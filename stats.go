@@ -1,0 +1,127 @@
+package vitals
+
+import (
+	"sync/atomic"
+)
+
+// methodNames are the values of the method label, by method index: the
+// standard methods in lower case (as promhttp writes them) and "unknown" for
+// anything else, so a client inventing methods cannot add series.
+var methodNames = [...]string{"get", "head", "post", "put", "patch", "delete", "connect", "options", "trace", "unknown"}
+
+const (
+	numMethods    = len(methodNames)
+	methodUnknown = numMethods - 1
+	numClasses    = 9 // status classes 1xx to 9xx: net/http accepts codes 100 to 999
+)
+
+// methodIndex maps a request method to its index in methodNames without
+// allocating. Methods are case-sensitive (RFC 9110), so "get" is unknown.
+func methodIndex(m string) int {
+	switch m {
+	case "GET":
+		return 0
+	case "HEAD":
+		return 1
+	case "POST":
+		return 2
+	case "PUT":
+		return 3
+	case "PATCH":
+		return 4
+	case "DELETE":
+		return 5
+	case "CONNECT":
+		return 6
+	case "OPTIONS":
+		return 7
+	case "TRACE":
+		return 8
+	}
+	return methodUnknown
+}
+
+// codeBlock counts the responses of one method within one status class:
+// element i counts status class*100 + i.
+type codeBlock [100]atomic.Uint64
+
+// stats holds the cumulative request counters that the Prometheus text and
+// the status classes of a Snapshot are read from: requests by exact status
+// code and method, a duration histogram and bytes written.
+//
+// The request path adds to them with atomics; readers load them. Code blocks
+// are allocated on first use of a (method, class) pair and published with a
+// compare-and-swap, so a route that only ever answers GET 2xx holds one
+// 800-byte block rather than all 90.
+type stats struct {
+	codes [numMethods][numClasses]atomic.Pointer[codeBlock]
+	hist  []atomic.Uint64 // per bucket (not cumulative); the last is +Inf
+	sumNs atomic.Uint64   // sum of durations in nanoseconds
+	bytes atomic.Uint64   // response body bytes written
+}
+
+func newStats(bounds int) *stats {
+	return &stats{hist: make([]atomic.Uint64, bounds+1)}
+}
+
+// observe counts one finished request. code must be in 100..999 and d
+// non-negative. Safe for concurrent use.
+func (s *stats) observe(method, code int, d int64, bytes int64, bounds []int64) {
+	class := code/100 - 1
+	b := s.codes[method][class].Load()
+	if b == nil {
+		b = s.block(method, class)
+	}
+	b[code%100].Add(1)
+	i := 0
+	for i < len(bounds) && d > bounds[i] {
+		i++
+	}
+	s.hist[i].Add(1)
+	s.sumNs.Add(uint64(d))
+	s.bytes.Add(uint64(bytes))
+}
+
+// block returns the code block of (method, class), allocating it on first
+// use. Of two goroutines racing here, the CAS keeps one block and both use
+// it.
+func (s *stats) block(method, class int) *codeBlock {
+	nb := new(codeBlock)
+	if s.codes[method][class].CompareAndSwap(nil, nb) {
+		return nb
+	}
+	return s.codes[method][class].Load()
+}
+
+// classTotals adds the requests per status class (index 0 is 1xx) to dst.
+func (s *stats) classTotals(dst *[numClasses]uint64) {
+	for m := range s.codes {
+		for cl := range s.codes[m] {
+			b := s.codes[m][cl].Load()
+			if b == nil {
+				continue
+			}
+			for i := range b {
+				dst[cl] += b[i].Load()
+			}
+		}
+	}
+}
+
+// forEachCode calls f for every (method, code) pair with a non-zero count,
+// in method then code order.
+func (s *stats) forEachCode(f func(method, code int, n uint64)) {
+	for m := range s.codes {
+		for cl := range s.codes[m] {
+			b := s.codes[m][cl].Load()
+			if b == nil {
+				continue
+			}
+			for i := range b {
+				if n := b[i].Load(); n != 0 {
+					f(m, (cl+1)*100+i, n)
+				}
+			}
+		}
+	}
+}
