@@ -1,0 +1,150 @@
+package vitals
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestAllPathsConcurrently is the test the project was founded on, widened:
+// every exported method and the refresh, rotation and session sweep run at
+// once, behind a barrier, while readers take snapshots, encode them and
+// serve the handler. Under -race any bare access to a shared field fails
+// it; afterwards the counts must be exact.
+func TestAllPathsConcurrently(t *testing.T) {
+	const (
+		writers = 8
+		perG    = 2000
+	)
+	clk := newFakeClock()
+	c, err := Open(Options{
+		RefreshInterval: time.Millisecond, // the real ticker, running fast
+		BucketWidth:     time.Minute,
+		WindowBuckets:   5,
+		SessionCookie:   "sid",
+		MaxSessions:     64,
+		Now:             clk.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := []int{200, 201, 302, 404, 500}
+	body := []byte("hello")
+	mw := c.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		code := codes[r.URL.Path[1]-'0'] // paths are /0 to /4
+		w.WriteHeader(code)
+		_, _ = w.Write(body)
+	}))
+	handler := c.Handler()
+
+	start := make(chan struct{})
+	stop := make(chan struct{})
+	var work, background sync.WaitGroup
+
+	for g := range writers {
+		work.Go(func() {
+			<-start
+			for i := range perG {
+				r := httptest.NewRequest("GET", fmt.Sprintf("/%d", i%len(codes)), nil)
+				r.Header.Set("Cookie", fmt.Sprintf("sid=s%d", i%100))
+				mw.ServeHTTP(newTestInner(), r)
+			}
+		})
+		work.Go(func() {
+			<-start
+			for i := range perG {
+				c.IncrementRequests()
+				c.RecordDuration(time.Duration(i) * time.Microsecond)
+				c.ConnOpen()
+				c.ConnClose()
+				c.ConnState(nil, http.StateNew)
+				c.ConnState(nil, http.StateClosed)
+				c.TouchSession(fmt.Sprint(g, i))
+			}
+		})
+	}
+	// Rotation: the clock jumps a bucket at a time while a goroutine
+	// refreshes by hand beside the ticker.
+	background.Go(func() {
+		<-start
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			clk.Add(time.Minute)
+			c.refresh()
+		}
+	})
+	// Readers.
+	for range 2 {
+		background.Go(func() {
+			<-start
+			var last uint64
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				s := c.Snapshot()
+				if s.Requests < last {
+					t.Errorf("Requests went backwards: %d after %d", s.Requests, last)
+					return
+				}
+				last = s.Requests
+				if _, err := json.Marshal(s); err != nil {
+					t.Errorf("json: %v", err)
+					return
+				}
+				rec := httptest.NewRecorder()
+				handler.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+				if rec.Code != 200 {
+					t.Errorf("handler answered %d", rec.Code)
+					return
+				}
+				_, _ = io.Copy(io.Discard, rec.Body)
+			}
+		})
+	}
+
+	close(start)
+	work.Wait()
+	close(stop)
+	background.Wait()
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s := c.Snapshot()
+	const served = writers * perG
+	if want := uint64(2 * served); s.Requests != want {
+		t.Errorf("Requests = %d, want %d", s.Requests, want)
+	}
+	if s.InFlight != 0 || s.Connections != 0 {
+		t.Errorf("InFlight %d, Connections %d; want 0 and 0", s.InFlight, s.Connections)
+	}
+	if s.Latency.Samples != ringSize {
+		t.Errorf("Latency.Samples = %d, want %d", s.Latency.Samples, ringSize)
+	}
+	if want := uint64(served * len(body)); s.BytesWritten != want {
+		t.Errorf("BytesWritten = %d, want %d", s.BytesWritten, want)
+	}
+	per := uint64(served / len(codes))
+	wantCodes := map[string]uint64{"get 200": per, "get 201": per, "get 302": per, "get 404": per, "get 500": per}
+	if got := codeCounts(c); fmt.Sprint(got) != fmt.Sprint(wantCodes) {
+		t.Errorf("codes = %v, want %v", got, wantCodes)
+	}
+	if st := s.Status; st.Success != 2*per || st.Redirect != per || st.ClientError != per || st.ServerError != per {
+		t.Errorf("Status = %+v", st)
+	}
+	if s.SessionsActive > 64 {
+		t.Errorf("SessionsActive = %d above the cap", s.SessionsActive)
+	}
+}
