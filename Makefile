@@ -1,0 +1,44 @@
+# The targets CI and developers run. `make test` is the one command that
+# must pass before anything lands.
+GO ?= go
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: test check-mod fmt-check vet race test-386 lint bench cover demo generate
+
+test: check-mod fmt-check vet race test-386
+
+# The library promises zero third-party dependencies: the root go.mod has no
+# require lines (benchmarks/ is its own module).
+check-mod:
+	@if grep -qE '^[[:space:]]*require' go.mod; then echo "go.mod has a require line"; exit 1; fi
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+race:
+	$(GO) test -race -count=1 ./...
+
+# A 32-bit build catches 64-bit atomic alignment and int size assumptions.
+test-386:
+	GOARCH=386 CGO_ENABLED=0 $(GO) test -count=1 ./...
+
+# staticcheck, fetched through the module proxy.
+lint:
+	$(GO) run $(STATICCHECK) ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 .
+
+cover:
+	$(GO) test -count=1 -coverprofile=cover.out .
+	$(GO) tool cover -func=cover.out | tail -1
+
+demo:
+	$(GO) run ./examples/demo -addr 127.0.0.1:8080
+
+generate:
+	$(GO) generate ./...

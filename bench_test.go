@@ -1,0 +1,151 @@
+package vitals
+
+import (
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// benchWriter is a ResponseWriter that allocates nothing, so the
+// allocations reported are the middleware's own.
+type benchWriter struct {
+	h      http.Header
+	status int
+	n      int
+}
+
+func (w *benchWriter) Header() http.Header         { return w.h }
+func (w *benchWriter) WriteHeader(code int)        { w.status = code }
+func (w *benchWriter) Write(p []byte) (int, error) { w.n += len(p); return len(p), nil }
+
+var okBody = []byte("ok")
+
+var okHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(okBody)
+})
+
+func benchCollector(b *testing.B) *Collector {
+	c := New(Options{})
+	b.Cleanup(func() { c.Close() })
+	return c
+}
+
+func newBenchRequest(b *testing.B) *http.Request {
+	r, err := http.NewRequest("GET", "http://localhost/bench", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return r
+}
+
+// BenchmarkMiddleware serves a trivial handler bare and behind the
+// middleware; the difference is the middleware's cost per request.
+func BenchmarkMiddleware(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		wrap func(*Collector, http.Handler) http.Handler
+	}{
+		{"bare", func(_ *Collector, h http.Handler) http.Handler { return h }},
+		{"vitals", (*Collector).Middleware},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			h := bc.wrap(benchCollector(b), okHandler)
+			r := newBenchRequest(b)
+			w := &benchWriter{h: http.Header{}}
+			b.ReportAllocs()
+			for b.Loop() {
+				h.ServeHTTP(w, r)
+			}
+		})
+		b.Run(bc.name+"-parallel", func(b *testing.B) {
+			h := bc.wrap(benchCollector(b), okHandler)
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				r := newBenchRequest(b)
+				w := &benchWriter{h: http.Header{}}
+				for pb.Next() {
+					h.ServeHTTP(w, r)
+				}
+			})
+		})
+	}
+}
+
+func BenchmarkIncrementRequests(b *testing.B) {
+	b.Run("atomic-baseline", func(b *testing.B) {
+		var n atomic.Uint64
+		b.ReportAllocs()
+		for b.Loop() {
+			n.Add(1)
+		}
+	})
+	b.Run("vitals", func(b *testing.B) {
+		c := benchCollector(b)
+		b.ReportAllocs()
+		for b.Loop() {
+			c.IncrementRequests()
+		}
+	})
+	b.Run("atomic-baseline-parallel", func(b *testing.B) {
+		var n atomic.Uint64
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				n.Add(1)
+			}
+		})
+	})
+	b.Run("vitals-parallel", func(b *testing.B) {
+		c := benchCollector(b)
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				c.IncrementRequests()
+			}
+		})
+	})
+}
+
+func BenchmarkRecordDuration(b *testing.B) {
+	c := benchCollector(b)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		c.RecordDuration(time.Duration(i&1023) * time.Microsecond)
+		i++
+	}
+}
+
+func BenchmarkSnapshot(b *testing.B) {
+	c := benchCollector(b)
+	b.ReportAllocs()
+	var s *Snapshot
+	for b.Loop() {
+		s = c.Snapshot()
+	}
+	if s == nil {
+		b.Fatal("nil snapshot")
+	}
+}
+
+// BenchmarkRefresh is one rebuild of the snapshot with a full duration ring
+// and a full window.
+func BenchmarkRefresh(b *testing.B) {
+	c := benchCollector(b)
+	h := c.Middleware(okHandler)
+	r := newBenchRequest(b)
+	w := &benchWriter{h: http.Header{}}
+	for range 2 * ringSize {
+		h.ServeHTTP(w, r)
+		c.RecordDuration(time.Duration(w.n) * time.Microsecond)
+	}
+	for i := range c.win.buckets {
+		c.win.buckets[i].Add(uint64(i))
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		c.refresh()
+	}
+}

@@ -1,0 +1,79 @@
+package vitals_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"time"
+
+	"github.com/vitalsgo/vitals"
+)
+
+func ExampleNew() {
+	c := vitals.New(vitals.Options{})
+	c.IncrementRequests()
+	c.IncrementRequests()
+	c.Close() // stops the refresh goroutine and publishes a final snapshot
+
+	fmt.Println(c.Snapshot().Requests)
+	// Output: 2
+}
+
+func ExampleCollector_Middleware() {
+	c := vitals.New(vitals.Options{})
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /hello", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "hello")
+	})
+	h := c.Middleware(mux) // in a server: srv.Handler = c.Middleware(mux)
+
+	for _, path := range []string{"/hello", "/hello", "/missing"} {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", path, nil))
+	}
+	c.Close()
+
+	s := c.Snapshot()
+	fmt.Println("requests:", s.Requests)
+	fmt.Println("2xx:", s.Status.Success, "4xx:", s.Status.ClientError)
+	fmt.Println("bytes:", s.BytesWritten)
+	// Output:
+	// requests: 3
+	// 2xx: 2 4xx: 1
+	// bytes: 29
+}
+
+func ExampleCollector_Snapshot() {
+	c := vitals.New(vitals.Options{})
+	for _, ms := range []int{10, 20, 30, 40, 1000} {
+		c.RecordDuration(time.Duration(ms) * time.Millisecond)
+	}
+	c.Close()
+
+	l := c.Snapshot().Latency
+	fmt.Println("samples:", l.Samples)
+	fmt.Println("p50:", l.P50, "max:", l.Max)
+	// Output:
+	// samples: 5
+	// p50: 30ms max: 1s
+}
+
+func ExampleCollector_Handler() {
+	c := vitals.New(vitals.Options{})
+	c.IncrementRequests()
+	c.Close()
+
+	// In a server: mux.Handle("GET /metrics", c.Handler())
+	rec := httptest.NewRecorder()
+	c.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+
+	var body struct {
+		Requests uint64 `json:"requests"`
+	}
+	_ = json.Unmarshal(rec.Body.Bytes(), &body)
+	fmt.Println(rec.Header().Get("Content-Type"))
+	fmt.Println("requests:", body.Requests)
+	// Output:
+	// application/json
+	// requests: 1
+}
