@@ -61,6 +61,15 @@ type Options struct {
 	// histogram, strictly increasing and positive. Default DefaultBuckets.
 	Buckets []float64
 
+	// Namespace prefixes every Prometheus metric name, joined with an
+	// underscore: "shop" gives shop_http_requests_total. Default: none.
+	Namespace string
+
+	// ConstLabels are added to every Prometheus series, for instance the
+	// instance's role when a fleet is scraped. Names must be valid label
+	// names and not ones vitals sets (code, method, route, le, quantile).
+	ConstLabels map[string]string
+
 	// Now is the clock for the request window, session expiry, uptime and
 	// snapshot times; request durations always use the monotonic clock.
 	// Default time.Now. Tests inject a fake one.
@@ -112,6 +121,9 @@ func (o Options) normalize() (Options, error) {
 			return o, fmt.Errorf("vitals: Buckets are not strictly increasing at [%d] = %v", i, b)
 		}
 	}
+	if o.Namespace != "" && !validMetricName(o.Namespace) {
+		return o, fmt.Errorf("vitals: Namespace %q is not a valid metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)", o.Namespace)
+	}
 	o.Buckets = append([]float64(nil), o.Buckets...)
 	return o, nil
 }
@@ -129,20 +141,22 @@ func (o Options) normalize() (Options, error) {
 // publishes through an atomic pointer: Snapshot is one atomic load.
 type Collector struct {
 	// Written by the request path, read by the refresh goroutine.
-	inFlight atomic.Int64  // ConnOpen - ConnClose
-	conns    atomic.Int64  // open TCP connections, from ConnState
-	clock    atomic.Int64  // unix nanos of the last refresh: the request path's coarse clock
-	win      *window       // request counts per bucket
-	ring     ring          // recent request durations
-	stats    *stats        // counts by status and method, histogram, bytes
-	sess     *sessions     // active sessions
+	inFlight atomic.Int64 // ConnOpen - ConnClose
+	conns    atomic.Int64 // open TCP connections, from ConnState
+	clock    atomic.Int64 // unix nanos of the last refresh: the request path's coarse clock
+	win      *window      // request counts per bucket
+	ring     ring         // recent request durations
+	stats    *stats       // counts by status and method, histogram, bytes
+	sess     *sessions    // active sessions
 	snap     atomic.Pointer[Snapshot]
 
 	// Immutable after New.
-	opts   Options
-	bounds []int64   // histogram upper bounds in nanoseconds
-	base   time.Time // monotonic origin of request timings
-	start  time.Time // when counting started, by opts.Now
+	opts          Options
+	bounds        []int64   // histogram upper bounds in nanoseconds
+	base          time.Time // monotonic origin of request timings
+	promNamespace string    // Namespace and "_", or empty
+	promConstant  string    // rendered ConstLabels
+	start         time.Time // when counting started, by opts.Now
 
 	// mu serialises refreshes: it guards the window's rotation state and the
 	// buffers below. No recording method takes it.
@@ -173,6 +187,10 @@ func Open(opts Options) (*Collector, error) {
 	if err != nil {
 		return nil, err
 	}
+	constant, err := constLabelPrefix(opts.ConstLabels)
+	if err != nil {
+		return nil, err
+	}
 	now := opts.Now()
 	c := &Collector{
 		opts:   opts,
@@ -182,6 +200,10 @@ func Open(opts Options) (*Collector, error) {
 		sess:   newSessions(opts.MaxSessions, opts.SessionTTL),
 		done:   make(chan struct{}),
 		exited: make(chan struct{}),
+	}
+	c.promConstant = constant
+	if opts.Namespace != "" {
+		c.promNamespace = opts.Namespace + "_"
 	}
 	c.bounds = make([]int64, len(opts.Buckets))
 	for i, b := range opts.Buckets {

@@ -63,9 +63,10 @@ func ExampleCollector_Handler() {
 	c.IncrementRequests()
 	c.Close()
 
-	// In a server: mux.Handle("GET /metrics", c.Handler())
+	// In a server: mux.Handle("GET /metrics", c.Handler()). Browsers get
+	// the dashboard, Prometheus its text format, and programs JSON:
 	rec := httptest.NewRecorder()
-	c.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	c.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics?format=json", nil))
 
 	var body struct {
 		Requests uint64 `json:"requests"`

@@ -22,11 +22,11 @@ const sessionShards = 32
 // Each shard's map is guarded by its mutex, which TouchSession and the
 // sweep take; no other recording path does.
 type sessions struct {
-	seed     maphash.Seed // immutable
-	ttl      int64        // nanoseconds; immutable
-	max      int          // immutable: MaxSessions
-	dropped  atomic.Uint64
-	shards   [sessionShards]sessionShard
+	seed    maphash.Seed // immutable
+	ttl     int64        // nanoseconds; immutable
+	max     int          // immutable: MaxSessions
+	dropped atomic.Uint64
+	shards  [sessionShards]sessionShard
 }
 
 type sessionShard struct {

@@ -125,3 +125,23 @@ func (s *stats) forEachCode(f func(method, code int, n uint64)) {
 		}
 	}
 }
+
+// routeView is one route's name and counters, as the readers see them.
+type routeView struct {
+	name  string
+	stats *stats
+}
+
+// labels returns the Prometheus label pairs of a series of this route:
+// the route label (when the route has a name) and then pairs.
+func (r routeView) labels(pairs ...string) []string {
+	if r.name == "" {
+		return pairs
+	}
+	return append([]string{"route", r.name}, pairs...)
+}
+
+// routeList returns the routes in a stable order.
+func (c *Collector) routeList() []routeView {
+	return []routeView{{"", c.stats}}
+}

@@ -1,0 +1,317 @@
+package vitals
+
+import (
+	"bytes"
+	"encoding/json"
+	"expvar"
+	"fmt"
+	"flag"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata")
+
+// golden compares got with testdata/name, or rewrites it with -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -run %s -update to create it)", err, t.Name())
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("output differs from %s (go test -update rewrites it):\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
+
+func get(t *testing.T, h http.Handler, method, target string, header ...string) *httptest.ResponseRecorder {
+	t.Helper()
+	r := httptest.NewRequest(method, target, nil)
+	for i := 0; i+1 < len(header); i += 2 {
+		r.Header.Set(header[i], header[i+1])
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+func TestHandlerNegotiation(t *testing.T) {
+	const (
+		html = "text/html; charset=utf-8"
+		js   = "application/json"
+		prom = prometheusContentType
+	)
+	tests := []struct {
+		name     string
+		target   string
+		accept   string
+		wantCode int
+		wantType string
+	}{
+		{"default is the page", "/metrics", "", 200, html},
+		{"browser", "/metrics", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", 200, html},
+		{"curl", "/metrics", "*/*", 200, html},
+		{"json by accept", "/metrics", "application/json", 200, js},
+		{"prometheus scrape", "/metrics", "application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2", 200, prom},
+		{"text/plain", "/metrics", "text/plain", 200, prom},
+		{"q decides", "/metrics", "text/html;q=0.2, application/json;q=0.9", 200, js},
+		{"unknown types fall back to the page", "/metrics", "image/png, font/woff2", 200, html},
+		{"query wins over accept", "/metrics?format=prometheus", "application/json", 200, prom},
+		{"format json", "/metrics?format=json", "", 200, js},
+		{"format html", "/metrics?format=html", "application/json", 200, html},
+		{"unknown format", "/metrics?format=xml", "", 400, "text/plain; charset=utf-8"},
+		{"empty format", "/metrics?format=", "", 400, "text/plain; charset=utf-8"},
+	}
+	c, _ := newTestCollector(t, Options{})
+	h := c.Handler()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := get(t, h, "GET", tt.target, "Accept", tt.accept)
+			if w.Code != tt.wantCode || w.Header().Get("Content-Type") != tt.wantType {
+				t.Errorf("got %d %q, want %d %q", w.Code, w.Header().Get("Content-Type"), tt.wantCode, tt.wantType)
+			}
+			if cc := w.Header().Get("Cache-Control"); cc != "no-store" {
+				t.Errorf("Cache-Control = %q", cc)
+			}
+			if tt.wantCode == 400 && !strings.Contains(w.Body.String(), "html, json and prometheus") {
+				t.Errorf("400 body %q does not list the valid formats", w.Body)
+			}
+		})
+	}
+}
+
+func TestHandlerMethods(t *testing.T) {
+	c, _ := newTestCollector(t, Options{})
+	h := c.Handler()
+	for _, m := range []string{"POST", "PUT", "DELETE", "OPTIONS"} {
+		w := get(t, h, m, "/metrics")
+		if w.Code != 405 || w.Header().Get("Allow") != "GET, HEAD" {
+			t.Errorf("%s: %d Allow=%q, want 405 GET, HEAD", m, w.Code, w.Header().Get("Allow"))
+		}
+	}
+	for _, f := range []string{"html", "json", "prometheus"} {
+		full := get(t, h, "GET", "/metrics?format="+f)
+		head := get(t, h, "HEAD", "/metrics?format="+f)
+		if head.Code != 200 || head.Body.Len() != 0 || head.Header().Get("Content-Length") == "" {
+			t.Errorf("HEAD %s: %d, %d body bytes, Content-Length %q", f, head.Code, head.Body.Len(), head.Header().Get("Content-Length"))
+		}
+		if full.Header().Get("Content-Type") != head.Header().Get("Content-Type") {
+			t.Errorf("HEAD and GET %s differ in Content-Type", f)
+		}
+	}
+}
+
+func TestHandlerHostileInput(t *testing.T) {
+	c, _ := newTestCollector(t, Options{})
+	h := c.Handler()
+	const evil = "<script>alert(1)</script>"
+	for _, target := range []string{
+		"/metrics?format=" + urlEscape(evil),
+		"/metrics/" + urlEscape(evil),
+		"/metrics?x=" + urlEscape(evil) + "&format=html",
+		"/metrics?format=json&format=" + urlEscape(evil),
+		"/metrics?" + strings.Repeat("a=b&", 5000),
+	} {
+		w := get(t, h, "GET", target)
+		if strings.Contains(w.Body.String(), "<script>alert") {
+			t.Errorf("%.60s: the response reflects the input", target)
+		}
+	}
+	// A huge Accept header is parsed without trouble.
+	huge := strings.Repeat("application/x-nothing;q=0.1, ", 20000) + "application/json"
+	if w := get(t, h, "GET", "/metrics", "Accept", huge); w.Code != 200 || w.Header().Get("Content-Type") != "application/json" {
+		t.Errorf("huge Accept: %d %q", w.Code, w.Header().Get("Content-Type"))
+	}
+}
+
+func urlEscape(s string) string {
+	r := strings.NewReplacer("<", "%3C", ">", "%3E", "(", "%28", ")", "%29", "/", "%2F")
+	return r.Replace(s)
+}
+
+// TestPageCSPMatchesInlineCode checks that the page's inline style and
+// script are exactly the text whose hashes its Content-Security-Policy
+// allows, so a browser enforcing the policy runs them.
+func TestPageCSPMatchesInlineCode(t *testing.T) {
+	c, _ := newTestCollector(t, Options{})
+	w := get(t, c.Handler(), "GET", "/metrics?format=html")
+	body := w.Body.String()
+	csp := w.Header().Get("Content-Security-Policy")
+	for _, tag := range []string{"style", "script"} {
+		m := regexp.MustCompile(`(?s)<` + tag + `>(.*?)</` + tag + `>`).FindAllStringSubmatch(body, -1)
+		if len(m) != 1 {
+			t.Fatalf("%d <%s> elements, want 1", len(m), tag)
+		}
+		if h := cspHash(m[0][1]); !strings.Contains(csp, tag+"-src '"+h+"'") {
+			t.Errorf("<%s> hash %s is not allowed by the CSP %q", tag, h, csp)
+		}
+	}
+	for _, bad := range []string{"http://", "https://", "style=\"", "onclick", "<link", "<img"} {
+		if strings.Contains(body, bad) {
+			t.Errorf("page contains %q: it must be self-contained with no inline style attributes", bad)
+		}
+	}
+}
+
+func TestPageShowsFigures(t *testing.T) {
+	c, clk := newTestCollector(t, Options{})
+	h := c.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/boom" {
+			w.WriteHeader(500)
+		}
+	}))
+	for range 1234 {
+		h.ServeHTTP(newTestInner(), httptest.NewRequest("GET", "/", nil))
+	}
+	h.ServeHTTP(newTestInner(), httptest.NewRequest("GET", "/boom", nil))
+	c.TouchSession("s1")
+	clk.Add(time.Minute)
+	c.refresh()
+	body := get(t, c.Handler(), "GET", "/metrics").Body.String()
+	for _, want := range []string{"1,235", "Requests per minute", "Latency distribution", `class="card bad"`, "0.1% of responses", "<rect class=\"s5\""} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+}
+
+func TestJSONGolden(t *testing.T) {
+	at := time.Date(2026, 3, 1, 12, 0, 30, 0, time.UTC)
+	s := &Snapshot{
+		Time: at, Start: at.Add(-90 * time.Second), Uptime: 90 * time.Second,
+		Requests: 12, InFlight: 2, Connections: 3, SessionsActive: 4, SessionsDropped: 5,
+		Window: Window{Start: at.Add(-2 * time.Minute).Truncate(time.Minute), BucketWidth: time.Minute, Counts: []uint64{3, 4, 5}, Total: 12},
+		Latency: Latency{Samples: 12, Mean: 15 * time.Millisecond, Min: time.Millisecond, Max: 250 * time.Millisecond,
+			P50: 5 * time.Millisecond, P90: 20 * time.Millisecond, P99: 250 * time.Millisecond},
+		Status:       Status{Informational: 1, Success: 7, Redirect: 1, ClientError: 2, ServerError: 1},
+		BytesWritten: 4096,
+		Runtime:      Runtime{Goroutines: 9, HeapBytes: 1 << 20, TotalBytes: 8 << 20, GCCycles: 3, GCPause: 1500 * time.Microsecond},
+	}
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "snapshot.golden.json", append(b, '\n'))
+}
+
+// promFixture returns a collector on a fake clock with known counts, and a
+// snapshot with fixed runtime figures, so its Prometheus text is stable.
+func promFixture(t *testing.T, o Options) (*Collector, *Snapshot) {
+	c, _ := newTestCollector(t, o)
+	ms := int64(time.Millisecond)
+	for i, d := range []int64{ms / 2, 3 * ms, 3 * ms, 40 * ms, 2000 * ms, 20000 * ms} {
+		c.stats.observe(methodIndex([]string{"GET", "POST", "BREW"}[i%3]), []int{200, 404, 200, 500, 200, 200}[i], d, 100, c.bounds)
+	}
+	c.inFlight.Add(1)
+	c.TouchSession("x")
+	c.refresh()
+	s := *c.Snapshot()
+	s.Runtime = Runtime{Goroutines: 7, HeapBytes: 1000, TotalBytes: 5000, GCCycles: 2, GCPause: time.Millisecond}
+	return c, &s
+}
+
+func TestPrometheusGolden(t *testing.T) {
+	c, s := promFixture(t, Options{})
+	golden(t, "prometheus.golden.txt", c.appendPrometheus(nil, s))
+
+	c, s = promFixture(t, Options{Namespace: "shop", ConstLabels: map[string]string{"role": `web "a"\b`, "az": "eu-1\nx"}})
+	golden(t, "prometheus_labels.golden.txt", c.appendPrometheus(nil, s))
+}
+
+func TestPrometheusSumEqualsRequests(t *testing.T) {
+	c, _ := newTestCollector(t, Options{})
+	h := c.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(200 + len(r.URL.Path))
+	}))
+	for i := range 500 {
+		h.ServeHTTP(newTestInner(), httptest.NewRequest([]string{"GET", "POST", "X"}[i%3], "/"+strings.Repeat("a", i%7), nil))
+	}
+	c.refresh()
+	text := string(c.appendPrometheus(nil, c.Snapshot()))
+	var sum, count uint64
+	for _, line := range strings.Split(text, "\n") {
+		var n uint64
+		if strings.HasPrefix(line, "http_requests_total{") {
+			_, _ = fmtSscan(line[strings.LastIndexByte(line, ' ')+1:], &n)
+			sum += n
+		}
+		if strings.HasPrefix(line, "http_request_duration_seconds_count") {
+			_, _ = fmtSscan(line[strings.LastIndexByte(line, ' ')+1:], &count)
+		}
+	}
+	if want := c.Snapshot().Requests; sum != want || count != want {
+		t.Errorf("sum of http_requests_total = %d, histogram count = %d, want %d", sum, count, want)
+	}
+}
+
+// TestPromtoolCheckMetrics runs Prometheus' own linter over the output.
+func TestPromtoolCheckMetrics(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		if os.Getenv("VITALS_REQUIRE_PROMTOOL") != "" {
+			t.Fatal("promtool not found, and VITALS_REQUIRE_PROMTOOL is set")
+		}
+		t.Skip("promtool not installed (Debian package prometheus); .ci/run installs it")
+	}
+	for _, o := range []Options{{}, {Namespace: "shop", ConstLabels: map[string]string{"role": `we"b`}}} {
+		c, s := promFixture(t, o)
+		cmd := exec.Command(promtool, "check", "metrics")
+		cmd.Stdin = bytes.NewReader(c.appendPrometheus(nil, s))
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Errorf("promtool check metrics: %v\n%s", err, out)
+		}
+	}
+}
+
+func TestConstLabelsRejected(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		opts Options
+		want string
+	}{
+		{"bad namespace", Options{Namespace: "my-app"}, "Namespace"},
+		{"bad label name", Options{ConstLabels: map[string]string{"a-b": "x"}}, `"a-b"`},
+		{"reserved prefix", Options{ConstLabels: map[string]string{"__name__": "x"}}, "reserved"},
+		{"vitals' own label", Options{ConstLabels: map[string]string{"route": "x"}}, "vitals sets itself"},
+		{"invalid utf-8", Options{ConstLabels: map[string]string{"a": "\xff"}}, "UTF-8"},
+		{"empty name", Options{ConstLabels: map[string]string{"": "x"}}, "not a valid label name"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Open(tt.opts)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Open: %v, want an error naming %s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestExpvar(t *testing.T) {
+	c, _ := newTestCollector(t, Options{})
+	c.IncrementRequests()
+	c.refresh()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(c.Var().String()), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m["requests"] != 1.0 {
+		t.Errorf("expvar requests = %v", m["requests"])
+	}
+	var _ expvar.Var = c.Var()
+}
+
+func fmtSscan(s string, n *uint64) (int, error) { return fmt.Sscan(s, n) }
