@@ -1,6 +1,7 @@
 package vitals
 
 import (
+	"fmt"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -147,5 +148,40 @@ func BenchmarkRefresh(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		c.refresh()
+	}
+}
+
+// BenchmarkRoutes serves requests spread over n ServeMux routes, bare and
+// behind the middleware, so the cost of per-route counting shows as the
+// difference from BenchmarkMiddleware (one route, unmatched).
+func BenchmarkRoutes(b *testing.B) {
+	for _, n := range []int{1, 10, 100} {
+		mux := http.NewServeMux()
+		reqs := make([]*http.Request, n)
+		for i := range n {
+			mux.HandleFunc(fmt.Sprintf("GET /r%d/{id}", i), okHandler)
+			r, err := http.NewRequest("GET", fmt.Sprintf("http://localhost/r%d/42", i), nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			reqs[i] = r
+		}
+		for _, wrapped := range []bool{false, true} {
+			name := fmt.Sprintf("bare-mux-%d", n)
+			var h http.Handler = mux
+			if wrapped {
+				name = fmt.Sprintf("vitals-mux-%d", n)
+				h = benchCollector(b).Middleware(mux)
+			}
+			b.Run(name, func(b *testing.B) {
+				w := &benchWriter{h: http.Header{}}
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					h.ServeHTTP(w, reqs[i%n])
+					i++
+				}
+			})
+		}
 	}
 }

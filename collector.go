@@ -61,6 +61,19 @@ type Options struct {
 	// histogram, strictly increasing and positive. Default DefaultBuckets.
 	Buckets []float64
 
+	// Route names the route of a finished request, for routers other than
+	// http.ServeMux (whose matched pattern, Request.Pattern, is the default).
+	// It runs after the handler returns, on the request the middleware was
+	// given; it must be fast, must not panic, and must return a name from a
+	// bounded set (a route template, never the raw path). An empty name
+	// counts as RouteUnmatched.
+	Route func(*http.Request) string
+
+	// MaxRoutes caps the distinct routes counted; requests to routes first
+	// seen after the cap count under RouteOther. Default DefaultMaxRoutes;
+	// at most 10000.
+	MaxRoutes int
+
 	// Namespace prefixes every Prometheus metric name, joined with an
 	// underscore: "shop" gives shop_http_requests_total. Default: none.
 	Namespace string
@@ -96,6 +109,9 @@ func (o Options) normalize() (Options, error) {
 	if o.Buckets == nil {
 		o.Buckets = DefaultBuckets
 	}
+	if o.MaxRoutes == 0 {
+		o.MaxRoutes = DefaultMaxRoutes
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -110,6 +126,8 @@ func (o Options) normalize() (Options, error) {
 		return o, fmt.Errorf("vitals: SessionTTL %v is negative", o.SessionTTL)
 	case o.MaxSessions < 1 || o.MaxSessions > 10_000_000:
 		return o, fmt.Errorf("vitals: MaxSessions %d is outside 1..10000000", o.MaxSessions)
+	case o.MaxRoutes < 1 || o.MaxRoutes > 10000:
+		return o, fmt.Errorf("vitals: MaxRoutes %d is outside 1..10000", o.MaxRoutes)
 	case len(o.Buckets) == 0 || len(o.Buckets) > 100:
 		return o, fmt.Errorf("vitals: Buckets has %d bounds, want 1..100", len(o.Buckets))
 	}
@@ -146,7 +164,7 @@ type Collector struct {
 	clock    atomic.Int64 // unix nanos of the last refresh: the request path's coarse clock
 	win      *window      // request counts per bucket
 	ring     ring         // recent request durations
-	stats    *stats       // counts by status and method, histogram, bytes
+	routes   *routeTable  // per route: counts by status and method, histogram, bytes
 	sess     *sessions    // active sessions
 	snap     atomic.Pointer[Snapshot]
 
@@ -161,7 +179,8 @@ type Collector struct {
 	// mu serialises refreshes: it guards the window's rotation state and the
 	// buffers below. No recording method takes it.
 	mu      sync.Mutex
-	scratch []int64 // ring copy for percentiles
+	scratch []int64  // ring copy for percentiles
+	hist    []uint64 // one route's histogram
 	rt      runtimeReader
 
 	closeOnce sync.Once
@@ -209,8 +228,9 @@ func Open(opts Options) (*Collector, error) {
 	for i, b := range opts.Buckets {
 		c.bounds[i] = int64(b * float64(time.Second))
 	}
-	c.stats = newStats(len(c.bounds))
+	c.routes = newRouteTable(opts.MaxRoutes, len(c.bounds))
 	c.scratch = make([]int64, ringSize)
+	c.hist = make([]uint64, len(c.bounds)+1)
 	c.rt.init()
 	c.clock.Store(now.UnixNano())
 	c.refresh()

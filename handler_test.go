@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"expvar"
-	"fmt"
 	"flag"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -152,7 +152,7 @@ func TestPageCSPMatchesInlineCode(t *testing.T) {
 	body := w.Body.String()
 	csp := w.Header().Get("Content-Security-Policy")
 	for _, tag := range []string{"style", "script"} {
-		m := regexp.MustCompile(`(?s)<` + tag + `>(.*?)</` + tag + `>`).FindAllStringSubmatch(body, -1)
+		m := regexp.MustCompile(`(?s)<`+tag+`>(.*?)</`+tag+`>`).FindAllStringSubmatch(body, -1)
 		if len(m) != 1 {
 			t.Fatalf("%d <%s> elements, want 1", len(m), tag)
 		}
@@ -199,6 +199,9 @@ func TestJSONGolden(t *testing.T) {
 			P50: 5 * time.Millisecond, P90: 20 * time.Millisecond, P99: 250 * time.Millisecond},
 		Status:       Status{Informational: 1, Success: 7, Redirect: 1, ClientError: 2, ServerError: 1},
 		BytesWritten: 4096,
+		Routes: []RouteStats{{Route: "GET /items/{id}", Requests: 12, Errors: 1, Status: Status{Success: 11, ServerError: 1},
+			Bytes: 4096, P50: 5 * time.Millisecond, P90: 20 * time.Millisecond, P99: 250 * time.Millisecond}},
+		RoutesCapped: true,
 		Runtime:      Runtime{Goroutines: 9, HeapBytes: 1 << 20, TotalBytes: 8 << 20, GCCycles: 3, GCPause: 1500 * time.Microsecond},
 	}
 	b, err := json.MarshalIndent(s, "", "  ")
@@ -213,8 +216,9 @@ func TestJSONGolden(t *testing.T) {
 func promFixture(t *testing.T, o Options) (*Collector, *Snapshot) {
 	c, _ := newTestCollector(t, o)
 	ms := int64(time.Millisecond)
+	routes := []string{"GET /items/{id}", "", `POST /say/"hi"\n`}
 	for i, d := range []int64{ms / 2, 3 * ms, 3 * ms, 40 * ms, 2000 * ms, 20000 * ms} {
-		c.stats.observe(methodIndex([]string{"GET", "POST", "BREW"}[i%3]), []int{200, 404, 200, 500, 200, 200}[i], d, 100, c.bounds)
+		c.routes.get(routes[i%3]).observe(methodIndex([]string{"GET", "POST", "BREW"}[i%3]), []int{200, 404, 200, 500, 200, 200}[i], d, 100, c.bounds)
 	}
 	c.inFlight.Add(1)
 	c.TouchSession("x")

@@ -26,7 +26,20 @@ type jsonSnapshot struct {
 	Latency         jsonLatency `json:"latency"`
 	Status          jsonStatus  `json:"status"`
 	BytesWritten    uint64      `json:"bytes_written"`
+	Routes          []jsonRoute `json:"routes"`
+	RoutesCapped    bool        `json:"routes_capped"`
 	Runtime         jsonRuntime `json:"runtime"`
+}
+
+type jsonRoute struct {
+	Route    string     `json:"route"`
+	Requests uint64     `json:"requests"`
+	Errors   uint64     `json:"errors"`
+	Status   jsonStatus `json:"status"`
+	Bytes    uint64     `json:"bytes"`
+	P50      float64    `json:"p50_seconds"`
+	P90      float64    `json:"p90_seconds"`
+	P99      float64    `json:"p99_seconds"`
 }
 
 type jsonWindow struct {
@@ -68,7 +81,16 @@ func (s *Snapshot) jsonForm() *jsonSnapshot {
 	if counts == nil {
 		counts = []uint64{}
 	}
+	routes := make([]jsonRoute, len(s.Routes))
+	for i, r := range s.Routes {
+		routes[i] = jsonRoute{
+			Route: r.Route, Requests: r.Requests, Errors: r.Errors, Status: jsonStatus(r.Status), Bytes: r.Bytes,
+			P50: r.P50.Seconds(), P90: r.P90.Seconds(), P99: r.P99.Seconds(),
+		}
+	}
 	return &jsonSnapshot{
+		Routes:          routes,
+		RoutesCapped:    s.RoutesCapped,
 		Time:            s.Time,
 		Start:           s.Start,
 		Uptime:          s.Uptime.Seconds(),

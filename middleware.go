@@ -14,7 +14,7 @@ import (
 
 // Middleware returns a handler that serves each request with next and
 // records it: in flight while it runs, then its status, body bytes,
-// duration and method. It also touches the session named by
+// duration, method and route (see Options.Route). It also touches the session named by
 // Options.SessionCookie when the request carries that cookie.
 //
 // The ResponseWriter that next sees has exactly the optional interfaces of
@@ -64,7 +64,7 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		c.win.add(1)
 		c.ring.record(d)
-		c.stats.observe(methodIndex(r.Method), status, int64(d), cw.bytes, c.bounds)
+		c.routes.get(c.routeOf(r)).observe(methodIndex(r.Method), status, int64(d), cw.bytes, c.bounds)
 		*cw = rw{}
 		writerPool.Put(cw)
 	}()

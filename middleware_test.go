@@ -48,12 +48,15 @@ func (w *testInner) push(string, *http.PushOptions) error {
 	return nil
 }
 
-// codeCounts returns the middleware's counts by "METHOD CODE".
+// codeCounts returns the middleware's counts by "method code", summed
+// over routes.
 func codeCounts(c *Collector) map[string]uint64 {
 	m := map[string]uint64{}
-	c.stats.forEachCode(func(method, code int, n uint64) {
-		m[fmt.Sprintf("%s %d", methodNames[method], code)] += n
-	})
+	for _, r := range c.routes.list() {
+		r.forEachCode(func(method, code int, n uint64) {
+			m[fmt.Sprintf("%s %d", methodNames[method], code)] += n
+		})
+	}
 	return m
 }
 

@@ -2,12 +2,14 @@ package vitals
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	_ "embed"
 	"encoding/base64"
 	"fmt"
 	"html/template"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -29,6 +31,7 @@ var (
 	dashboardTmpl = template.Must(template.New("dashboard").Funcs(template.FuncMap{
 		"dur":   formatDuration,
 		"bytes": formatBytes,
+		"count": formatCount,
 	}).Parse(dashboardHTML))
 
 	// dashboardCSP allows the page's own style and script by hash and the
@@ -54,6 +57,25 @@ type pageView struct {
 	Requests, Rate, ErrorShare string
 	BucketName                 string
 	Window, Hist, Status       chart
+	Routes                     []RouteStats // sorted as asked
+	Sorts                      []sortLink
+}
+
+// sortLink is a column heading of the routes table that sorts by it.
+type sortLink struct {
+	Label, Href string
+	Current     bool
+}
+
+// routeSorts are the orders of the routes table: ?sort=requests (the
+// default), p99 or errors, each descending.
+var routeSorts = []struct {
+	key, label string
+	less       func(a, b *RouteStats) int
+}{
+	{"requests", "Requests", func(a, b *RouteStats) int { return cmp.Compare(b.Requests, a.Requests) }},
+	{"errors", "5xx", func(a, b *RouteStats) int { return cmp.Compare(b.Errors, a.Errors) }},
+	{"p99", "p99", func(a, b *RouteStats) int { return cmp.Compare(b.P99, a.P99) }},
 }
 
 // chart is an SVG bar chart laid out in Go, so the page needs no script to
@@ -71,8 +93,10 @@ type bar struct {
 	LabelX, LabelY, ValueX float64
 }
 
-// renderPage executes the dashboard for snapshot s into buf.
-func (c *Collector) renderPage(buf *bytes.Buffer, s *Snapshot) error {
+// renderPage executes the dashboard for snapshot s into buf, with the
+// routes table sorted by sortKey (see routeSorts; unknown keys sort by
+// requests).
+func (c *Collector) renderPage(buf *bytes.Buffer, s *Snapshot, sortKey string) error {
 	v := pageView{
 		CSS:            template.CSS(dashboardCSS),
 		JS:             template.JS(dashboardJS),
@@ -100,6 +124,22 @@ func (c *Collector) renderPage(buf *bytes.Buffer, s *Snapshot) error {
 	v.Window = windowChart(s)
 	v.Hist = c.histChart()
 	v.Status = statusChart(s.Status)
+	v.Routes = slices.Clone(s.Routes) // the snapshot is shared: sort a copy
+	order := routeSorts[0]
+	for _, o := range routeSorts {
+		if o.key == sortKey {
+			order = o
+		}
+	}
+	slices.SortStableFunc(v.Routes, func(a, b RouteStats) int {
+		if d := order.less(&a, &b); d != 0 {
+			return d
+		}
+		return cmp.Compare(a.Route, b.Route)
+	})
+	for _, o := range routeSorts {
+		v.Sorts = append(v.Sorts, sortLink{Label: o.label, Href: "?format=html&sort=" + o.key, Current: o.key == order.key})
+	}
 	return dashboardTmpl.Execute(buf, &v)
 }
 
@@ -130,9 +170,9 @@ func windowChart(s *Snapshot) chart {
 
 func (c *Collector) histChart() chart {
 	counts := make([]uint64, len(c.opts.Buckets)+1)
-	for _, r := range c.routeList() {
-		for i := range r.stats.hist {
-			counts[i] += r.stats.hist[i].Load()
+	for _, r := range c.routes.list() {
+		for i := range r.hist {
+			counts[i] += r.hist[i].Load()
 		}
 	}
 	ch := chart{W: 320, H: 150, Base: 128}

@@ -151,11 +151,11 @@ func constLabelPrefix(labels map[string]string) (string, error) {
 // current; gauges of sessions and the runtime come from the snapshot.
 func (c *Collector) appendPrometheus(b []byte, s *Snapshot) []byte {
 	w := promWriter{b: b, namespace: c.promNamespace, constant: c.promConstant}
-	routes := c.routeList()
+	routes := c.routes.list()
 
-	w.family("http_requests_total", "counter", "Requests served through the middleware, by status code and method.")
+	w.family("http_requests_total", "counter", "Requests served through the middleware, by route, status code and method.")
 	for _, r := range routes {
-		r.stats.forEachCode(func(method, code int, n uint64) {
+		r.forEachCode(func(method, code int, n uint64) {
 			var cb [3]byte
 			codeStr := string(strconv.AppendInt(cb[:0], int64(code), 10))
 			w.series("http_requests_total", r.labels("code", codeStr, "method", methodNames[method])...)
@@ -163,11 +163,20 @@ func (c *Collector) appendPrometheus(b []byte, s *Snapshot) []byte {
 		})
 	}
 
-	w.family("http_request_duration_seconds", "histogram", "Time to serve a request through the middleware.")
+	w.family("http_request_duration_seconds", "histogram", "Time to serve a request through the middleware, by route.")
+	counts := make([]uint64, len(c.opts.Buckets)+1)
 	for _, r := range routes {
+		var total uint64
+		for i := range r.hist {
+			counts[i] = r.hist[i].Load()
+			total += counts[i]
+		}
+		if total == 0 {
+			continue // unmatched and other exist from the start; show them once used
+		}
 		var cum uint64
-		for i := range r.stats.hist {
-			cum += r.stats.hist[i].Load()
+		for i := range counts {
+			cum += counts[i]
 			le := "+Inf"
 			if i < len(c.opts.Buckets) {
 				le = string(appendFloat(nil, c.opts.Buckets[i]))
@@ -176,14 +185,14 @@ func (c *Collector) appendPrometheus(b []byte, s *Snapshot) []byte {
 			w.uint(cum)
 		}
 		w.series("http_request_duration_seconds_sum", r.labels()...)
-		w.float(float64(r.stats.sumNs.Load()) / 1e9)
+		w.float(float64(r.sumNs.Load()) / 1e9)
 		w.series("http_request_duration_seconds_count", r.labels()...)
 		w.uint(cum)
 	}
 
 	var bytes uint64
 	for _, r := range routes {
-		bytes += r.stats.bytes.Load()
+		bytes += r.bytes.Load()
 	}
 	w.family("http_response_size_bytes_total", "counter", "Response body bytes written through the middleware.")
 	w.series("http_response_size_bytes_total")

@@ -35,11 +35,14 @@ func TestAllPathsConcurrently(t *testing.T) {
 	}
 	codes := []int{200, 201, 302, 404, 500}
 	body := []byte("hello")
-	mw := c.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		code := codes[r.URL.Path[1]-'0'] // paths are /0 to /4
-		w.WriteHeader(code)
-		_, _ = w.Write(body)
-	}))
+	mux := http.NewServeMux() // one route per status code: GET /0 to GET /4
+	for k, code := range codes {
+		mux.HandleFunc(fmt.Sprintf("GET /%d", k), func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(code)
+			_, _ = w.Write(body)
+		})
+	}
+	mw := c.Middleware(mux)
 	handler := c.Handler()
 
 	start := make(chan struct{})
@@ -143,6 +146,14 @@ func TestAllPathsConcurrently(t *testing.T) {
 	}
 	if st := s.Status; st.Success != 2*per || st.Redirect != per || st.ClientError != per || st.ServerError != per {
 		t.Errorf("Status = %+v", st)
+	}
+	routes := map[string]uint64{}
+	for _, r := range s.Routes {
+		routes[r.Route] = r.Requests
+	}
+	wantRoutes := map[string]uint64{"GET /0": per, "GET /1": per, "GET /2": per, "GET /3": per, "GET /4": per}
+	if fmt.Sprint(routes) != fmt.Sprint(wantRoutes) {
+		t.Errorf("routes = %v, want %v", routes, wantRoutes)
 	}
 	if s.SessionsActive > 64 {
 		t.Errorf("SessionsActive = %d above the cap", s.SessionsActive)

@@ -32,6 +32,13 @@ type Snapshot struct {
 	// middleware ("bytes_written").
 	BytesWritten uint64
 
+	// Routes has the figures of each route that served a request, sorted
+	// by route name ("routes").
+	Routes []RouteStats
+	// RoutesCapped reports that Options.MaxRoutes was reached: requests to
+	// routes seen later count under RouteOther ("routes_capped").
+	RoutesCapped bool
+
 	Runtime Runtime // the Go runtime's health ("runtime")
 }
 
@@ -118,7 +125,6 @@ func (c *Collector) build(now time.Time, sessionsActive int) *Snapshot {
 		Connections:     c.conns.Load(),
 		SessionsActive:  sessionsActive,
 		SessionsDropped: c.sess.dropped.Load(),
-		BytesWritten:    c.stats.bytes.Load(),
 		Runtime:         c.rt.read(),
 	}
 	s.Window.Start = c.win.start()
@@ -129,12 +135,16 @@ func (c *Collector) build(now time.Time, sessionsActive int) *Snapshot {
 	}
 	s.Latency = summarize(c.ring.copyTo(c.scratch))
 	var cl [numClasses]uint64
-	c.stats.classTotals(&cl)
-	s.Status = Status{
-		Informational: cl[0], Success: cl[1], Redirect: cl[2], ClientError: cl[3], ServerError: cl[4],
+	routes := c.routes.list()
+	s.Routes = make([]RouteStats, 0, len(routes))
+	for _, r := range routes {
+		r.classTotals(&cl)
+		s.BytesWritten += r.bytes.Load()
+		if rs := c.routeStats(r, c.hist); rs.Requests > 0 {
+			s.Routes = append(s.Routes, rs)
+		}
 	}
-	for _, n := range cl[5:] {
-		s.Status.Other += n
-	}
+	s.Status = statusOf(cl)
+	s.RoutesCapped = c.routes.capped.Load()
 	return s
 }

@@ -54,14 +54,15 @@ type codeBlock [100]atomic.Uint64
 // compare-and-swap, so a route that only ever answers GET 2xx holds one
 // 800-byte block rather than all 90.
 type stats struct {
+	name  string // the route as shown: valid UTF-8, at most maxRouteLen bytes
 	codes [numMethods][numClasses]atomic.Pointer[codeBlock]
 	hist  []atomic.Uint64 // per bucket (not cumulative); the last is +Inf
 	sumNs atomic.Uint64   // sum of durations in nanoseconds
 	bytes atomic.Uint64   // response body bytes written
 }
 
-func newStats(bounds int) *stats {
-	return &stats{hist: make([]atomic.Uint64, bounds+1)}
+func newStats(name string, bounds int) *stats {
+	return &stats{name: name, hist: make([]atomic.Uint64, bounds+1)}
 }
 
 // observe counts one finished request. code must be in 100..999 and d
@@ -91,6 +92,12 @@ func (s *stats) block(method, class int) *codeBlock {
 		return nb
 	}
 	return s.codes[method][class].Load()
+}
+
+// labels returns the Prometheus label pairs of a series of this route: the
+// route label and then pairs.
+func (s *stats) labels(pairs ...string) []string {
+	return append([]string{"route", s.name}, pairs...)
 }
 
 // classTotals adds the requests per status class (index 0 is 1xx) to dst.
@@ -124,24 +131,4 @@ func (s *stats) forEachCode(f func(method, code int, n uint64)) {
 			}
 		}
 	}
-}
-
-// routeView is one route's name and counters, as the readers see them.
-type routeView struct {
-	name  string
-	stats *stats
-}
-
-// labels returns the Prometheus label pairs of a series of this route:
-// the route label (when the route has a name) and then pairs.
-func (r routeView) labels(pairs ...string) []string {
-	if r.name == "" {
-		return pairs
-	}
-	return append([]string{"route", r.name}, pairs...)
-}
-
-// routeList returns the routes in a stable order.
-func (c *Collector) routeList() []routeView {
-	return []routeView{{"", c.stats}}
 }

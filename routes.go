@@ -1,0 +1,183 @@
+package vitals
+
+import (
+	"cmp"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Route names that vitals assigns itself.
+const (
+	// RouteUnmatched is the route of requests that matched no pattern (the
+	// mux's 404s and redirects, scanners' random paths).
+	RouteUnmatched = "unmatched"
+	// RouteOther is the route of requests to routes first seen after
+	// Options.MaxRoutes distinct routes were already counted.
+	RouteOther = "other"
+)
+
+const (
+	// DefaultMaxRoutes is the cap on distinct routes when
+	// Options.MaxRoutes is zero.
+	DefaultMaxRoutes = 100
+	// maxRouteLen caps a route name; longer names are cut to it.
+	maxRouteLen = 200
+)
+
+// routeTable maps route names to their counters.
+//
+// The request path reads an immutable map through an atomic pointer: no
+// lock, no allocation. A route seen for the first time is added under mu
+// by copying the map and publishing the copy, so writers of new routes
+// serialise among themselves and never disturb readers. There are at most
+// MaxRoutes+2 routes (the cap, plus unmatched and other), so copies stay
+// small and rare.
+type routeTable struct {
+	m      atomic.Pointer[map[string]*stats] // never nil; never modified once published
+	capped atomic.Bool                       // MaxRoutes was reached
+	other  *stats                            // immutable: the counters of RouteOther
+	max    int                               // immutable
+	bounds int                               // immutable: histogram bounds
+	mu     sync.Mutex                        // serialises add
+}
+
+func newRouteTable(max, bounds int) *routeTable {
+	t := &routeTable{max: max, bounds: bounds, other: newStats(RouteOther, bounds)}
+	m := map[string]*stats{
+		RouteUnmatched: newStats(RouteUnmatched, bounds),
+		RouteOther:     t.other,
+	}
+	t.m.Store(&m)
+	return t
+}
+
+// get returns the counters of route name ("" is RouteUnmatched). Safe for
+// concurrent use; allocation-free once the route exists.
+func (t *routeTable) get(name string) *stats {
+	if name == "" {
+		name = RouteUnmatched
+	}
+	if len(name) > maxRouteLen {
+		name = name[:maxRouteLen]
+	}
+	if s := (*t.m.Load())[name]; s != nil {
+		return s
+	}
+	if t.capped.Load() {
+		return t.other
+	}
+	return t.add(name)
+}
+
+func (t *routeTable) add(name string) *stats {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	old := *t.m.Load()
+	if s := old[name]; s != nil {
+		return s // added while this goroutine waited
+	}
+	if len(old)-2 >= t.max {
+		t.capped.Store(true)
+		return t.other
+	}
+	m := make(map[string]*stats, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	// The key is an owned copy, so the map does not keep a caller's larger
+	// string alive; the shown name is valid UTF-8 (a cut may split a rune).
+	key := strings.Clone(name)
+	s := newStats(strings.ToValidUTF8(key, "\uFFFD"), t.bounds)
+	m[key] = s
+	t.m.Store(&m)
+	return s
+}
+
+// list returns every route's counters, sorted by name.
+func (t *routeTable) list() []*stats {
+	m := *t.m.Load()
+	out := make([]*stats, 0, len(m))
+	for _, s := range m {
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(a, b *stats) int { return cmp.Compare(a.name, b.name) })
+	return out
+}
+
+// routeOf returns the route name of a finished request: the pattern the
+// ServeMux matched, or what Options.Route says.
+func (c *Collector) routeOf(r *http.Request) string {
+	if c.opts.Route != nil {
+		return c.opts.Route(r)
+	}
+	return r.Pattern
+}
+
+// RouteStats are the figures of one route, cumulative since start.
+type RouteStats struct {
+	Route    string // the pattern, RouteUnmatched or RouteOther ("route")
+	Requests uint64 // ("requests")
+	Errors   uint64 // responses with status 5xx ("errors")
+	Status   Status // responses by status class ("status")
+	Bytes    uint64 // response body bytes ("bytes")
+	// Latency percentiles estimated from the route's histogram by linear
+	// interpolation within a bucket, as Prometheus' histogram_quantile does
+	// ("p50_seconds", "p90_seconds", "p99_seconds"). A percentile that falls
+	// in the last, unbounded bucket is reported as the highest bound.
+	P50, P90, P99 time.Duration
+}
+
+// routeStats summarises s. counts is scratch space for the histogram.
+func (c *Collector) routeStats(s *stats, counts []uint64) RouteStats {
+	var cl [numClasses]uint64
+	s.classTotals(&cl)
+	rs := RouteStats{Route: s.name, Bytes: s.bytes.Load(), Status: statusOf(cl)}
+	for i := range s.hist {
+		counts[i] = s.hist[i].Load()
+		rs.Requests += counts[i]
+	}
+	rs.Errors = rs.Status.ServerError
+	rs.P50 = c.quantile(counts, rs.Requests, 0.50)
+	rs.P90 = c.quantile(counts, rs.Requests, 0.90)
+	rs.P99 = c.quantile(counts, rs.Requests, 0.99)
+	return rs
+}
+
+// quantile estimates the q-quantile of a histogram with the collector's
+// bounds: it finds the bucket holding rank q*total and interpolates
+// linearly between the bucket's lower and upper bound.
+func (c *Collector) quantile(counts []uint64, total uint64, q float64) time.Duration {
+	if total == 0 {
+		return 0
+	}
+	rank := q * float64(total)
+	var cum uint64
+	for i, n := range counts {
+		if n == 0 || float64(cum+n) < rank {
+			cum += n
+			continue
+		}
+		if i == len(c.bounds) {
+			return time.Duration(c.bounds[i-1]) // the +Inf bucket
+		}
+		lower := int64(0)
+		if i > 0 {
+			lower = c.bounds[i-1]
+		}
+		frac := (rank - float64(cum)) / float64(n)
+		return time.Duration(float64(lower) + frac*float64(c.bounds[i]-lower))
+	}
+	return time.Duration(c.bounds[len(c.bounds)-1])
+}
+
+func statusOf(cl [numClasses]uint64) Status {
+	st := Status{Informational: cl[0], Success: cl[1], Redirect: cl[2], ClientError: cl[3], ServerError: cl[4]}
+	for _, n := range cl[5:] {
+		st.Other += n
+	}
+	return st
+}

@@ -1,0 +1,212 @@
+package vitals
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+// routeCounts returns requests per route from a fresh snapshot.
+func routeCounts(c *Collector) map[string]uint64 {
+	c.refresh()
+	m := map[string]uint64{}
+	for _, r := range c.Snapshot().Routes {
+		m[r.Route] = r.Requests
+	}
+	return m
+}
+
+func TestRoutesFromServeMuxPatterns(t *testing.T) {
+	c, _ := newTestCollector(t, Options{})
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /items/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if r.PathValue("id") == "bad" {
+			w.WriteHeader(500)
+		}
+	})
+	mux.HandleFunc("POST /items", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(201) })
+	h := c.Middleware(mux)
+
+	const goroutines, per = 8, 200
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for g := range goroutines {
+		wg.Go(func() {
+			<-start
+			for i := range per {
+				var r *http.Request
+				switch i % 4 {
+				case 0, 1:
+					r = httptest.NewRequest("GET", fmt.Sprintf("/items/%d-%d", g, i), nil)
+				case 2:
+					r = httptest.NewRequest("POST", "/items", nil)
+				default:
+					r = httptest.NewRequest("GET", "/items/bad", nil)
+				}
+				h.ServeHTTP(newTestInner(), r)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	got := routeCounts(c)
+	want := map[string]uint64{"GET /items/{id}": goroutines * per * 3 / 4, "POST /items": goroutines * per / 4}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("routes = %v, want %v", got, want)
+	}
+	for _, r := range c.Snapshot().Routes {
+		if r.Route == "GET /items/{id}" && (r.Errors != goroutines*per/4 || r.Status.Success != goroutines*per/2) {
+			t.Errorf("GET /items/{id}: errors %d, 2xx %d", r.Errors, r.Status.Success)
+		}
+	}
+}
+
+func TestRoutesUnmatchedIsOneSeries(t *testing.T) {
+	c, _ := newTestCollector(t, Options{})
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /known", func(http.ResponseWriter, *http.Request) {})
+	h := c.Middleware(mux)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 10000 {
+		path := fmt.Sprintf("/%x/%x", rng.Uint64(), rng.Uint64())
+		h.ServeHTTP(newTestInner(), httptest.NewRequest("GET", path, nil))
+	}
+	h.ServeHTTP(newTestInner(), httptest.NewRequest("GET", "/known", nil))
+	got := routeCounts(c)
+	if len(got) != 2 || got[RouteUnmatched] != 10000 || got["GET /known"] != 1 {
+		t.Errorf("routes = %v, want 10000 unmatched and 1 known", got)
+	}
+	if n := len(*c.routes.m.Load()); n != 3 { // unmatched, other, GET /known
+		t.Errorf("route table holds %d entries, want 3", n)
+	}
+	text := string(c.appendPrometheus(nil, c.Snapshot()))
+	if n := strings.Count(text, `http_requests_total{route="unmatched"`); n != 1 {
+		t.Errorf("%d unmatched series in http_requests_total, want 1", n)
+	}
+}
+
+func TestRoutesCapAndOther(t *testing.T) {
+	c, _ := newTestCollector(t, Options{MaxRoutes: 3, Route: func(r *http.Request) string {
+		return r.URL.Query().Get("route")
+	}})
+	h := c.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	for _, name := range []string{"a", "b", "a", "c", "d", "e", "a", "", "d"} {
+		h.ServeHTTP(newTestInner(), httptest.NewRequest("GET", "/?route="+name, nil))
+	}
+	got := routeCounts(c)
+	want := map[string]uint64{"a": 3, "b": 1, "c": 1, RouteOther: 3, RouteUnmatched: 1}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("routes = %v, want %v", got, want)
+	}
+	if !c.Snapshot().RoutesCapped {
+		t.Error("RoutesCapped is false")
+	}
+	if body := get(t, c.Handler(), "GET", "/metrics").Body.String(); !strings.Contains(body, "cap on distinct routes") {
+		t.Error("the page does not say that the route cap was reached")
+	}
+}
+
+func TestRouteNamesAreUntrusted(t *testing.T) {
+	long := strings.Repeat("é", 150) // 300 bytes
+	names := []string{`<script>alert("x")</script>`, "line\nbreak \"q\" back\\slash", long, "bad\xffutf8"}
+	c, _ := newTestCollector(t, Options{Route: func(r *http.Request) string {
+		return names[len(r.URL.Path)-1]
+	}})
+	h := c.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	for i := range names {
+		h.ServeHTTP(newTestInner(), httptest.NewRequest("GET", "/"+strings.Repeat("x", i), nil))
+	}
+	c.refresh()
+	for _, r := range c.Snapshot().Routes {
+		if len(r.Route) > maxRouteLen+2 || !utf8.ValidString(r.Route) {
+			t.Errorf("route name %q: %d bytes, valid UTF-8 %v", r.Route, len(r.Route), utf8.ValidString(r.Route))
+		}
+	}
+	page := get(t, c.Handler(), "GET", "/metrics").Body.String()
+	if strings.Contains(page, "<script>alert") || !strings.Contains(page, "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;") {
+		t.Error("route name is not escaped in the page")
+	}
+	prom := string(c.appendPrometheus(nil, c.Snapshot()))
+	if !strings.Contains(prom, `route="line\nbreak \"q\" back\\slash"`) {
+		t.Error("route name is not escaped in the Prometheus text")
+	}
+	if strings.Contains(prom, "\xff") {
+		t.Error("invalid UTF-8 reaches the Prometheus text")
+	}
+}
+
+func TestRouteQuantiles(t *testing.T) {
+	c, _ := newTestCollector(t, Options{Buckets: []float64{0.1, 0.2, 0.4}})
+	s := c.routes.get("r")
+	ms := int64(time.Millisecond)
+	for range 50 {
+		s.observe(0, 200, 50*ms, 0, c.bounds) // (0, 100ms]
+	}
+	for range 40 {
+		s.observe(0, 200, 150*ms, 0, c.bounds) // (100, 200ms]
+	}
+	for range 9 {
+		s.observe(0, 200, 300*ms, 0, c.bounds) // (200, 400ms]
+	}
+	s.observe(0, 200, 5000*ms, 0, c.bounds) // +Inf
+	rs := c.routeStats(s, make([]uint64, 4))
+	// p50: rank 50 is the last of bucket 1: 100ms. p90: rank 90 ends
+	// bucket 2: 200ms. p99: rank 99 ends bucket 3: 400ms.
+	if rs.P50 != 100*time.Millisecond || rs.P90 != 200*time.Millisecond || rs.P99 != 400*time.Millisecond {
+		t.Errorf("p50 %v p90 %v p99 %v, want 100ms 200ms 400ms", rs.P50, rs.P90, rs.P99)
+	}
+	for range 100 {
+		s.observe(0, 200, 5000*ms, 0, c.bounds)
+	}
+	if rs := c.routeStats(s, make([]uint64, 4)); rs.P90 != 400*time.Millisecond {
+		t.Errorf("p90 in the +Inf bucket = %v, want the highest bound 400ms", rs.P90)
+	}
+	// Within a bucket the estimate interpolates: 10 samples in (0, 100ms],
+	// p50 is rank 5 of 10, so 50ms.
+	s2 := c.routes.get("r2")
+	for range 10 {
+		s2.observe(0, 200, ms, 0, c.bounds)
+	}
+	if rs := c.routeStats(s2, make([]uint64, 4)); rs.P50 != 50*time.Millisecond {
+		t.Errorf("interpolated p50 = %v, want 50ms", rs.P50)
+	}
+}
+
+func TestPageSortsRoutes(t *testing.T) {
+	c, _ := newTestCollector(t, Options{})
+	ms := int64(time.Millisecond)
+	for range 5 {
+		c.routes.get("many").observe(0, 200, ms, 0, c.bounds)
+	}
+	c.routes.get("slow").observe(0, 200, 3000*ms, 0, c.bounds)
+	for range 2 {
+		c.routes.get("failing").observe(0, 503, ms, 0, c.bounds)
+	}
+	c.refresh()
+	order := func(sort string) []string {
+		body := get(t, c.Handler(), "GET", "/metrics?format=html&sort="+sort).Body.String()
+		names := []string{"many", "slow", "failing"}
+		slices.SortFunc(names, func(a, b string) int {
+			return strings.Index(body, "<td>"+a+"</td>") - strings.Index(body, "<td>"+b+"</td>")
+		})
+		return names
+	}
+	for sort, want := range map[string]string{
+		"":         "[many failing slow]",
+		"requests": "[many failing slow]",
+		"p99":      "[slow failing many]",
+		"errors":   "[failing many slow]",
+		"bogus":    "[many failing slow]",
+	} {
+		if got := fmt.Sprint(order(sort)); got != want {
+			t.Errorf("sort=%q: %s, want %s", sort, got, want)
+		}
+	}
+}
