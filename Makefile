@@ -3,7 +3,7 @@
 GO ?= go
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: test check-mod fmt-check vet race test-386 lint bench cover demo generate
+.PHONY: test check-mod fmt-check vet race test-386 lint bench cover demo generate fuzz
 
 test: check-mod fmt-check vet race test-386
 
@@ -42,3 +42,8 @@ demo:
 
 generate:
 	$(GO) generate ./...
+
+# The state decoder's fuzz target; FUZZTIME=10m for a longer run.
+FUZZTIME ?= 2m
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzDecodeState -fuzztime $(FUZZTIME) .

@@ -2,7 +2,10 @@ package vitals
 
 import (
 	"fmt"
+	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -182,6 +185,56 @@ func BenchmarkRoutes(b *testing.B) {
 					i++
 				}
 			})
+		}
+	}
+}
+
+// fullCollector returns a collector with a full duration ring, a full
+// window and 100 routes that each answered several status codes: the
+// largest state a default collector saves.
+func fullCollector(b *testing.B) *Collector {
+	c := benchCollector(b)
+	for i := range ringSize {
+		c.RecordDuration(time.Duration(i) * time.Microsecond)
+	}
+	for i := range c.win.buckets {
+		c.win.buckets[i].Add(uint64(1000 + i))
+	}
+	for r := range DefaultMaxRoutes {
+		s := c.routes.get(fmt.Sprintf("GET /route/%d/{id}", r))
+		for i, code := range []int{200, 201, 304, 404, 500} {
+			s.observe(i%3, code, int64(r*i)*int64(time.Millisecond), 1000, c.bounds)
+		}
+	}
+	return c
+}
+
+// BenchmarkSave is one save of a full collector to a state file: encode,
+// write, fsync, rename and directory fsync. bytes/file is the file's size.
+func BenchmarkSave(b *testing.B) {
+	c := fullCollector(b)
+	c.opts.StateFile = filepath.Join(b.TempDir(), "vitals.state")
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := c.saveFile(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	fi, err := os.Stat(c.opts.StateFile)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(fi.Size()), "bytes/file")
+}
+
+// BenchmarkSaveEncode is the in-memory part of a save: capturing the state
+// with atomic loads and encoding it.
+func BenchmarkSaveEncode(b *testing.B) {
+	c := fullCollector(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := c.Save(io.Discard); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

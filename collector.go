@@ -83,6 +83,22 @@ type Options struct {
 	// names and not ones vitals sets (code, method, route, le, quantile).
 	ConstLabels map[string]string
 
+	// StateFile names a file that keeps the collector's cumulative state
+	// across restarts (see Collector.Save for what is kept). Open restores
+	// from it, locks it against a second collector, saves it every
+	// SaveInterval and once more on Close. A file that cannot be read back
+	// is renamed aside (with a ".bad-" suffix) and Open returns an error
+	// naming it; use Open, not New, when persisting. Default: none.
+	StateFile string
+
+	// SaveInterval is how often StateFile is saved. Default 10s; at least
+	// 10ms.
+	SaveInterval time.Duration
+
+	// OnError receives the errors of periodic saves, from the saving
+	// goroutine; the next save retries. Default: the log package.
+	OnError func(error)
+
 	// Now is the clock for the request window, session expiry, uptime and
 	// snapshot times; request durations always use the monotonic clock.
 	// Default time.Now. Tests inject a fake one.
@@ -109,6 +125,9 @@ func (o Options) normalize() (Options, error) {
 	if o.Buckets == nil {
 		o.Buckets = DefaultBuckets
 	}
+	if o.SaveInterval == 0 {
+		o.SaveInterval = DefaultSaveInterval
+	}
 	if o.MaxRoutes == 0 {
 		o.MaxRoutes = DefaultMaxRoutes
 	}
@@ -126,6 +145,8 @@ func (o Options) normalize() (Options, error) {
 		return o, fmt.Errorf("vitals: SessionTTL %v is negative", o.SessionTTL)
 	case o.MaxSessions < 1 || o.MaxSessions > 10_000_000:
 		return o, fmt.Errorf("vitals: MaxSessions %d is outside 1..10000000", o.MaxSessions)
+	case o.SaveInterval < 10*time.Millisecond:
+		return o, fmt.Errorf("vitals: SaveInterval %v is below 10ms", o.SaveInterval)
 	case o.MaxRoutes < 1 || o.MaxRoutes > 10000:
 		return o, fmt.Errorf("vitals: MaxRoutes %d is outside 1..10000", o.MaxRoutes)
 	case len(o.Buckets) == 0 || len(o.Buckets) > 100:
@@ -162,11 +183,14 @@ type Collector struct {
 	inFlight atomic.Int64 // ConnOpen - ConnClose
 	conns    atomic.Int64 // open TCP connections, from ConnState
 	clock    atomic.Int64 // unix nanos of the last refresh: the request path's coarse clock
-	win      *window      // request counts per bucket
-	ring     ring         // recent request durations
-	routes   *routeTable  // per route: counts by status and method, histogram, bytes
-	sess     *sessions    // active sessions
-	snap     atomic.Pointer[Snapshot]
+	// firstStart is when counting started, in unix nanos: when this
+	// collector was created, or earlier when restored from a saved state.
+	firstStart atomic.Int64
+	win        *window     // request counts per bucket
+	ring       ring        // recent request durations
+	routes     *routeTable // per route: counts by status and method, histogram, bytes
+	sess       *sessions   // active sessions
+	snap       atomic.Pointer[Snapshot]
 
 	// Immutable after New.
 	opts          Options
@@ -174,7 +198,7 @@ type Collector struct {
 	base          time.Time // monotonic origin of request timings
 	promNamespace string    // Namespace and "_", or empty
 	promConstant  string    // rendered ConstLabels
-	start         time.Time // when counting started, by opts.Now
+	start         time.Time // when this collector was created, by opts.Now
 
 	// mu serialises refreshes: it guards the window's rotation state and the
 	// buffers below. No recording method takes it.
@@ -184,8 +208,13 @@ type Collector struct {
 	rt      runtimeReader
 
 	closeOnce sync.Once
-	done      chan struct{} // closed by Close: the refresh goroutine returns
+	closeErr  error
+	done      chan struct{} // closed by Close: the refresh and save goroutines return
 	exited    chan struct{} // closed by the refresh goroutine as it returns
+
+	// With a StateFile: set by Open before the goroutines start.
+	saverExited chan struct{} // closed by the save goroutine as it returns
+	unlock      func()        // releases the state file's lock
 }
 
 // New returns a Collector configured by opts and starts its refresh
@@ -233,6 +262,12 @@ func Open(opts Options) (*Collector, error) {
 	c.hist = make([]uint64, len(c.bounds)+1)
 	c.rt.init()
 	c.clock.Store(now.UnixNano())
+	c.firstStart.Store(now.UnixNano())
+	if opts.StateFile != "" {
+		if err := c.openState(); err != nil {
+			return nil, err
+		}
+	}
 	c.refresh()
 	go c.loop()
 	return c, nil
@@ -253,16 +288,23 @@ func (c *Collector) loop() {
 	}
 }
 
-// Close stops the refresh goroutine, waits for it to return and publishes a
-// final snapshot. It is idempotent and safe to call while requests are being
-// recorded; recording after Close is harmless but no longer published.
+// Close stops the collector's goroutines, waits for them to return and
+// publishes a final snapshot; with a StateFile it saves once more, releases
+// the file's lock and returns the save's error. It is idempotent (later
+// calls return the first one's result) and safe to call while requests are
+// being recorded; recording after Close is harmless but no longer published.
 func (c *Collector) Close() error {
 	c.closeOnce.Do(func() {
 		close(c.done)
 		<-c.exited
 		c.refresh()
+		if c.saverExited != nil {
+			<-c.saverExited
+			c.closeErr = c.saveFile()
+			c.unlock()
+		}
 	})
-	return nil
+	return c.closeErr
 }
 
 // refresh rotates the window, sweeps sessions and publishes a new snapshot.

@@ -34,12 +34,15 @@ func (f *fakeClock) Add(d time.Duration) {
 	f.mu.Unlock()
 }
 
-// newTestCollector returns a Collector on a fake clock whose refresh
-// goroutine never ticks during a test: the test calls refresh itself.
+// newTestCollector returns a Collector on a fake clock (a new one unless o
+// has a clock) whose refresh goroutine never ticks during a test: the test
+// calls refresh itself.
 func newTestCollector(t *testing.T, o Options) (*Collector, *fakeClock) {
 	t.Helper()
 	clk := newFakeClock()
-	o.Now = clk.Now
+	if o.Now == nil {
+		o.Now = clk.Now
+	}
 	if o.RefreshInterval == 0 {
 		o.RefreshInterval = time.Hour
 	}

@@ -13,9 +13,11 @@ import (
 // Its JSON form (see MarshalJSON) uses the snake_case names given in the
 // field comments, with durations in seconds as floating-point numbers.
 type Snapshot struct {
-	Time   time.Time     // when the snapshot was taken ("time", RFC 3339)
-	Start  time.Time     // when counting started ("start")
-	Uptime time.Duration // Time - Start ("uptime_seconds")
+	Time time.Time // when the snapshot was taken ("time", RFC 3339)
+	// Start is when counting started: when the collector was created, or
+	// the first start recorded in its restored state ("start").
+	Start  time.Time
+	Uptime time.Duration // time since this collector was created ("uptime_seconds")
 
 	Requests       uint64 // requests counted since Start ("requests")
 	InFlight       int64  // requests being served now ("in_flight")
@@ -118,7 +120,7 @@ func (r *runtimeReader) read() Runtime {
 func (c *Collector) build(now time.Time, sessionsActive int) *Snapshot {
 	s := &Snapshot{
 		Time:            now,
-		Start:           c.start,
+		Start:           time.Unix(0, c.firstStart.Load()).In(now.Location()),
 		Uptime:          now.Sub(c.start),
 		Requests:        c.win.total(),
 		InFlight:        c.inFlight.Load(),

@@ -35,12 +35,7 @@ func newWindow(n int, width time.Duration, now time.Time) *window {
 // bucketOf returns the absolute bucket number of t. Buckets are aligned to
 // the Unix epoch, so with one-minute buckets each one is a calendar minute.
 func (w *window) bucketOf(t time.Time) int64 {
-	ns := t.UnixNano()
-	b := ns / int64(w.width)
-	if ns < 0 && ns%int64(w.width) != 0 {
-		b-- // floor, not truncation, before 1970
-	}
-	return b
+	return floorDiv(t.UnixNano(), int64(w.width))
 }
 
 // add counts n requests in the current bucket. Safe for concurrent use.

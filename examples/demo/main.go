@@ -2,6 +2,7 @@
 //
 //	go run ./examples/demo -addr 127.0.0.1:8080
 //
+// and add -state vitals.state to keep the figures across restarts.
 // and open http://127.0.0.1:8080/ for the routes and /metrics for vitals.
 package main
 
@@ -27,14 +28,18 @@ const sessionCookie = "demo_session"
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
+	state := flag.String("state", "", "file that keeps the figures across restarts (optional)")
 	flag.Parse()
-	if err := run(*addr); err != nil {
+	if err := run(*addr, *state); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(addr string) error {
-	c, err := vitals.Open(vitals.Options{SessionCookie: sessionCookie})
+func run(addr, stateFile string) error {
+	c, err := vitals.Open(vitals.Options{
+		SessionCookie: sessionCookie,
+		StateFile:     stateFile,
+	})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,22 @@
+//go:build !unix
+
+package vitals
+
+import (
+	"fmt"
+	"os"
+)
+
+// lockFile creates path exclusively as a lock: a second collector fails
+// while it exists. Unlike flock on Unix, a lock file left by a process that
+// crashed must be removed by hand; the error says so.
+func lockFile(path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("vitals: state file is in use by another collector, or one crashed: %s exists (%v)", path, err)
+	}
+	return func() { f.Close(); os.Remove(path) }, nil
+}
+
+// syncDir is a no-op where directories cannot be synced.
+func syncDir(string) error { return nil }

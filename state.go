@@ -1,0 +1,400 @@
+package vitals
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"slices"
+	"time"
+	"unicode/utf8"
+)
+
+// The state format. A file is
+//
+//	magic    8 bytes  "VITALS\x00S"
+//	version  uint32   little endian; stateVersion
+//	length   uint64   little endian; bytes of payload
+//	payload  length bytes
+//	checksum uint32   little endian; CRC-32C of everything before it
+//
+// The payload is a sequence of unsigned varints (uv) and strings (a uv
+// length, then the bytes):
+//
+//	savedAt firstStart (unix nanos, as uv of the int64 bits)
+//	width abs retired n count×n          request window, oldest bucket first
+//	ringNext n sample×n                  duration ring, oldest sample first
+//	n bound×n                            histogram bounds in nanoseconds
+//	n route×n                            per route:
+//	  name n (method code count)×n       counts by method index and code
+//	  m hist×m sumNs bytes
+//
+// Every length is checked against the bytes that remain before anything is
+// allocated, so a hostile length cannot make the decoder allocate more than
+// the input's size.
+const (
+	stateMagic   = "VITALS\x00S"
+	stateVersion = 1
+	stateHeader  = 8 + 4 + 8
+	// maxStateSize bounds what Restore reads: far above any real state (a
+	// full default collector saves about 40 KB).
+	maxStateSize = 64 << 20
+)
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// state is the decoded content of a state file.
+type state struct {
+	savedAt, firstStart int64
+	width, abs          int64
+	retired             uint64
+	window              []uint64
+	ringNext            uint64
+	ring                []int64
+	bounds              []int64
+	routes              []routeState
+}
+
+type routeState struct {
+	name         string
+	codes        []codeCount
+	hist         []uint64
+	sumNs, bytes uint64
+}
+
+type codeCount struct {
+	method, code int
+	n            uint64
+}
+
+// errBadState wraps every reason a state cannot be decoded.
+var errBadState = errors.New("bad state")
+
+func badState(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errBadState, fmt.Sprintf(format, args...))
+}
+
+func (st *state) encode() []byte {
+	b := make([]byte, stateHeader, 4096)
+	copy(b, stateMagic)
+	binary.LittleEndian.PutUint32(b[8:], stateVersion)
+	p := binary.AppendUvarint
+	b = p(b, uint64(st.savedAt))
+	b = p(b, uint64(st.firstStart))
+	b = p(b, uint64(st.width))
+	b = p(b, uint64(st.abs))
+	b = p(b, st.retired)
+	b = p(b, uint64(len(st.window)))
+	for _, n := range st.window {
+		b = p(b, n)
+	}
+	b = p(b, st.ringNext)
+	b = p(b, uint64(len(st.ring)))
+	for _, d := range st.ring {
+		b = p(b, uint64(d))
+	}
+	b = p(b, uint64(len(st.bounds)))
+	for _, v := range st.bounds {
+		b = p(b, uint64(v))
+	}
+	b = p(b, uint64(len(st.routes)))
+	for _, r := range st.routes {
+		b = p(b, uint64(len(r.name)))
+		b = append(b, r.name...)
+		b = p(b, uint64(len(r.codes)))
+		for _, cc := range r.codes {
+			b = p(b, uint64(cc.method))
+			b = p(b, uint64(cc.code))
+			b = p(b, cc.n)
+		}
+		b = p(b, uint64(len(r.hist)))
+		for _, n := range r.hist {
+			b = p(b, n)
+		}
+		b = p(b, r.sumNs)
+		b = p(b, r.bytes)
+	}
+	binary.LittleEndian.PutUint64(b[12:], uint64(len(b)-stateHeader))
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, crcTable))
+}
+
+// decodeState parses and validates a whole state. It never panics and
+// allocates at most in proportion to len(data).
+func decodeState(data []byte) (*state, error) {
+	switch {
+	case len(data) == 0:
+		return nil, badState("empty")
+	case len(data) < len(stateMagic) || !bytes.Equal(data[:len(stateMagic)], []byte(stateMagic)):
+		return nil, badState("not a vitals state file")
+	case len(data) < stateHeader+4:
+		return nil, badState("truncated header (%d bytes)", len(data))
+	}
+	if v := binary.LittleEndian.Uint32(data[8:]); v != stateVersion {
+		if v > stateVersion {
+			return nil, badState("written by a newer version of vitals (format %d; this one reads %d)", v, stateVersion)
+		}
+		return nil, badState("unknown format version %d", v)
+	}
+	length := binary.LittleEndian.Uint64(data[12:])
+	if have := uint64(len(data) - stateHeader - 4); length != have {
+		if length > have {
+			return nil, badState("truncated: payload of %d bytes announced, %d present", length, have)
+		}
+		return nil, badState("%d unexpected bytes after the payload", have-length)
+	}
+	end := len(data) - 4
+	if want, got := binary.LittleEndian.Uint32(data[end:]), crc32.Checksum(data[:end], crcTable); want != got {
+		return nil, badState("checksum mismatch (stored %08x, computed %08x)", want, got)
+	}
+	d := decoder{b: data[stateHeader:end]}
+	st := &state{
+		savedAt:    int64(d.uv()),
+		firstStart: int64(d.uv()),
+		width:      int64(d.uv()),
+		abs:        int64(d.uv()),
+		retired:    d.uv(),
+	}
+	st.window = d.uvs(100000)
+	st.ringNext = d.uv()
+	for _, v := range d.uvs(ringSize) {
+		st.ring = append(st.ring, int64(v))
+	}
+	for _, v := range d.uvs(100) {
+		st.bounds = append(st.bounds, int64(v))
+	}
+	nr := d.count(10000 + 2)
+	for range nr {
+		var r routeState
+		r.name = d.str(maxRouteLen)
+		nc := d.count(numMethods * 900)
+		for range nc {
+			cc := codeCount{method: int(d.uv()), code: int(d.uv()), n: d.uv()}
+			if d.err == nil && (cc.method >= numMethods || cc.code < 100 || cc.code > 999) {
+				d.fail("route %q: method %d, code %d out of range", r.name, cc.method, cc.code)
+			}
+			r.codes = append(r.codes, cc)
+		}
+		r.hist = d.uvs(101)
+		r.sumNs, r.bytes = d.uv(), d.uv()
+		if d.err == nil && len(r.hist) != len(st.bounds)+1 {
+			d.fail("route %q has %d histogram buckets for %d bounds", r.name, len(r.hist), len(st.bounds))
+		}
+		st.routes = append(st.routes, r)
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	if len(d.b) != 0 {
+		return nil, badState("%d bytes left over in the payload", len(d.b))
+	}
+	switch {
+	case st.width < int64(time.Millisecond):
+		return nil, badState("bucket width %d ns", st.width)
+	case len(st.window) == 0:
+		return nil, badState("empty request window")
+	case !slices.IsSorted(st.bounds) || len(st.bounds) == 0 || st.bounds[0] <= 0:
+		return nil, badState("histogram bounds are not positive and increasing")
+	}
+	return st, nil
+}
+
+// decoder reads uvarints and strings, remembering the first error; after
+// an error every read returns zero.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail(format string, args ...any) {
+	if d.err == nil {
+		d.err = badState(format, args...)
+	}
+	d.b = nil
+}
+
+func (d *decoder) uv() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail("malformed number")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+// count reads a length: at most limit, and at most the bytes left (every
+// element takes at least one byte), so nothing is allocated for elements
+// that are not there.
+func (d *decoder) count(limit int) int {
+	n := d.uv()
+	if d.err == nil && (n > uint64(limit) || n > uint64(len(d.b))) {
+		d.fail("length %d out of range", n)
+		return 0
+	}
+	return int(n)
+}
+
+func (d *decoder) uvs(limit int) []uint64 {
+	n := d.count(limit)
+	out := make([]uint64, 0, n)
+	for range n {
+		out = append(out, d.uv())
+	}
+	return out
+}
+
+func (d *decoder) str(limit int) string {
+	n := d.count(limit)
+	if d.err != nil {
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	if !utf8.ValidString(s) {
+		d.fail("route name is not valid UTF-8")
+	}
+	return s
+}
+
+// capture reads the collector's state with atomic loads; the window, whose
+// rotation state the refresh goroutine owns, under c.mu.
+func (c *Collector) capture() *state {
+	st := &state{
+		savedAt:    c.opts.Now().UnixNano(),
+		firstStart: c.firstStart.Load(),
+		bounds:     slices.Clone(c.bounds),
+		ringNext:   c.ring.next.Load(),
+	}
+	c.mu.Lock()
+	st.width = int64(c.win.width)
+	st.abs = c.win.abs
+	st.retired = c.win.retired
+	st.window = c.win.counts(nil)
+	c.mu.Unlock()
+
+	n := min(st.ringNext, ringSize)
+	st.ring = make([]int64, n)
+	for i := range n { // oldest first
+		st.ring[i] = c.ring.slots[(st.ringNext-n+i)&(ringSize-1)].Load()
+	}
+	for _, s := range c.routes.list() {
+		r := routeState{name: s.name, sumNs: s.sumNs.Load(), bytes: s.bytes.Load(), hist: make([]uint64, len(s.hist))}
+		for i := range s.hist {
+			r.hist[i] = s.hist[i].Load()
+		}
+		s.forEachCode(func(method, code int, n uint64) {
+			r.codes = append(r.codes, codeCount{method, code, n})
+		})
+		st.routes = append(st.routes, r)
+	}
+	return st
+}
+
+// Save writes the collector's cumulative state to w: the counts by route,
+// status and method, histograms, bytes, the request window and the duration
+// ring, and when counting started. It reads atomics only and never blocks
+// the request path. Sessions are not saved: their hashes are keyed per
+// process. Safe for concurrent use.
+func (c *Collector) Save(w io.Writer) error {
+	if _, err := w.Write(c.capture().encode()); err != nil {
+		return fmt.Errorf("vitals: saving state: %w", err)
+	}
+	return nil
+}
+
+// Restore reads a state written by Save and adds it to the collector's
+// counts; call it before serving. The request window is realigned by wall
+// clock: buckets that fell out of the window while the process was down are
+// dropped from the window (their requests stay in the total), the downtime
+// shows as empty buckets, and a state saved in the future (a clock that
+// moved back) is read as if saved now. Histogram counts saved with other
+// bounds move to the bucket that holds their old upper bound. A state that
+// cannot be decoded changes nothing and returns an error.
+func (c *Collector) Restore(r io.Reader) error {
+	data, err := io.ReadAll(io.LimitReader(r, maxStateSize+1))
+	if err != nil {
+		return fmt.Errorf("vitals: reading state: %w", err)
+	}
+	if len(data) > maxStateSize {
+		return fmt.Errorf("vitals: state: larger than %d bytes", maxStateSize)
+	}
+	st, err := decodeState(data)
+	if err != nil {
+		return fmt.Errorf("vitals: state: %w", err)
+	}
+	c.apply(st)
+	return nil
+}
+
+// apply adds a decoded state to the collector.
+func (c *Collector) apply(st *state) {
+	now := c.opts.Now().UnixNano()
+	if st.firstStart < c.firstStart.Load() && st.firstStart <= now {
+		c.firstStart.Store(st.firstStart)
+	}
+
+	c.mu.Lock()
+	w := c.win
+	var skew int64 // a state from the future is read as saved now
+	if st.savedAt > now {
+		skew = st.savedAt - now
+	}
+	n := int64(len(w.buckets))
+	first := st.abs - int64(len(st.window)) + 1
+	for i, cnt := range st.window {
+		startNs := (first+int64(i))*st.width - skew
+		age := w.abs - floorDiv(startNs, int64(w.width))
+		if age < 0 {
+			age = 0
+		}
+		if age >= n {
+			w.retired += cnt // out of the window, still in the total
+			continue
+		}
+		pos := (int64(w.idx.Load()) - age + n) % n
+		w.buckets[pos].Add(cnt)
+	}
+	w.retired += st.retired
+	c.mu.Unlock()
+
+	for _, d := range st.ring {
+		c.ring.record(time.Duration(d))
+	}
+	sameBounds := slices.Equal(st.bounds, c.bounds)
+	for _, r := range st.routes {
+		s := c.routes.get(r.name)
+		for _, cc := range r.codes {
+			class := cc.code/100 - 1
+			b := s.codes[cc.method][class].Load()
+			if b == nil {
+				b = s.block(cc.method, class)
+			}
+			b[cc.code%100].Add(cc.n)
+		}
+		for i, cnt := range r.hist {
+			j := i
+			if !sameBounds {
+				j = len(c.bounds) // +Inf unless a bound holds the old one
+				if i < len(st.bounds) {
+					j, _ = slices.BinarySearch(c.bounds, st.bounds[i])
+				}
+			}
+			s.hist[j].Add(cnt)
+		}
+		s.sumNs.Add(r.sumNs)
+		s.bytes.Add(r.bytes)
+	}
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
