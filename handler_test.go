@@ -220,7 +220,7 @@ func promFixture(t *testing.T, o Options) (*Collector, *Snapshot) {
 	for i, d := range []int64{ms / 2, 3 * ms, 3 * ms, 40 * ms, 2000 * ms, 20000 * ms} {
 		c.routes.get(routes[i%3]).observe(methodIndex([]string{"GET", "POST", "BREW"}[i%3]), []int{200, 404, 200, 500, 200, 200}[i], d, 100, c.bounds)
 	}
-	c.inFlight.Add(1)
+	c.started.Add(7) // the six above, finished, and one in flight
 	c.TouchSession("x")
 	c.refresh()
 	s := *c.Snapshot()

@@ -45,14 +45,13 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			c.TouchSession(id)
 		}
 	}
-	c.inFlight.Add(1)
+	c.started.Add(1)
 	start := time.Since(c.base)
 	cw := writerPool.Get().(*rw)
 	cw.w = w
 	finished := false
 	defer func() {
 		d := time.Since(c.base) - start
-		c.inFlight.Add(-1)
 		status := cw.status
 		if !finished {
 			status = http.StatusInternalServerError

@@ -200,7 +200,7 @@ func (c *Collector) appendPrometheus(b []byte, s *Snapshot) []byte {
 
 	w.family("http_requests_in_flight", "gauge", "Requests being served.")
 	w.series("http_requests_in_flight")
-	w.int(c.inFlight.Load())
+	w.int(c.inFlightNow())
 
 	w.family("http_connections_open", "gauge", "Open client connections (counted when the server's ConnState hook calls the collector).")
 	w.series("http_connections_open")

@@ -17,9 +17,21 @@ const ringSize = 4096
 // treating a zero slot as empty: a zero duration is a real sample. A reader
 // that races a writer between its Add and its Store may see the slot's
 // previous value, one stale sample among thousands.
+//
+// Consecutive samples go to slots a cache line apart (see slot), so that
+// cores recording at the same moment do not write the same line.
 type ring struct {
-	next  atomic.Uint64 // durations ever recorded; the next slot is next % ringSize
+	next  atomic.Uint64 // durations ever recorded; sample i is in slots[slot(i)]
+	_     [56]byte      // next is written by every request: keep it off the slots' lines
 	slots [ringSize]atomic.Int64
+}
+
+// slot maps sample number i to its slot: a bijection on [0, ringSize) that
+// sends consecutive numbers 8 slots (64 bytes) apart.
+func slot(i uint64) uint64 {
+	const lines = ringSize / 8
+	i &= ringSize - 1
+	return (i%lines)*8 + i/lines
 }
 
 // record stores d, clamped to zero if negative. Safe for concurrent use.
@@ -28,7 +40,7 @@ func (r *ring) record(d time.Duration) {
 		d = 0
 	}
 	i := r.next.Add(1) - 1
-	r.slots[i&(ringSize-1)].Store(int64(d))
+	r.slots[slot(i)].Store(int64(d))
 }
 
 // copyTo copies the samples into buf (which must have room for ringSize)
@@ -40,7 +52,7 @@ func (r *ring) copyTo(buf []int64) []int64 {
 	}
 	buf = buf[:n]
 	for i := range buf {
-		buf[i] = r.slots[i].Load()
+		buf[i] = r.slots[slot(uint64(i))].Load()
 	}
 	return buf
 }

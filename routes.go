@@ -37,20 +37,22 @@ const (
 // MaxRoutes+2 routes (the cap, plus unmatched and other), so copies stay
 // small and rare.
 type routeTable struct {
-	m      atomic.Pointer[map[string]*stats] // never nil; never modified once published
-	capped atomic.Bool                       // MaxRoutes was reached
-	other  *stats                            // immutable: the counters of RouteOther
-	max    int                               // immutable
-	bounds int                               // immutable: histogram bounds
-	mu     sync.Mutex                        // serialises add
+	m         atomic.Pointer[map[string]*stats] // never nil; never modified once published
+	capped    atomic.Bool                       // MaxRoutes was reached
+	unmatched *stats                            // immutable: the counters of RouteUnmatched
+	other     *stats                            // immutable: the counters of RouteOther
+	max       int                               // immutable
+	bounds    int                               // immutable: histogram bounds
+	mu        sync.Mutex                        // serialises add
 }
 
 func newRouteTable(max, bounds int) *routeTable {
-	t := &routeTable{max: max, bounds: bounds, other: newStats(RouteOther, bounds)}
-	m := map[string]*stats{
-		RouteUnmatched: newStats(RouteUnmatched, bounds),
-		RouteOther:     t.other,
+	t := &routeTable{
+		max: max, bounds: bounds,
+		unmatched: newStats(RouteUnmatched, bounds),
+		other:     newStats(RouteOther, bounds),
 	}
+	m := map[string]*stats{RouteUnmatched: t.unmatched, RouteOther: t.other}
 	t.m.Store(&m)
 	return t
 }
@@ -59,7 +61,7 @@ func newRouteTable(max, bounds int) *routeTable {
 // concurrent use; allocation-free once the route exists.
 func (t *routeTable) get(name string) *stats {
 	if name == "" {
-		name = RouteUnmatched
+		return t.unmatched
 	}
 	if len(name) > maxRouteLen {
 		name = name[:maxRouteLen]

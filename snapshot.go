@@ -123,7 +123,7 @@ func (c *Collector) build(now time.Time, sessionsActive int) *Snapshot {
 		Start:           time.Unix(0, c.firstStart.Load()).In(now.Location()),
 		Uptime:          now.Sub(c.start),
 		Requests:        c.win.total(),
-		InFlight:        c.inFlight.Load(),
+		InFlight:        c.inFlightNow(),
 		Connections:     c.conns.Load(),
 		SessionsActive:  sessionsActive,
 		SessionsDropped: c.sess.dropped.Load(),

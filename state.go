@@ -280,7 +280,7 @@ func (c *Collector) capture() *state {
 	n := min(st.ringNext, ringSize)
 	st.ring = make([]int64, n)
 	for i := range n { // oldest first
-		st.ring[i] = c.ring.slots[(st.ringNext-n+i)&(ringSize-1)].Load()
+		st.ring[i] = c.ring.slots[slot(st.ringNext-n+i)].Load()
 	}
 	for _, s := range c.routes.list() {
 		r := routeState{name: s.name, sumNs: s.sumNs.Load(), bytes: s.bytes.Load(), hist: make([]uint64, len(s.hist))}
@@ -365,6 +365,11 @@ func (c *Collector) apply(st *state) {
 	for _, d := range st.ring {
 		c.ring.record(time.Duration(d))
 	}
+	// Restored requests finished long ago: count them as started too, so
+	// that they are not taken for requests in flight.
+	for _, r := range st.routes {
+		c.started.Add(sum(r.hist))
+	}
 	sameBounds := slices.Equal(st.bounds, c.bounds)
 	for _, r := range st.routes {
 		s := c.routes.get(r.name)
@@ -389,6 +394,13 @@ func (c *Collector) apply(st *state) {
 		s.sumNs.Add(r.sumNs)
 		s.bytes.Add(r.bytes)
 	}
+}
+
+func sum(v []uint64) (s uint64) {
+	for _, n := range v {
+		s += n
+	}
+	return s
 }
 
 func floorDiv(a, b int64) int64 {

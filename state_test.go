@@ -319,13 +319,6 @@ func readState(t *testing.T, path string) *state {
 	return st
 }
 
-func sum(v []uint64) (s uint64) {
-	for _, n := range v {
-		s += n
-	}
-	return s
-}
-
 func FuzzDecodeState(f *testing.F) {
 	c := New(Options{RefreshInterval: time.Hour})
 	for i := range 20 {

@@ -54,11 +54,12 @@ type codeBlock [100]atomic.Uint64
 // compare-and-swap, so a route that only ever answers GET 2xx holds one
 // 800-byte block rather than all 90.
 type stats struct {
-	name  string // the route as shown: valid UTF-8, at most maxRouteLen bytes
-	codes [numMethods][numClasses]atomic.Pointer[codeBlock]
+	name  string          // the route as shown: valid UTF-8, at most maxRouteLen bytes
 	hist  []atomic.Uint64 // per bucket (not cumulative); the last is +Inf
-	sumNs atomic.Uint64   // sum of durations in nanoseconds
-	bytes atomic.Uint64   // response body bytes written
+	codes [numMethods][numClasses]atomic.Pointer[codeBlock]
+	_     [64]byte      // the counters below are written by every request: keep them off the lines read above
+	sumNs atomic.Uint64 // sum of durations in nanoseconds
+	bytes atomic.Uint64 // response body bytes written
 }
 
 func newStats(name string, bounds int) *stats {
