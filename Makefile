@@ -3,7 +3,7 @@
 GO ?= go
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: test check-mod fmt-check vet race test-386 lint bench cover demo generate fuzz
+.PHONY: test check-mod fmt-check vet race test-386 lint bench cover demo generate fuzz bench-peers bench-load
 
 test: check-mod fmt-check vet race test-386
 
@@ -13,7 +13,7 @@ check-mod:
 	@if grep -qE '^[[:space:]]*require' go.mod; then echo "go.mod has a require line"; exit 1; fi
 
 fmt-check:
-	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	@out=$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
 vet:
@@ -47,3 +47,13 @@ generate:
 FUZZTIME ?= 2m
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeState -fuzztime $(FUZZTIME) .
+
+# The side-by-side comparison with promhttp, VictoriaMetrics/metrics and
+# otelhttp (benchmarks/ is its own module); writes benchmarks/results.txt.
+bench-peers:
+	benchmarks/peers.sh
+
+# Requests per second of the demo with and without the middleware, under
+# hey (apt-get install hey), and a check that every request was counted.
+bench-load:
+	benchmarks/load.sh

@@ -158,23 +158,42 @@ func BenchmarkSnapshot(b *testing.B) {
 	}
 }
 
-// BenchmarkRefresh is one rebuild of the snapshot with a full duration ring
-// and a full window.
+// BenchmarkRefresh is one rebuild of the snapshot with a full duration
+// ring, a full window and 100 routes (see fullCollector).
 func BenchmarkRefresh(b *testing.B) {
-	c := benchCollector(b)
-	h := c.Middleware(okHandler)
-	r := newBenchRequest(b)
-	w := &benchWriter{h: http.Header{}}
-	for range 2 * ringSize {
-		h.ServeHTTP(w, r)
-		c.RecordDuration(time.Duration(w.n) * time.Microsecond)
-	}
-	for i := range c.win.buckets {
-		c.win.buckets[i].Add(uint64(i))
-	}
+	c := fullCollector(b)
 	b.ReportAllocs()
 	for b.Loop() {
 		c.refresh()
+	}
+}
+
+// BenchmarkNew reports in B/op the memory a new Collector with default
+// options holds (it keeps everything it allocates).
+func BenchmarkNew(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		c := New(Options{})
+		c.Close()
+	}
+}
+
+// BenchmarkAddRoutes reports in B/op the memory 100 routes add, each
+// answering GET 200 and 404 and POST 201, the first time they are seen.
+func BenchmarkAddRoutes(b *testing.B) {
+	names := make([]string, DefaultMaxRoutes)
+	for i := range names {
+		names[i] = fmt.Sprintf("GET /route/%d/{id}", i)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		t := newRouteTable(DefaultMaxRoutes, len(DefaultBuckets))
+		for _, n := range names {
+			s := t.get(n)
+			s.observe(0, 200, 0, 0, nil)
+			s.observe(0, 404, 0, 0, nil)
+			s.observe(2, 201, 0, 0, nil)
+		}
 	}
 }
 

@@ -29,13 +29,14 @@ const sessionCookie = "demo_session"
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
 	state := flag.String("state", "", "file that keeps the figures across restarts (optional)")
+	bare := flag.Bool("bare", false, "serve the site without the middleware (for load comparisons)")
 	flag.Parse()
-	if err := run(*addr, *state); err != nil {
+	if err := run(*addr, *state, *bare); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(addr, stateFile string) error {
+func run(addr, stateFile string, bare bool) error {
 	c, err := vitals.Open(vitals.Options{
 		SessionCookie: sessionCookie,
 		StateFile:     stateFile,
@@ -50,6 +51,9 @@ func run(addr, stateFile string) error {
 		Handler:           c.Middleware(routes(c)),
 		ConnState:         c.ConnState,
 		ReadHeaderTimeout: 10 * time.Second,
+	}
+	if bare {
+		srv.Handler, srv.ConnState = routes(c), nil
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
