@@ -182,7 +182,8 @@ func TestPageShowsFigures(t *testing.T) {
 	clk.Add(time.Minute)
 	c.refresh()
 	body := get(t, c.Handler(), "GET", "/metrics").Body.String()
-	for _, want := range []string{"1,235", "Requests per minute", "Latency distribution", `class="card bad"`, "0.1% of responses", "<rect class=\"s5\""} {
+	for _, want := range []string{"1,235", "Requests per minute", "Latency distribution", `class="card bad"`, "0.1% of responses", "<rect class=\"s5\"",
+		"<td>unmatched</td><td>1,235</td>", "<td>≤1ms</td>"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q", want)
 		}

@@ -59,6 +59,17 @@ type pageView struct {
 	Window, Hist, Status       chart
 	Routes                     []RouteStats // sorted as asked
 	Sorts                      []sortLink
+	firstBound                 time.Duration
+}
+
+// Est formats a percentile estimated from a histogram. Within the first
+// bucket the histogram knows only that it is at most that bucket's bound,
+// so that is what it shows.
+func (v *pageView) Est(d time.Duration) string {
+	if d > 0 && d <= v.firstBound {
+		return "≤" + formatDuration(v.firstBound)
+	}
+	return formatDuration(d)
 }
 
 // sortLink is a column heading of the routes table that sorts by it.
@@ -109,6 +120,7 @@ func (c *Collector) renderPage(buf *bytes.Buffer, s *Snapshot, sortKey string) e
 		Uptime:         formatUptime(s.Uptime),
 		Requests:       formatCount(s.Requests),
 		BucketName:     bucketName(s.Window.BucketWidth),
+		firstBound:     time.Duration(c.bounds[0]),
 	}
 	counts := s.Window.Counts
 	if n := len(counts); n >= 2 {
