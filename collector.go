@@ -282,21 +282,22 @@ func Open(opts Options) (*Collector, error) {
 		}
 	}
 	c.refresh()
-	go c.loop()
+	go c.every(opts.RefreshInterval, c.refresh, c.exited)
 	return c, nil
 }
 
-// loop refreshes the snapshot every RefreshInterval until Close.
-func (c *Collector) loop() {
-	defer close(c.exited)
-	t := time.NewTicker(c.opts.RefreshInterval)
+// every calls f every d until Close, then closes exited. It is the body
+// of the collector's goroutines.
+func (c *Collector) every(d time.Duration, f func(), exited chan<- struct{}) {
+	defer close(exited)
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-c.done:
 			return
 		case <-t.C:
-			c.refresh()
+			f()
 		}
 	}
 }

@@ -16,7 +16,7 @@ import (
 const DefaultSaveInterval = 10 * time.Second
 
 // openState locks the state file, restores from it if it exists, and
-// starts the goroutine that saves it. A file that cannot be decoded is
+// starts the goroutine that saves it every SaveInterval until Close. A file that cannot be decoded is
 // renamed aside, never overwritten, and reported.
 func (c *Collector) openState() error {
 	path := c.opts.StateFile
@@ -51,7 +51,11 @@ func (c *Collector) openState() error {
 	}
 	c.unlock = unlock
 	c.saverExited = make(chan struct{})
-	go c.saveLoop()
+	go c.every(c.opts.SaveInterval, func() {
+		if err := c.saveFile(); err != nil {
+			c.reportError(err)
+		}
+	}, c.saverExited)
 	return nil
 }
 
@@ -76,23 +80,6 @@ func (c *Collector) setAside(path, why string) error {
 		return fmt.Errorf("vitals: state file %s: %s; it could not be set aside (%v), so it was left in place and not used", path, why, err)
 	}
 	return fmt.Errorf("vitals: state file %s: %s; kept as %s, and the next start begins empty", path, why, aside)
-}
-
-// saveLoop saves the state file every SaveInterval until Close.
-func (c *Collector) saveLoop() {
-	defer close(c.saverExited)
-	t := time.NewTicker(c.opts.SaveInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-c.done:
-			return
-		case <-t.C:
-			if err := c.saveFile(); err != nil {
-				c.reportError(err)
-			}
-		}
-	}
 }
 
 func (c *Collector) reportError(err error) {
