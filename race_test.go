@@ -1,6 +1,7 @@
 package vitals
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -45,6 +46,17 @@ func TestAllPathsConcurrently(t *testing.T) {
 	mw := c.Middleware(mux)
 	handler := c.Handler()
 
+	// A saved state of 100 requests, restored while everything runs.
+	donor := New(Options{RefreshInterval: time.Hour})
+	for range 100 {
+		donor.IncrementRequests()
+	}
+	donor.Close()
+	var saved bytes.Buffer
+	if err := donor.Save(&saved); err != nil {
+		t.Fatal(err)
+	}
+
 	start := make(chan struct{})
 	stop := make(chan struct{})
 	var work, background sync.WaitGroup
@@ -83,6 +95,19 @@ func TestAllPathsConcurrently(t *testing.T) {
 			}
 			clk.Add(time.Minute)
 			c.refresh()
+		}
+	})
+	// Persistence and expvar beside the readers.
+	work.Go(func() {
+		<-start
+		if err := c.Restore(&saved); err != nil {
+			t.Errorf("Restore: %v", err)
+		}
+		for range 50 {
+			if err := c.Save(io.Discard); err != nil {
+				t.Errorf("Save: %v", err)
+			}
+			_ = c.Var().String()
 		}
 	})
 	// Readers.
@@ -127,7 +152,7 @@ func TestAllPathsConcurrently(t *testing.T) {
 
 	s := c.Snapshot()
 	const served = writers * perG
-	if want := uint64(2 * served); s.Requests != want {
+	if want := uint64(2*served + 100); s.Requests != want {
 		t.Errorf("Requests = %d, want %d", s.Requests, want)
 	}
 	if s.InFlight != 0 || s.Connections != 0 {
