@@ -380,10 +380,9 @@ func (c *Collector) ConnState(_ net.Conn, state http.ConnState) {
 // figure at the moment started is read, and never negative.
 func (c *Collector) inFlightNow() int64 {
 	var finished uint64
+	counts := make([]uint64, len(c.bounds)+1)
 	for _, r := range c.routes.list() {
-		for i := range r.hist {
-			finished += r.hist[i].Load()
-		}
+		finished += r.loadHist(counts)
 	}
 	return c.inFlight.Load() + int64(c.started.Load()-finished)
 }

@@ -138,8 +138,6 @@ func (w *rw) Write(p []byte) (int, error) {
 	return n, err
 }
 
-func (w *rw) Unwrap() http.ResponseWriter { return w.w }
-
 func (w *rw) flush() {
 	if w.status == 0 {
 		w.status = http.StatusOK

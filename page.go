@@ -181,10 +181,12 @@ func windowChart(s *Snapshot) chart {
 }
 
 func (c *Collector) histChart() chart {
-	counts := make([]uint64, len(c.opts.Buckets)+1)
+	counts := make([]uint64, len(c.bounds)+1)
+	one := make([]uint64, len(counts))
 	for _, r := range c.routes.list() {
-		for i := range r.hist {
-			counts[i] += r.hist[i].Load()
+		r.loadHist(one)
+		for i, n := range one {
+			counts[i] += n
 		}
 	}
 	ch := chart{W: 320, H: 150, Base: 128}

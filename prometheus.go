@@ -166,12 +166,7 @@ func (c *Collector) appendPrometheus(b []byte, s *Snapshot) []byte {
 	w.family("http_request_duration_seconds", "histogram", "Time to serve a request through the middleware, by route.")
 	counts := make([]uint64, len(c.opts.Buckets)+1)
 	for _, r := range routes {
-		var total uint64
-		for i := range r.hist {
-			counts[i] = r.hist[i].Load()
-			total += counts[i]
-		}
-		if total == 0 {
+		if r.loadHist(counts) == 0 {
 			continue // unmatched and other exist from the start; show them once used
 		}
 		var cum uint64

@@ -138,10 +138,7 @@ func (c *Collector) routeStats(s *stats, counts []uint64) RouteStats {
 	var cl [numClasses]uint64
 	s.classTotals(&cl)
 	rs := RouteStats{Route: s.name, Bytes: s.bytes.Load(), Status: statusOf(cl)}
-	for i := range s.hist {
-		counts[i] = s.hist[i].Load()
-		rs.Requests += counts[i]
-	}
+	rs.Requests = s.loadHist(counts)
 	rs.Errors = rs.Status.ServerError
 	rs.P50 = c.quantile(counts, rs.Requests, 0.50)
 	rs.P90 = c.quantile(counts, rs.Requests, 0.90)

@@ -284,9 +284,7 @@ func (c *Collector) capture() *state {
 	}
 	for _, s := range c.routes.list() {
 		r := routeState{name: s.name, sumNs: s.sumNs.Load(), bytes: s.bytes.Load(), hist: make([]uint64, len(s.hist))}
-		for i := range s.hist {
-			r.hist[i] = s.hist[i].Load()
-		}
+		s.loadHist(r.hist)
 		s.forEachCode(func(method, code int, n uint64) {
 			r.codes = append(r.codes, codeCount{method, code, n})
 		})

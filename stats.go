@@ -95,6 +95,16 @@ func (s *stats) block(method, class int) *codeBlock {
 	return s.codes[method][class].Load()
 }
 
+// loadHist loads the histogram's buckets into dst, which must have room
+// for them, and returns their total: the requests this route finished.
+func (s *stats) loadHist(dst []uint64) (total uint64) {
+	for i := range s.hist {
+		dst[i] = s.hist[i].Load()
+		total += dst[i]
+	}
+	return total
+}
+
 // labels returns the Prometheus label pairs of a series of this route: the
 // route label and then pairs.
 func (s *stats) labels(pairs ...string) []string {
