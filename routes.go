@@ -131,6 +131,10 @@ type RouteStats struct {
 	// ("p50_seconds", "p90_seconds", "p99_seconds"). A percentile that falls
 	// in the last, unbounded bucket is reported as the highest bound.
 	P50, P90, P99 time.Duration
+	P999          time.Duration // ("p999_seconds")
+	// Recent has this route's figures of the last Options.RecentWindow
+	// ("recent").
+	Recent Recent
 }
 
 // routeStats summarises s. counts is scratch space for the histogram.

@@ -27,9 +27,13 @@ type Snapshot struct {
 	// tracked because MaxSessions was reached ("sessions_dropped").
 	SessionsDropped uint64
 
+	// Recent has the figures of the last Options.RecentWindow, all routes
+	// together: what the server is doing now ("recent").
+	Recent Recent
+
 	Window  Window  // requests per bucket over the recent past ("window")
 	Latency Latency // durations of recent requests ("latency")
-	Status  Status  // responses by status class ("status")
+	Status  Status  // responses by status class since Start ("status")
 	// BytesWritten is the response body bytes written through the
 	// middleware ("bytes_written").
 	BytesWritten uint64
@@ -51,6 +55,35 @@ type Window struct {
 	BucketWidth time.Duration // time each bucket covers ("bucket_width_seconds")
 	Counts      []uint64      // requests per bucket ("counts")
 	Total       uint64        // sum of Counts ("total")
+
+	// Aligned with Counts: the 5xx responses of each bucket ("errors") and
+	// its latency percentiles, 0 for a bucket without requests
+	// ("p50_seconds", "p90_seconds", "p99_seconds").
+	Errors        []uint64
+	P50, P90, P99 []time.Duration
+
+	// NoData is how many of the oldest buckets lie before counting started
+	// (Snapshot.Start): their zeros mean "no data", not "no requests"
+	// ("no_data").
+	NoData int
+
+	// Aligned with Counts: the Go heap and the goroutines as sampled by the
+	// refresh goroutine at the last refresh within each bucket, 0 where
+	// none was taken ("heap_bytes", "goroutines").
+	HeapBytes  []uint64
+	Goroutines []int
+}
+
+// Recent are the figures of the recent past, the last Options.RecentWindow
+// (or less, right after start).
+type Recent struct {
+	Span     time.Duration // the time these figures cover ("span_seconds")
+	Requests uint64        // ("requests")
+	Errors   uint64        // responses with status 5xx ("errors")
+	Status   Status        // responses by status class ("status")
+	// Latency percentiles from the high-resolution histogram
+	// ("p50_seconds", "p90_seconds", "p99_seconds", "p999_seconds").
+	P50, P90, P99, P999 time.Duration
 }
 
 // Status counts the responses of the middleware by status class.
