@@ -8,7 +8,7 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 test: check-mod fmt-check vet race test-386
 
 # The library promises zero third-party dependencies: the root go.mod has no
-# require lines (benchmarks/ is its own module).
+# require lines (benchmarks/ and conformance/ are modules of their own).
 check-mod:
 	@if grep -qE '^[[:space:]]*require' go.mod; then echo "go.mod has a require line"; exit 1; fi
 
