@@ -187,12 +187,12 @@ func BenchmarkAddRoutes(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		t := newRouteTable(DefaultMaxRoutes, len(DefaultBuckets))
+		t := newRouteTable(DefaultMaxRoutes, len(DefaultBuckets), slicesFor(DefaultRecentWindow, DefaultBucketWidth))
 		for _, n := range names {
 			s := t.get(n)
-			s.observe(0, 200, 0, 0, nil)
-			s.observe(0, 404, 0, 0, nil)
-			s.observe(2, 201, 0, 0, nil)
+			s.observe(0, 0, 200, 0, 0, nil)
+			s.observe(0, 0, 404, 0, 0, nil)
+			s.observe(0, 2, 201, 0, 0, nil)
 		}
 	}
 }
@@ -241,12 +241,12 @@ func fullCollector(b *testing.B) *Collector {
 		c.RecordDuration(time.Duration(i) * time.Microsecond)
 	}
 	for i := range c.win.buckets {
-		c.win.buckets[i].Add(uint64(1000 + i))
+		c.win.bucket(c.win.prepared - 1 - int64(i)).requests = uint64(1000 + i)
 	}
 	for r := range DefaultMaxRoutes {
 		s := c.routes.get(fmt.Sprintf("GET /route/%d/{id}", r))
 		for i, code := range []int{200, 201, 304, 404, 500} {
-			s.observe(i%3, code, int64(r*i)*int64(time.Millisecond), 1000, c.bounds)
+			s.observe(c.slotNow(), i%3, code, int64(r*i)*int64(time.Millisecond), 1000, c.bounds)
 		}
 	}
 	return c

@@ -148,6 +148,16 @@ func (r *runtimeReader) read() Runtime {
 	}
 }
 
+// liveBucket sums the live time slice of one bucket over every recorder,
+// for the window's figures. Refresh scratch space.
+type liveBucket struct {
+	requests, errors uint64
+	h                histCopy
+}
+
+// recentQuantiles are the percentiles of Recent and RouteStats.
+var recentQuantiles = [4]float64{0.50, 0.90, 0.99, 0.999}
+
 // build assembles a snapshot at now. Called with c.mu held, after the
 // window has been rotated to now.
 func (c *Collector) build(now time.Time, sessionsActive int) *Snapshot {
@@ -155,31 +165,161 @@ func (c *Collector) build(now time.Time, sessionsActive int) *Snapshot {
 		Time:            now,
 		Start:           time.Unix(0, c.firstStart.Load()).In(now.Location()),
 		Uptime:          now.Sub(c.start),
-		Requests:        c.win.total(),
 		InFlight:        c.inFlightNow(),
 		Connections:     c.conns.Load(),
 		SessionsActive:  sessionsActive,
 		SessionsDropped: c.sess.dropped.Load(),
 		Runtime:         c.rt.read(),
 	}
-	s.Window.Start = c.win.start()
-	s.Window.BucketWidth = c.win.width
-	s.Window.Counts = c.win.counts(make([]uint64, 0, len(c.win.buckets)))
-	for _, n := range s.Window.Counts {
-		s.Window.Total += n
+	w := c.win
+	n := int64(w.n)
+	p := w.prepared // the live buckets are p-n+1 .. p
+	nowNs := now.UnixNano()
+	current := p - 1 // the bucket of now, or later if the clock moved back
+	b := w.bucket(current)
+	b.heap, b.goroutines = s.Runtime.HeapBytes, s.Runtime.Goroutines
+
+	// The recent figures cover the live buckets that end after now minus
+	// RecentWindow, and never reach before this collector was created.
+	oldest := max(floorDiv(nowNs-w.recent, w.width), p-n+1)
+	from := max(oldest*w.width, c.start.UnixNano())
+	recent := Recent{Span: time.Duration(max(nowNs-from, 0))}
+
+	for i := range c.live {
+		c.live[i].requests, c.live[i].errors = 0, 0
+		c.live[i].h.reset()
 	}
+	all, rec, one, overall := &c.scr[0], &c.scr[1], &c.scr[2], &c.scr[3]
+	overall.reset()
+	// summarise reads recorder r: its since-start histogram into all, its
+	// recent one into rec and its recent counts into rs, and adds its live
+	// slices to the window's.
+	summarise := func(r *stats, rs *Recent) (manual uint64) {
+		all.reset()
+		rec.reset()
+		all.merge(&r.retired)
+		if r.restored != nil {
+			all.merge(&r.restored.hires)
+		}
+		var cl [numClasses]uint64
+		for a := p - n + 1; a <= p; a++ {
+			sl := &r.slices[w.slotOf(a)]
+			one.reset()
+			sl.hist.addTo(one)
+			lv := &c.live[w.slotOf(a)]
+			m := sl.requests.Load()
+			lv.requests += m
+			var k [numClasses]uint64
+			for i := range k {
+				k[i] = sl.classes[i].Load()
+				lv.requests += k[i]
+			}
+			lv.errors += k[4]
+			lv.h.merge(one)
+			all.merge(one)
+			if a >= oldest {
+				rec.merge(one)
+				manual += m
+				for i := range k {
+					cl[i] += k[i]
+				}
+			}
+		}
+		st := statusOf(cl)
+		rs.Status, rs.Errors = st, st.ServerError
+		rs.Requests = manual + st.Informational + st.Success + st.Redirect + st.ClientError + st.ServerError + st.Other
+		var q [4]time.Duration
+		rec.quantiles(recentQuantiles[:], q[:])
+		rs.P50, rs.P90, rs.P99, rs.P999 = q[0], q[1], q[2], q[3]
+		overall.merge(rec)
+		return manual
+	}
+
 	s.Latency = summarize(c.ring.copyTo(c.scratch))
 	var cl [numClasses]uint64
 	routes := c.routes.list()
 	s.Routes = make([]RouteStats, 0, len(routes))
 	for _, r := range routes {
-		r.classTotals(&cl)
-		s.BytesWritten += r.bytes.Load()
-		if rs := c.routeStats(r, c.hist); rs.Requests > 0 {
+		rs := RouteStats{Recent: Recent{Span: recent.Span}}
+		summarise(r, &rs.Recent)
+		c.routeStats(r, &rs, all, &cl)
+		s.BytesWritten += rs.Bytes
+		s.Requests += rs.Requests
+		addRecent(&recent, &rs.Recent)
+		if rs.Requests > 0 {
 			s.Routes = append(s.Routes, rs)
 		}
 	}
+	var mr Recent
+	summarise(c.manual, &mr)
+	addRecent(&recent, &mr)
+	s.Requests += c.manual.retiredRequests
+	if c.manual.restored != nil {
+		s.Requests += c.manual.restored.requests
+	}
+	for a := p - n + 1; a <= p; a++ {
+		s.Requests += c.manual.slices[w.slotOf(a)].requests.Load()
+	}
+	var q [4]time.Duration
+	overall.quantiles(recentQuantiles[:], q[:])
+	recent.P50, recent.P90, recent.P99, recent.P999 = q[0], q[1], q[2], q[3]
+	s.Recent = recent
 	s.Status = statusOf(cl)
 	s.RoutesCapped = c.routes.capped.Load()
+	c.buildWindow(s, current)
 	return s
+}
+
+// addRecent adds the counts of r to sum (the percentiles are merged
+// separately).
+func addRecent(sum, r *Recent) {
+	sum.Requests += r.Requests
+	sum.Errors += r.Errors
+	st, o := &sum.Status, r.Status
+	st.Informational += o.Informational
+	st.Success += o.Success
+	st.Redirect += o.Redirect
+	st.ClientError += o.ClientError
+	st.ServerError += o.ServerError
+	st.Other += o.Other
+}
+
+// buildWindow fills in s.Window, whose last bucket is current, from the
+// kept figures and the live slices summed in c.live.
+func (c *Collector) buildWindow(s *Snapshot, current int64) {
+	w := c.win
+	nb := int64(len(w.buckets))
+	first := current - nb + 1
+	win := &s.Window
+	win.Start = time.Unix(0, first*w.width).In(s.Time.Location())
+	win.BucketWidth = time.Duration(w.width)
+	win.Counts = make([]uint64, nb)
+	win.Errors = make([]uint64, nb)
+	win.P50 = make([]time.Duration, nb)
+	win.P90 = make([]time.Duration, nb)
+	win.P99 = make([]time.Duration, nb)
+	win.HeapBytes = make([]uint64, nb)
+	win.Goroutines = make([]int, nb)
+	startNs := s.Start.UnixNano()
+	for i := range nb {
+		a := first + i
+		f := w.figures(a)
+		if a > w.prepared-int64(w.n) {
+			lv := &c.live[w.slotOf(a)]
+			f.requests += lv.requests
+			f.errors += lv.errors
+			if lv.h.total() > 0 {
+				var q [3]time.Duration
+				lv.h.quantiles(windowQuantiles[:], q[:])
+				f.p50, f.p90, f.p99 = q[0], q[1], q[2]
+			}
+		}
+		win.Counts[i], win.Errors[i] = f.requests, f.errors
+		win.P50[i], win.P90[i], win.P99[i] = f.p50, f.p90, f.p99
+		win.HeapBytes[i], win.Goroutines[i] = f.heap, f.goroutines
+		win.Total += f.requests
+		if (a+1)*w.width <= startNs {
+			win.NoData++
+		}
+	}
 }
