@@ -245,7 +245,7 @@ type Collector struct {
 	mu      sync.Mutex
 	scratch []int64  // ring copy for percentiles
 	hist    []uint64 // one route's histogram
-	scr     [4]histCopy
+	scr     [3]histCopy
 	live    []liveBucket // per time slice, all recorders together
 	rt      runtimeReader
 

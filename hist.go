@@ -169,19 +169,31 @@ func (h *hist) drainInto(dst ...*histCopy) {
 	}
 }
 
-// addTo adds the counts of h to dst with atomic loads, leaving h as it is.
-func (h *hist) addTo(dst *histCopy) {
-	dst.zero += h.zero.Load()
-	dst.over += h.over.Load()
+// addTo adds the counts of h to each of dst with atomic loads, leaving h
+// as it is. It loads each octave once and adds it to the copies whole,
+// which the refresh of many routes depends on.
+func (h *hist) addTo(dst ...*histCopy) {
+	z, v := h.zero.Load(), h.over.Load()
+	for _, d := range dst {
+		d.zero += z
+		d.over += v
+	}
+	var buf [histSub]uint64
 	for k := range h.octaves {
 		o := h.octaves[k].Load()
 		if o == nil {
 			continue
 		}
+		var any uint64
 		for j := range o {
-			if n := o[j].Load(); n != 0 {
-				dst.add(k*histSub+j, n)
-			}
+			buf[j] = o[j].Load()
+			any |= buf[j]
+		}
+		if any == 0 {
+			continue
+		}
+		for _, d := range dst {
+			d.addOctave(k, &buf)
 		}
 	}
 }
@@ -209,6 +221,19 @@ func (c *histCopy) add(p int, n uint64) {
 	c.used |= 1 << k
 }
 
+// addOctave adds a whole octave of counts to octave k.
+func (c *histCopy) addOctave(k int, src *[histSub]uint64) {
+	o := c.octaves[k]
+	if o == nil {
+		o = new([histSub]uint64)
+		c.octaves[k] = o
+	}
+	for j := range o {
+		o[j] += src[j]
+	}
+	c.used |= 1 << k
+}
+
 // total returns the number of durations: the buckets, zero and overflow
 // included. It also sets count.
 func (c *histCopy) total() uint64 {
@@ -231,13 +256,8 @@ func (c *histCopy) merge(src *histCopy) {
 	c.over += src.over
 	c.sumNs += src.sumNs
 	for k := range src.octaves {
-		if src.used&(1<<k) == 0 {
-			continue
-		}
-		for j, n := range src.octaves[k] {
-			if n != 0 {
-				c.add(k*histSub+j, n)
-			}
+		if src.used&(1<<k) != 0 {
+			c.addOctave(k, src.octaves[k])
 		}
 	}
 }

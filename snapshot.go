@@ -189,7 +189,7 @@ func (c *Collector) build(now time.Time, sessionsActive int) *Snapshot {
 		c.live[i].requests, c.live[i].errors = 0, 0
 		c.live[i].h.reset()
 	}
-	all, rec, one, overall := &c.scr[0], &c.scr[1], &c.scr[2], &c.scr[3]
+	all, rec, overall := &c.scr[0], &c.scr[1], &c.scr[2]
 	overall.reset()
 	// summarise reads recorder r: its since-start histogram into all, its
 	// recent one into rec and its recent counts into rs, and adds its live
@@ -204,9 +204,12 @@ func (c *Collector) build(now time.Time, sessionsActive int) *Snapshot {
 		var cl [numClasses]uint64
 		for a := p - n + 1; a <= p; a++ {
 			sl := &r.slices[w.slotOf(a)]
-			one.reset()
-			sl.hist.addTo(one)
 			lv := &c.live[w.slotOf(a)]
+			if a >= oldest {
+				sl.hist.addTo(&lv.h, all, rec)
+			} else {
+				sl.hist.addTo(&lv.h, all)
+			}
 			m := sl.requests.Load()
 			lv.requests += m
 			var k [numClasses]uint64
@@ -215,10 +218,7 @@ func (c *Collector) build(now time.Time, sessionsActive int) *Snapshot {
 				lv.requests += k[i]
 			}
 			lv.errors += k[4]
-			lv.h.merge(one)
-			all.merge(one)
 			if a >= oldest {
-				rec.merge(one)
 				manual += m
 				for i := range k {
 					cl[i] += k[i]
