@@ -1,7 +1,7 @@
 package vitals
 
 import (
-	"runtime"
+	"math"
 	"runtime/metrics"
 	"time"
 )
@@ -103,15 +103,19 @@ type Runtime struct {
 	HeapBytes  uint64 // bytes in live and not yet swept heap objects ("heap_bytes")
 	TotalBytes uint64 // all memory the runtime has mapped ("total_bytes")
 	GCCycles   uint64 // completed GC cycles ("gc_cycles")
-	// GCPause is the total time the world was stopped for GC, derived from
-	// the runtime's GC pause CPU time divided by GOMAXPROCS
+	// GCPause is the total time the world was stopped for GC since the
+	// process started, from the runtime's histogram of pauses
+	// (/sched/pauses/total/gc:seconds: each pause counted at its bucket's
+	// midpoint, so within a few percent). It never goes backwards
 	// ("gc_pause_seconds").
 	GCPause time.Duration
 }
 
-// runtimeReader reads the Runtime figures into a reused sample slice.
+// runtimeReader reads the Runtime figures into a reused sample slice. It
+// is the refresh goroutine's (guarded by Collector.mu).
 type runtimeReader struct {
 	samples [5]metrics.Sample
+	pause   time.Duration // the largest GCPause returned: it only grows
 }
 
 func (r *runtimeReader) init() {
@@ -120,7 +124,7 @@ func (r *runtimeReader) init() {
 		"/memory/classes/heap/objects:bytes",
 		"/memory/classes/total:bytes",
 		"/gc/cycles/total:gc-cycles",
-		"/cpu/classes/gc/pause:cpu-seconds",
+		"/sched/pauses/total/gc:seconds",
 	}
 	for i, n := range names {
 		r.samples[i].Name = n
@@ -135,17 +139,43 @@ func (r *runtimeReader) read() Runtime {
 		}
 		return 0
 	}
-	var pause time.Duration
-	if v := r.samples[4].Value; v.Kind() == metrics.KindFloat64 {
-		pause = time.Duration(v.Float64() / float64(runtime.GOMAXPROCS(0)) * float64(time.Second))
+	if v := r.samples[4].Value; v.Kind() == metrics.KindFloat64Histogram {
+		r.pause = max(r.pause, histogramSum(v.Float64Histogram()))
 	}
 	return Runtime{
 		Goroutines: int(u(0)),
 		HeapBytes:  u(1),
 		TotalBytes: u(2),
 		GCCycles:   u(3),
-		GCPause:    pause,
+		GCPause:    r.pause,
 	}
+}
+
+// histogramSum estimates the sum of a runtime/metrics histogram of
+// seconds: each count at its bucket's midpoint, or at its finite edge for
+// the unbounded first and last buckets. As counts only grow, so does the
+// sum.
+func histogramSum(h *metrics.Float64Histogram) time.Duration {
+	var sum float64
+	for i, n := range h.Counts {
+		if n == 0 {
+			continue
+		}
+		lo, hi := h.Buckets[i], h.Buckets[i+1]
+		var mid float64
+		switch {
+		case math.IsInf(lo, -1) && math.IsInf(hi, 1):
+			mid = 0
+		case math.IsInf(lo, -1):
+			mid = max(hi, 0)
+		case math.IsInf(hi, 1):
+			mid = lo
+		default:
+			mid = (lo + hi) / 2
+		}
+		sum += float64(n) * mid
+	}
+	return time.Duration(sum * float64(time.Second))
 }
 
 // liveBucket sums the live time slice of one bucket over every recorder,
