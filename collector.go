@@ -98,17 +98,35 @@ type Options struct {
 	// StateFile names a file that keeps the collector's cumulative state
 	// across restarts (see Collector.Save for what is kept). Open restores
 	// from it, locks it against a second collector, saves it every
-	// SaveInterval and once more on Close. A file that cannot be read back
-	// is renamed aside (with a ".bad-" suffix) and Open returns an error
-	// naming it; use Open, not New, when persisting. Default: none.
+	// SaveInterval and once more on Close; use Open, not New, when
+	// persisting. Its directory must exist: Open fails otherwise, and when
+	// another collector holds the file.
+	//
+	// A file that cannot be read or decoded (damaged, truncated, written by
+	// a newer version, not a vitals file, over 64 MiB) never stops the
+	// server: it is renamed aside to StateFile.bad-<unix seconds> (with -2,
+	// -3, … added when that name is taken, so a bad file is never
+	// overwritten), the error naming both files goes to OnError, and Open
+	// returns a working collector that starts counting from zero. If the
+	// file cannot even be renamed, it is left in place and the collector
+	// runs without persistence rather than overwrite it (also reported).
+	// Set StrictState to make Open return that error instead. Default:
+	// none.
 	StateFile string
+
+	// StrictState makes Open fail, with an error naming the file, when
+	// StateFile cannot be read or decoded, instead of reporting it through
+	// OnError and starting empty. The file is set aside either way.
+	StrictState bool
 
 	// SaveInterval is how often StateFile is saved. Default 10s; at least
 	// 10ms.
 	SaveInterval time.Duration
 
 	// OnError receives the errors of periodic saves, from the saving
-	// goroutine; the next save retries. Default: the log package.
+	// goroutine (the next save retries), and, unless StrictState is set,
+	// the error of a state file that Open could not use, from Open's
+	// goroutine. Default: the log package.
 	OnError func(error)
 
 	// Now is the clock for the request window, session expiry, uptime and
@@ -271,7 +289,9 @@ func New(opts Options) *Collector {
 }
 
 // Open is New that returns an error for invalid options instead of
-// panicking.
+// panicking, and for a StateFile that cannot be used: one in a directory
+// that does not exist, one locked by another collector, or, with
+// StrictState, one that cannot be read or decoded (see Options.StateFile).
 func Open(opts Options) (*Collector, error) {
 	fake := opts.Now != nil
 	opts, err := opts.normalize()
