@@ -34,6 +34,21 @@ import (
 //	  name n (method code count)×n       counts by method index and code
 //	  m hist×m sumNs bytes
 //
+// Format 2 adds, after the routes:
+//
+//	n (errors p50 p90 p99 heap goroutines)×n   per window bucket, aligned
+//	                                           with the counts; durations
+//	                                           in nanoseconds
+//	n (zero over m (gap count)×m)×n            per route, in route order: the
+//	                                           since-start high-resolution
+//	                                           histogram, its non-empty
+//	                                           buckets by position (index
+//	                                           minus histMinIndex), each
+//	                                           after a gap from the last
+//
+// Format 1 files still load: their routes have no high-resolution
+// histogram and their window buckets no figures beyond the counts.
+//
 // The checksum protects against rot, not against a crafted file, so the
 // decoder trusts nothing: every number is checked against its range before
 // it is converted or used (limits below), and every length against both
@@ -46,7 +61,7 @@ import (
 // at a time into the same scratch space when they are applied.
 const (
 	stateMagic   = "VITALS\x00S"
-	stateVersion = 1
+	stateVersion = 2
 	stateHeader  = 8 + 4 + 8
 	// maxStateSize bounds what Open and Restore read: far above any real
 	// state (a full default collector saves about 40 KB).
@@ -78,6 +93,123 @@ type state struct {
 	// decodeState has checked each. Read them with eachRoute.
 	nroutes int
 	routes  []byte
+	// Format 2: the window's figures (figures) and the routes'
+	// high-resolution histograms (hires), encoded as the format says and
+	// checked by decodeState; read them with eachFigure and eachHires.
+	// Empty for format 1.
+	figures, hires []byte
+}
+
+// appendFigures appends the figures of the window's buckets.
+func appendFigures(b []byte, fs []winBucket) []byte {
+	p := binary.AppendUvarint
+	b = p(b, uint64(len(fs)))
+	for _, f := range fs {
+		b = p(b, f.errors)
+		b = p(b, uint64(f.p50))
+		b = p(b, uint64(f.p90))
+		b = p(b, uint64(f.p99))
+		b = p(b, f.heap)
+		b = p(b, uint64(f.goroutines))
+	}
+	return b
+}
+
+// appendHires appends one high-resolution histogram.
+func appendHires(b []byte, h *histCopy) []byte {
+	p := binary.AppendUvarint
+	b = p(b, h.zero)
+	b = p(b, h.over)
+	n := 0
+	h.forEachBucket(func(int32, uint64) { n++ })
+	b = p(b, uint64(n))
+	last := -1
+	h.forEachBucket(func(i int32, c uint64) {
+		pos := int(i) - histMinIndex
+		b = p(b, uint64(pos-last))
+		b = p(b, c)
+		last = pos
+	})
+	return b
+}
+
+// figure reads the figures of one window bucket.
+func (d *decoder) figure(f *winBucket) {
+	f.errors = d.num("bucket errors", 0, maxStateCount)
+	f.p50 = time.Duration(d.num("bucket p50", 0, math.MaxInt64))
+	f.p90 = time.Duration(d.num("bucket p90", 0, math.MaxInt64))
+	f.p99 = time.Duration(d.num("bucket p99", 0, math.MaxInt64))
+	f.heap = d.uv()
+	f.goroutines = int(d.num("bucket goroutines", 0, math.MaxInt32))
+}
+
+// hist reads one high-resolution histogram into h (reset first), or with
+// h nil only checks it.
+func (d *decoder) hist(h *histCopy) {
+	zero := d.num("zero bucket", 0, maxStateCount)
+	over := d.num("overflow bucket", 0, maxStateCount)
+	n := d.count("histogram buckets", 0, histOctaves*histSub)
+	total, ok := zero+over, true
+	pos := -1
+	for range n {
+		pos += int(d.num("bucket gap", 1, histOctaves*histSub))
+		c := d.num("bucket count", 1, maxStateCount)
+		if d.err == nil && pos >= histOctaves*histSub {
+			d.fail("bucket position %d out of range", pos)
+		}
+		if d.err != nil {
+			return
+		}
+		if total += c; total < c || total > maxStateCount {
+			ok = false
+		}
+		if h != nil {
+			h.add(pos, c)
+		}
+	}
+	if !ok {
+		d.fail("histogram counts add up to more than %d", uint64(maxStateCount))
+	}
+	if h != nil {
+		h.zero += zero
+		h.over += over
+	}
+}
+
+// eachFigure calls f with the figures of each window bucket, aligned with
+// st.window. Format 1 has none.
+func (st *state) eachFigure(f func(i int, b *winBucket)) {
+	if len(st.figures) == 0 {
+		return
+	}
+	d := decoder{b: st.figures}
+	n := d.count("window figures", 0, maxStateWindow)
+	var b winBucket
+	for i := range n {
+		d.figure(&b)
+		if d.err != nil {
+			return
+		}
+		f(i, &b)
+	}
+}
+
+// eachHires calls f with the high-resolution histogram of each route, in
+// route order; h is reused from one call to the next. Format 1 has none.
+func (st *state) eachHires(h *histCopy, f func(i int, h *histCopy)) {
+	if len(st.hires) == 0 {
+		return
+	}
+	d := decoder{b: st.hires}
+	n := d.count("route histograms", 0, maxStateRoutes)
+	for i := range n {
+		h.reset()
+		d.hist(h)
+		if d.err != nil {
+			return
+		}
+		f(i, h)
+	}
 }
 
 type routeState struct {
@@ -141,7 +273,11 @@ func (st *state) eachRoute(f func(*routeState)) error {
 func (st *state) encode() []byte {
 	b := make([]byte, stateHeader, 4096+len(st.routes))
 	copy(b, stateMagic)
-	binary.LittleEndian.PutUint32(b[8:], stateVersion)
+	version := uint32(stateVersion)
+	if len(st.figures) == 0 && len(st.hires) == 0 {
+		version = 1 // nothing beyond format 1
+	}
+	binary.LittleEndian.PutUint32(b[8:], version)
 	p := binary.AppendUvarint
 	b = p(b, uint64(st.savedAt))
 	b = p(b, uint64(st.firstStart))
@@ -163,6 +299,8 @@ func (st *state) encode() []byte {
 	}
 	b = p(b, uint64(st.nroutes))
 	b = append(b, st.routes...)
+	b = append(b, st.figures...)
+	b = append(b, st.hires...)
 	binary.LittleEndian.PutUint64(b[12:], uint64(len(b)-stateHeader))
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, crcTable))
 }
@@ -179,7 +317,8 @@ func decodeState(data []byte) (*state, error) {
 	case len(data) < stateHeader+4:
 		return nil, badState("truncated header (%d bytes)", len(data))
 	}
-	if v := binary.LittleEndian.Uint32(data[8:]); v != stateVersion {
+	version := binary.LittleEndian.Uint32(data[8:])
+	if v := version; v != stateVersion && v != 1 {
 		if v > stateVersion {
 			return nil, badState("written by a newer version of vitals (format %d; this one reads %d)", v, stateVersion)
 		}
@@ -247,6 +386,29 @@ func decodeState(data []byte) (*state, error) {
 		if requests += n; !ok || requests > maxStateCount {
 			d.fail("route histograms add up to more than %d", uint64(maxStateCount))
 		}
+	}
+	st.routes = st.routes[:len(st.routes)-len(d.b)]
+	if version >= 2 && d.err == nil {
+		// Checked in place, like the routes; apply reads them again.
+		rest := d.b
+		if n := d.count("window figures", 0, maxStateWindow); d.err == nil && n != len(st.window) {
+			d.fail("%d window figures for %d buckets", n, len(st.window))
+		} else {
+			var f winBucket
+			for range n {
+				d.figure(&f)
+			}
+		}
+		st.figures = rest[:len(rest)-len(d.b)]
+		rest = d.b
+		if n := d.count("route histograms", 0, maxStateRoutes); d.err == nil && n != st.nroutes {
+			d.fail("%d route histograms for %d routes", n, st.nroutes)
+		} else {
+			for range n {
+				d.hist(nil)
+			}
+		}
+		st.hires = rest[:len(rest)-len(d.b)]
 	}
 	if d.err != nil {
 		return nil, d.err
@@ -386,21 +548,51 @@ func (c *Collector) capture() *state {
 	current := w.prepared - 1
 	st.abs = current
 	recs := append(c.routes.list(), c.manual)
+	// The live slices, all recorders together, for the window's figures;
+	// each route's since-start histogram.
+	live := make([]liveBucket, w.n)
+	var hires []byte
+	var h histCopy
+	for i, r := range recs {
+		h.reset()
+		h.merge(&r.retired)
+		if r.restored != nil {
+			h.merge(&r.restored.hires)
+		}
+		for j := range r.slices {
+			sl := &r.slices[j]
+			sl.hist.addTo(&h, &live[j].h)
+			live[j].requests += sl.requests.Load()
+			for k := range sl.classes {
+				live[j].requests += sl.classes[k].Load()
+			}
+			live[j].errors += sl.classes[4].Load()
+		}
+		if i < len(recs)-1 {
+			hires = appendHires(hires, &h)
+		}
+	}
 	var inWindow uint64
+	var figures []winBucket
 	for a := current - int64(len(w.buckets)) + 1; a <= current; a++ {
-		n := w.figures(a).requests
+		f := w.figures(a)
 		if a > w.prepared-int64(w.n) {
-			for _, r := range recs {
-				sl := &r.slices[w.slotOf(a)]
-				n += sl.requests.Load()
-				for i := range sl.classes {
-					n += sl.classes[i].Load()
-				}
+			lv := &live[w.slotOf(a)]
+			f.requests += lv.requests
+			f.errors += lv.errors
+			if lv.h.total() > 0 {
+				var q [3]time.Duration
+				lv.h.quantiles(windowQuantiles[:], q[:])
+				f.p50, f.p90, f.p99 = q[0], q[1], q[2]
 			}
 		}
-		st.window = append(st.window, n)
-		inWindow += n
+		st.window = append(st.window, f.requests)
+		figures = append(figures, f)
+		inWindow += f.requests
 	}
+	st.figures = appendFigures(nil, figures)
+	st.hires = binary.AppendUvarint(nil, uint64(len(recs)-1))
+	st.hires = append(st.hires, hires...)
 
 	n := min(st.ringNext, ringSize)
 	st.ring = make([]int64, n)
@@ -530,12 +722,28 @@ func (c *Collector) apply(st *state) {
 		}
 		w.bucket(a).requests += cnt
 	}
+	st.eachFigure(func(i int, f *winBucket) {
+		startNs := (first+int64(i))*st.width - skew
+		a := min(floorDiv(startNs, w.width), current)
+		if current-a >= nb || *f == (winBucket{}) {
+			return
+		}
+		b := w.bucket(a)
+		b.errors += f.errors
+		if b.p50 == 0 { // a live bucket's own figures win
+			b.p50, b.p90, b.p99 = f.p50, f.p90, f.p99
+		}
+		if b.goroutines == 0 {
+			b.heap, b.goroutines = f.heap, f.goroutines
+		}
+	})
 
 	for _, d := range st.ring {
 		c.ring.record(time.Duration(d))
 	}
 	// decodeState checked the routes, so eachRoute cannot fail here.
 	var routed uint64
+	var names []*restoredStats // by route, in the state's order
 	sameBounds := slices.Equal(st.bounds, c.bounds)
 	_ = st.eachRoute(func(r *routeState) {
 		rs := restoredOf(c.routes.get(r.name), len(c.bounds))
@@ -555,6 +763,11 @@ func (c *Collector) apply(st *state) {
 		}
 		rs.sumNs += r.sumNs
 		rs.bytes += r.bytes
+		names = append(names, rs)
+	})
+	var h histCopy
+	st.eachHires(&h, func(i int, h *histCopy) {
+		names[i].hires.merge(h)
 	})
 	// What the window counted beyond the routes' requests came from
 	// IncrementRequests.

@@ -45,10 +45,60 @@ func loadedCollector(t *testing.T, o Options) (*Collector, *fakeClock) {
 func carried(s *Snapshot) string {
 	routes := make([]string, len(s.Routes))
 	for i, r := range s.Routes {
-		routes[i] = fmt.Sprintf("%s %d %d %+v %d", r.Route, r.Requests, r.Errors, r.Status, r.Bytes)
+		routes[i] = fmt.Sprintf("%s %d %d %+v %d p50=%v p90=%v p99=%v p999=%v",
+			r.Route, r.Requests, r.Errors, r.Status, r.Bytes, r.P50, r.P90, r.P99, r.P999)
 	}
-	return fmt.Sprintf("requests=%d window=%v status=%+v bytes=%d routes=%v latency=%+v start=%d",
-		s.Requests, s.Window.Counts, s.Status, s.BytesWritten, routes, s.Latency, s.Start.UnixNano())
+	w := s.Window
+	return fmt.Sprintf("requests=%d window=%v errors=%v p50=%v p90=%v p99=%v status=%+v bytes=%d routes=%v latency=%+v start=%d",
+		s.Requests, w.Counts, w.Errors, w.P50, w.P90, w.P99, s.Status, s.BytesWritten, routes, s.Latency, s.Start.UnixNano())
+}
+
+// TestStateVersion1Loads restores testdata/state-v1.bin, written by format
+// 1 (by loadedCollector with WindowBuckets 5: its window ends at 12:03 with
+// [0 10 10 10 1]; saved at 12:05), and checks every figure it carries.
+func TestStateVersion1Loads(t *testing.T) {
+	data, err := os.ReadFile("testdata/state-v1.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := binary.LittleEndian.Uint32(data[8:]); v != 1 {
+		t.Fatalf("the fixture is format %d, want 1", v)
+	}
+	c, clk := newTestCollector(t, Options{WindowBuckets: 5})
+	clk.Add(5 * time.Minute) // 12:05, when it was saved
+	c.Refresh()
+	if err := c.Restore(bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	s := c.Refresh()
+	got := fmt.Sprintf("requests=%d window=%v status=%+v bytes=%d latency=%d start=%v",
+		s.Requests, s.Window.Counts, s.Status, s.BytesWritten, s.Latency.Samples, s.Start.UTC())
+	want := "requests=31 window=[10 10 1 0 0] status={Informational:0 Success:10 Redirect:0 ClientError:10 ServerError:10 Other:0} bytes=240 latency=60 start=2026-03-01 12:00:00 +0000 UTC"
+	if got != want {
+		t.Errorf("restored:\n%s\nwant:\n%s", got, want)
+	}
+	var routes []string
+	for _, r := range s.Routes {
+		routes = append(routes, fmt.Sprintf("%s %d %d %d", r.Route, r.Requests, r.Errors, r.Bytes))
+	}
+	if want := []string{"GET /a/{id} 10 0 50", "POST /b 10 10 0", "unmatched 10 0 190"}; !slices.Equal(routes, want) {
+		t.Errorf("routes %q, want %q", routes, want)
+	}
+	// Saved again, it is format 2 and carries the same.
+	var buf bytes.Buffer
+	if err := c.Save(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if v := binary.LittleEndian.Uint32(buf.Bytes()[8:]); v != stateVersion {
+		t.Errorf("saved as format %d, want %d", v, stateVersion)
+	}
+	d, _ := newTestCollector(t, Options{WindowBuckets: 5, Now: clk.Now})
+	if err := d.Restore(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := carried(d.Refresh()), carried(s); a != b {
+		t.Errorf("format 2 of a format 1 state:\n%s\nwant:\n%s", a, b)
+	}
 }
 
 func TestStateRoundTrip(t *testing.T) {
@@ -783,7 +833,44 @@ func stateFields(p []byte) (spans [][2]int, ok bool) {
 		uv()   // sumNs
 		uv()   // bytes
 	}
+	if !ok || pos == len(p) {
+		return spans, ok // format 1
+	}
+	for nf := uv(); ok && nf > 0; nf-- { // window figures
+		for range 6 {
+			uv()
+		}
+	}
+	for nh := uv(); ok && nh > 0; nh-- { // route histograms
+		uv() // zero
+		uv() // over
+		for nb := uv(); ok && nb > 0; nb-- {
+			uv() // gap
+			uv() // count
+		}
+	}
 	return spans, ok && pos == len(p)
+}
+
+// v1Payload reports whether a payload is complete after the routes, as in
+// format 1.
+func v1Payload(p []byte) bool {
+	d := decoder{b: p}
+	for range 5 {
+		d.uv()
+	}
+	d.uvs("", 0, math.MaxInt)
+	d.uv()
+	d.uvs("", 0, math.MaxInt)
+	bounds := d.uvs("", 0, math.MaxInt)
+	var r routeState
+	for n := d.count("", 0, math.MaxInt); d.err == nil && n > 0; n-- {
+		d.route(&r, len(bounds))
+		if d.err != nil {
+			return false
+		}
+	}
+	return d.err == nil && len(d.b) == 0
 }
 
 // mutateField returns a copy of payload with field i changed by op: given
@@ -815,7 +902,11 @@ func mutateField(payload []byte, spans [][2]int, i int, op uint8, val uint64) []
 func frame(payload []byte) []byte {
 	b := make([]byte, stateHeader, stateHeader+len(payload)+4)
 	copy(b, stateMagic)
-	binary.LittleEndian.PutUint32(b[8:], stateVersion)
+	version := uint32(stateVersion)
+	if v1Payload(payload) {
+		version = 1
+	}
+	binary.LittleEndian.PutUint32(b[8:], version)
 	binary.LittleEndian.PutUint64(b[12:], uint64(len(payload)))
 	b = append(b, payload...)
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, crcTable))
