@@ -265,6 +265,7 @@ type Collector struct {
 	hist    []uint64 // one route's histogram
 	scr     [3]histCopy
 	live    []liveBucket // per time slice, all recorders together
+	sealed  []winBucket  // per time slice: the window's figures of an ended bucket
 	rt      runtimeReader
 
 	closeOnce sync.Once
@@ -325,6 +326,7 @@ func Open(opts Options) (*Collector, error) {
 	c.routes = newRouteTable(opts.MaxRoutes, len(c.bounds), c.win.n)
 	c.manual = newStats("", len(c.bounds), c.win.n)
 	c.live = make([]liveBucket, c.win.n)
+	c.sealed = make([]winBucket, c.win.n)
 	c.scratch = make([]int64, ringSize)
 	c.hist = make([]uint64, len(c.bounds)+1)
 	c.rt.init()
