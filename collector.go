@@ -210,13 +210,17 @@ func (o Options) normalize() (Options, error) {
 // Create one with New or Open; the zero value is not usable. All methods are
 // safe for simultaneous use by multiple goroutines, and the recording methods
 // (Middleware's handler, IncrementRequests, RecordDuration, ConnOpen,
-// ConnClose, ConnState, TouchSession) neither block nor allocate, before or
-// after Close.
+// ConnClose, ConnState, TouchSession) never block, before or after Close,
+// and allocate only the first time a route's latency histogram reaches an
+// octave of durations in one of its time slices (256 bytes, kept for reuse:
+// at most 32 octaves per slice; see hist).
 //
-// The request path only adds to typed atomics. One goroutine, started by New
-// and stopped by Close, rotates the request window, sweeps expired sessions
-// and every RefreshInterval builds a new immutable Snapshot, which it
-// publishes through an atomic pointer: Snapshot is one atomic load.
+// The request path only adds to typed atomics, in the time slice of the
+// bucket its own clock reading falls in. One goroutine, started by New and
+// stopped by Close, prepares the next bucket, drains expired slices into
+// the since-start totals, sweeps expired sessions and every RefreshInterval
+// builds a new immutable Snapshot, which it publishes through an atomic
+// pointer: Snapshot is one atomic load.
 type Collector struct {
 	// Read by every request, written only by Open. They come first, away
 	// from the counters below, so that a core adding to a counter does not
@@ -238,8 +242,7 @@ type Collector struct {
 	// started counts the requests the middleware began. It finishes one by
 	// adding it to its route's histogram, so the requests in flight are
 	// started minus the histograms' total: one atomic add per request
-	// instead of two. Restored histogram counts are added here too. It has
-	// a cache line to itself (see above).
+	// instead of two. It has a cache line to itself (see above).
 	started atomic.Uint64
 	_       [56]byte
 	ring    ring // recent request durations; pads its own write index

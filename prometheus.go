@@ -147,8 +147,9 @@ func constLabelPrefix(labels map[string]string) (string, error) {
 }
 
 // appendPrometheus appends every metric family, in a fixed order. Counters
-// and histograms are read from the live atomics, so they are cumulative and
-// current; gauges of sessions and the runtime come from the snapshot.
+// and histograms are read from the live atomics, which count this process
+// only (a restored state goes to the snapshot alone), so they are current
+// and start from zero in each process; gauges of sessions and the runtime come from the snapshot.
 func (c *Collector) appendPrometheus(b []byte, s *Snapshot) []byte {
 	w := promWriter{b: b, namespace: c.promNamespace, constant: c.promConstant}
 	routes := c.routes.list()

@@ -648,7 +648,8 @@ func (c *Collector) manualTotal() uint64 {
 
 // Save writes the collector's cumulative state to w: the counts by route,
 // status and method, histograms, bytes, the request window and the duration
-// ring, and when counting started. It reads atomics only and never blocks
+// ring, and when counting started. It reads atomics and, under the refresh
+// goroutine's lock, its totals; it never blocks
 // the request path. Sessions are not saved: their hashes are keyed per
 // process. Safe for concurrent use.
 func (c *Collector) Save(w io.Writer) error {
@@ -659,7 +660,9 @@ func (c *Collector) Save(w io.Writer) error {
 }
 
 // Restore reads a state written by Save and adds it to the collector's
-// counts; call it before serving. The request window is realigned by wall
+// since-start figures (Snapshot, JSON, page), not to the Prometheus
+// counters, which start from zero in each process; call it before serving.
+// It reads state formats 1 and 2. The request window is realigned by wall
 // clock: buckets that fell out of the window while the process was down are
 // dropped from the window (their requests stay in the total), the downtime
 // shows as empty buckets, and a state saved in the future (a clock that
