@@ -245,7 +245,6 @@ type Collector struct {
 	// instead of two. It has a cache line to itself (see above).
 	started atomic.Uint64
 	_       [56]byte
-	ring    ring // recent request durations; pads its own write index
 
 	// Written by the rarer recording paths, read by the refresh goroutine.
 	inFlight atomic.Int64 // ConnOpen - ConnClose
@@ -263,13 +262,12 @@ type Collector struct {
 
 	// mu serialises refreshes: it guards the window's rotation state and the
 	// buffers below. No recording method takes it.
-	mu      sync.Mutex
-	scratch []int64  // ring copy for percentiles
-	hist    []uint64 // one route's histogram
-	scr     [3]histCopy
-	live    []liveBucket // per time slice, all recorders together
-	sealed  []winBucket  // per time slice: the window's figures of an ended bucket
-	rt      runtimeReader
+	mu     sync.Mutex
+	hist   []uint64 // one route's histogram
+	scr    [3]histCopy
+	live   []liveBucket // per time slice, all recorders together
+	sealed []winBucket  // per time slice: the window's figures of an ended bucket
+	rt     runtimeReader
 
 	closeOnce sync.Once
 	closeErr  error
@@ -330,7 +328,6 @@ func Open(opts Options) (*Collector, error) {
 	c.manual = newStats("", len(c.bounds), c.win.n)
 	c.live = make([]liveBucket, c.win.n)
 	c.sealed = make([]winBucket, c.win.n)
-	c.scratch = make([]int64, ringSize)
 	c.hist = make([]uint64, len(c.bounds)+1)
 	c.rt.init()
 	c.clock.Store(now.UnixNano())
@@ -431,8 +428,10 @@ func (c *Collector) IncrementRequests() {
 // zero. The middleware records its own. Like IncrementRequests, it counts
 // in the bucket current at the last refresh.
 func (c *Collector) RecordDuration(d time.Duration) {
-	c.ring.record(d)
-	c.manual.slices[c.slotNow()].hist.observe(int64(max(d, 0)))
+	d = max(d, 0)
+	sl := &c.manual.slices[c.slotNow()]
+	sl.sumNs.Add(uint64(d))
+	sl.hist.observe(int64(d))
 }
 
 // ConnOpen counts a request as in flight, for requests that do not go

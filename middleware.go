@@ -63,7 +63,6 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if status < 100 || status > 999 {
 			status = http.StatusInternalServerError
 		}
-		c.ring.record(d)
 		c.routes.get(c.routeOf(r)).observe(c.slotAt(end), methodIndex(r.Method), status, int64(d), cw.bytes, c.bounds)
 		*cw = rw{}
 		writerPool.Put(cw)

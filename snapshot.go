@@ -255,6 +255,7 @@ func (c *Collector) build(now time.Time, sessionsActive int) *Snapshot {
 				k[i] = sl.classes[i].Load()
 			}
 			m := sl.requests.Load()
+			dst.sumNs += sl.sumNs.Load()
 			if c.sealed[slot].abs == a {
 				sl.hist.addTo(dst)
 			} else { // the window's figures of this bucket need it too
@@ -284,7 +285,6 @@ func (c *Collector) build(now time.Time, sessionsActive int) *Snapshot {
 		return manual
 	}
 
-	s.Latency = summarize(c.ring.copyTo(c.scratch))
 	var cl [numClasses]uint64
 	routes := c.routes.list()
 	s.Routes = make([]RouteStats, 0, len(routes))
@@ -313,6 +313,11 @@ func (c *Collector) build(now time.Time, sessionsActive int) *Snapshot {
 	overall.quantiles(recentQuantiles[:], q[:])
 	recent.P50, recent.P90, recent.P99, recent.P999 = q[0], q[1], q[2], q[3]
 	s.Recent = recent
+	if n := overall.count; n > 0 {
+		lo, hi := overall.extremes()
+		s.Latency = Latency{Samples: int(n), Mean: time.Duration(overall.sumNs / n), Min: lo, Max: hi,
+			P50: q[0], P90: q[1], P99: q[2]}
+	}
 	s.Status = statusOf(cl)
 	s.RoutesCapped = c.routes.capped.Load()
 	// Seal the window's figures of the buckets that ended since the last

@@ -29,6 +29,7 @@ import (
 //	savedAt firstStart (unix nanos, as uv of the int64 bits)
 //	width abs retired n count×n          request window, oldest bucket first
 //	ringNext n sample×n                  duration ring, oldest sample first
+//	                                     (written empty since format 2)
 //	n bound×n                            histogram bounds in nanoseconds
 //	n route×n                            per route:
 //	  name n (method code count)×n       counts by method index and code
@@ -539,7 +540,6 @@ func (c *Collector) capture() *state {
 		savedAt:    c.opts.Now().UnixNano(),
 		firstStart: c.firstStart.Load(),
 		bounds:     slices.Clone(c.bounds),
-		ringNext:   c.ring.next.Load(),
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -594,15 +594,10 @@ func (c *Collector) capture() *state {
 	st.hires = binary.AppendUvarint(nil, uint64(len(recs)-1))
 	st.hires = append(st.hires, hires...)
 
-	n := min(st.ringNext, ringSize)
-	st.ring = make([]int64, n)
-	for i := range n { // oldest first
-		st.ring[i] = c.ring.slots[slot(st.ringNext-n+i)].Load()
-	}
 	var total uint64
 	var r routeState
 	for _, s := range recs[:len(recs)-1] {
-		r.name, r.sumNs, r.bytes = s.name, s.sumNs.Load(), s.bytes.Load()
+		r.name, r.sumNs, r.bytes = s.name, s.sumNs(), s.bytes.Load()
 		r.hist = slices.Grow(r.hist[:0], len(s.hist))[:len(s.hist)]
 		s.loadHist(r.hist)
 		r.codes = r.codes[:0]
@@ -647,11 +642,12 @@ func (c *Collector) manualTotal() uint64 {
 }
 
 // Save writes the collector's cumulative state to w: the counts by route,
-// status and method, histograms, bytes, the request window and the duration
-// ring, and when counting started. It reads atomics and, under the refresh
-// goroutine's lock, its totals; it never blocks
-// the request path. Sessions are not saved: their hashes are keyed per
-// process. Safe for concurrent use.
+// status and method, histograms (classic and high-resolution), bytes, the
+// request window with its per-bucket figures, and when counting started. It
+// reads atomics and, under the refresh goroutine's lock, its totals; it
+// never blocks the request path. Recent figures and sessions are not saved:
+// they belong to the process (session hashes are keyed per process). Safe
+// for concurrent use.
 func (c *Collector) Save(w io.Writer) error {
 	if _, err := w.Write(c.capture().encode()); err != nil {
 		return fmt.Errorf("vitals: saving state: %w", err)
@@ -741,9 +737,8 @@ func (c *Collector) apply(st *state) {
 		}
 	})
 
-	for _, d := range st.ring {
-		c.ring.record(time.Duration(d))
-	}
+	// The duration ring of format 1 is not restored: Latency is now the
+	// recent past of this process.
 	// decodeState checked the routes, so eachRoute cannot fail here.
 	var routed uint64
 	var names []*restoredStats // by route, in the state's order

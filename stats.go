@@ -50,18 +50,18 @@ type codeBlock [100]atomic.Uint64
 //
 // Since-start counters of this process, read by the Prometheus text and
 // the snapshot: requests by exact status code and method, the classic
-// duration histogram (Options.Buckets), the sum of durations and bytes
-// written. Code blocks are allocated on first use of a (method, class)
+// duration histogram (Options.Buckets) and bytes written. Code blocks are allocated on first use of a (method, class)
 // pair and published with a compare-and-swap, so a route that only ever
 // answers GET 2xx holds one 800-byte block rather than all 90.
 //
 // Recent counters: a ring of time slices, one per bucket of the request
-// window (see Collector.rotate), each with the status classes and the
-// high-resolution histogram of the requests that ended in that bucket. The
+// window (see Collector.rotate), each with the status classes, the
+// high-resolution histogram and the sum of the durations of the requests
+// that ended in that bucket. The
 // request path adds to the slice of its own clock reading; the refresh
 // goroutine drains each slice as it expires into retired (the since-start
-// high-resolution histogram is retired plus the live slices) and into the
-// window's per-bucket figures.
+// high-resolution histogram and sum of durations are retired plus the live
+// slices) and into the window's per-bucket figures.
 //
 // The request path adds with atomics; readers load them.
 type stats struct {
@@ -69,12 +69,11 @@ type stats struct {
 	hist   []atomic.Uint64 // per bucket (not cumulative); the last is +Inf
 	codes  [numMethods][numClasses]atomic.Pointer[codeBlock]
 	slices []slice       // the recent time slices; see Collector.slotAt
-	_      [64]byte      // the counters below are written by every request: keep them off the lines read above
-	sumNs  atomic.Uint64 // sum of durations in nanoseconds
+	_      [64]byte      // the counter below is written by every request: keep it off the lines read above
 	bytes  atomic.Uint64 // response body bytes written
 
 	// Owned by the refresh goroutine: guarded by Collector.mu.
-	retired         histCopy // durations of the slices that expired, in this process
+	retired         histCopy // durations (and their sum) of the slices that expired, in this process
 	retiredRequests uint64   // IncrementRequests of the slices that expired (manual only)
 	restored        *restoredStats
 }
@@ -83,6 +82,7 @@ type stats struct {
 type slice struct {
 	classes  [numClasses]atomic.Uint64 // responses by status class
 	requests atomic.Uint64             // IncrementRequests (Collector.manual only)
+	sumNs    atomic.Uint64             // sum of durations in nanoseconds
 	hist     hist
 }
 
@@ -144,10 +144,10 @@ func (s *stats) observe(slot, method, code int, d int64, bytes int64, bounds []i
 		i++
 	}
 	s.hist[i].Add(1)
-	s.sumNs.Add(uint64(d))
 	s.bytes.Add(uint64(bytes))
 	sl := &s.slices[slot]
 	sl.classes[class].Add(1)
+	sl.sumNs.Add(uint64(d))
 	sl.hist.observe(d)
 }
 
@@ -176,6 +176,16 @@ func (s *stats) loadHist(dst []uint64) (total uint64) {
 // route label and then pairs.
 func (s *stats) labels(pairs ...string) []string {
 	return append([]string{"route", s.name}, pairs...)
+}
+
+// sumNs returns the sum of the durations this process recorded, in
+// nanoseconds: retired plus the live slices. Called with Collector.mu held.
+func (s *stats) sumNs() uint64 {
+	t := s.retired.sumNs
+	for i := range s.slices {
+		t += s.slices[i].sumNs.Load()
+	}
+	return t
 }
 
 // classTotals adds the requests per status class (index 0 is 1xx) to dst.

@@ -172,6 +172,7 @@ func (c *Collector) retire(old int64, slot int, target int64, recs []*stats) {
 		m := sl.requests.Swap(0)
 		r.retiredRequests += m
 		requests += m
+		r.retired.sumNs += sl.sumNs.Swap(0)
 		sl.hist.drainInto(&r.retired, sc)
 	}
 	if old < target-int64(len(c.win.buckets)) {
