@@ -232,3 +232,33 @@ func BenchmarkHistIndex(b *testing.B) {
 }
 
 var sink int
+
+// TestSinceStartAcrossDrains checks the reader's copy of a route across
+// drained slices: count, sum and buckets are exact.
+func TestSinceStartAcrossDrains(t *testing.T) {
+	c, clk := newTestCollector(t, Options{RecentWindow: time.Minute, WindowBuckets: 3})
+	s := c.routes.get("r")
+	var want histCopy
+	var sum uint64
+	for i := range 10 { // ten minutes: the slices are drained several times
+		d := int64(i+1) * int64(time.Millisecond)
+		s.observe(c.slotNow(), 0, 200, d, 0, c.bounds)
+		want.add(histIndex(d)-histMinIndex, 1)
+		sum += uint64(d)
+		clk.Add(time.Minute)
+		c.Refresh()
+	}
+	c.mu.Lock()
+	var got histCopy
+	s.sinceStart(&got)
+	c.mu.Unlock()
+	if got.total() != 10 || got.sumNs != sum {
+		t.Fatalf("count %d sum %d, want 10 %d", got.count, got.sumNs, sum)
+	}
+	var a, b []string
+	got.forEachBucket(func(i int32, n uint64) { a = append(a, fmt.Sprint(i, ":", n)) })
+	want.forEachBucket(func(i int32, n uint64) { b = append(b, fmt.Sprint(i, ":", n)) })
+	if !slices.Equal(a, b) {
+		t.Errorf("buckets %v, want %v", a, b)
+	}
+}

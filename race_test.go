@@ -165,10 +165,7 @@ func TestAllPathsConcurrently(t *testing.T) {
 	counts := make([]uint64, len(c.bounds)+1)
 	for _, r := range append(c.routes.list(), c.manual) {
 		var h histCopy
-		h.merge(&r.retired)
-		for i := range r.slices {
-			r.slices[i].hist.addTo(&h)
-		}
+		r.sinceStart(&h)
 		want := r.loadHist(counts)
 		if r == c.manual {
 			want = served

@@ -188,6 +188,19 @@ func (s *stats) sumNs() uint64 {
 	return t
 }
 
+// sinceStart adds to dst the high-resolution histogram of every duration
+// this process recorded, retired plus the live slices, with their sum:
+// what a Prometheus native histogram of the route exposes (restored state
+// is not in it). Read dst with total (for count) and forEachBucket. Called
+// with Collector.mu held.
+func (s *stats) sinceStart(dst *histCopy) {
+	dst.merge(&s.retired)
+	for i := range s.slices {
+		s.slices[i].hist.addTo(dst)
+		dst.sumNs += s.slices[i].sumNs.Load()
+	}
+}
+
 // classTotals adds the requests per status class (index 0 is 1xx) to dst.
 func (s *stats) classTotals(dst *[numClasses]uint64) {
 	for m := range s.codes {
