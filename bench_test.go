@@ -260,9 +260,11 @@ func fullCollector(b *testing.B) *Collector {
 				s.observe(slot, 0, 200, d, 1000, c.bounds)
 			}
 		}
+		c.mu.Lock() // retired is the refresh goroutine's
 		for range 200 {
 			s.retired.add(histIndex(int64(float64(time.Millisecond)*math.Exp(1.5*rng.NormFloat64())))-histMinIndex, 1)
 		}
+		c.mu.Unlock()
 	}
 	return c
 }

@@ -28,11 +28,13 @@ func fillRoutes(c *Collector, gen func() int64) {
 				s.observe(slot, 2, 201, gen(), 0, c.bounds)
 			}
 		}
+		c.mu.Lock() // retired is the refresh goroutine's
 		for range 300 {
 			if d := gen(); d > histZeroMaxNs && d <= histTopNs {
 				s.retired.add(histIndex(d)-histMinIndex, 1)
 			}
 		}
+		c.mu.Unlock()
 	}
 }
 
