@@ -125,10 +125,10 @@ func (h *hist) observe(ns int64) {
 	case ns > histTopNs:
 		h.over.Add(1)
 	default:
-		p := histIndex(ns) - histMinIndex
+		p := uint(histIndex(ns) - histMinIndex) // in [0, histOctaves*histSub)
 		o := h.octaves[p/histSub].Load()
 		if o == nil {
-			o = h.octave(p / histSub)
+			o = h.octave(int(p / histSub))
 		}
 		o[p%histSub].Add(1)
 	}
