@@ -112,13 +112,18 @@ func seconds(d []time.Duration) []float64 {
 }
 
 type jsonLatency struct {
-	Samples int     `json:"samples"`
-	Mean    float64 `json:"mean_seconds"`
-	Min     float64 `json:"min_seconds"`
-	Max     float64 `json:"max_seconds"`
-	P50     float64 `json:"p50_seconds"`
-	P90     float64 `json:"p90_seconds"`
-	P99     float64 `json:"p99_seconds"`
+	Samples  int     `json:"samples"`
+	Mean     float64 `json:"mean_seconds"`
+	Min      float64 `json:"min_seconds"`
+	MinBound string  `json:"min_bound,omitempty"`
+	Max      float64 `json:"max_seconds"`
+	MaxBound string  `json:"max_bound,omitempty"`
+	P50      float64 `json:"p50_seconds"`
+	P50Bound string  `json:"p50_bound,omitempty"`
+	P90      float64 `json:"p90_seconds"`
+	P90Bound string  `json:"p90_bound,omitempty"`
+	P99      float64 `json:"p99_seconds"`
+	P99Bound string  `json:"p99_bound,omitempty"`
 }
 
 type jsonStatus struct {
@@ -173,13 +178,18 @@ func (s *Snapshot) jsonForm() *jsonSnapshot {
 			Goroutines:  nonNil(s.Window.Goroutines),
 		},
 		Latency: jsonLatency{
-			Samples: s.Latency.Samples,
-			Mean:    s.Latency.Mean.Seconds(),
-			Min:     s.Latency.Min.Seconds(),
-			Max:     s.Latency.Max.Seconds(),
-			P50:     s.Latency.P50.Seconds(),
-			P90:     s.Latency.P90.Seconds(),
-			P99:     s.Latency.P99.Seconds(),
+			Samples:  s.Latency.Samples,
+			Mean:     s.Latency.Mean.Seconds(),
+			Min:      s.Latency.Min.Seconds(),
+			MinBound: boundOf(s.Latency.Min),
+			Max:      s.Latency.Max.Seconds(),
+			MaxBound: boundOf(s.Latency.Max),
+			P50:      s.Latency.P50.Seconds(),
+			P50Bound: boundOf(s.Latency.P50),
+			P90:      s.Latency.P90.Seconds(),
+			P90Bound: boundOf(s.Latency.P90),
+			P99:      s.Latency.P99.Seconds(),
+			P99Bound: boundOf(s.Latency.P99),
 		},
 		Status:       jsonStatus(s.Status),
 		BytesWritten: s.BytesWritten,
