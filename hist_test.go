@@ -240,12 +240,16 @@ func TestSinceStartAcrossDrains(t *testing.T) {
 	s := c.routes.get("r")
 	var want histCopy
 	var sum uint64
-	for i := range 10 { // ten minutes: the slices are drained several times
+	for i := range 10 { // ten minutes, then jumps: slices drained many times
 		d := int64(i+1) * int64(time.Millisecond)
 		s.observe(c.slotNow(), 0, 200, d, 0, c.bounds)
 		want.add(histIndex(d)-histMinIndex, 1)
 		sum += uint64(d)
-		clk.Add(time.Minute)
+		step := time.Minute
+		if i >= 7 {
+			step = time.Duration(i) * time.Hour
+		}
+		clk.Add(step)
 		c.Refresh()
 	}
 	c.mu.Lock()
