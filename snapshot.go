@@ -57,8 +57,11 @@ type Window struct {
 	Total       uint64        // sum of Counts ("total")
 
 	// Aligned with Counts: the 5xx responses of each bucket ("errors") and
-	// its latency percentiles, 0 for a bucket without requests
-	// ("p50_seconds", "p90_seconds", "p99_seconds").
+	// its latency percentiles, all durations together (within ±1.1 %, or a
+	// bound: see LatencyFloor), 0 for a bucket without durations
+	// ("p50_seconds", "p90_seconds", "p99_seconds"). Counts include
+	// IncrementRequests; a bucket restored from a state file of format 1
+	// has counts only.
 	Errors        []uint64
 	P50, P90, P99 []time.Duration
 
@@ -74,15 +77,20 @@ type Window struct {
 	Goroutines []int
 }
 
-// Recent are the figures of the recent past, the last Options.RecentWindow
-// (or less, right after start).
+// Recent are the figures of the recent past: the window's buckets that
+// reach back Options.RecentWindow from the snapshot (so between
+// RecentWindow and one BucketWidth more), never before this collector was
+// created; Span says exactly. They are this process's only: a restored
+// state does not reach them.
 type Recent struct {
 	Span     time.Duration // the time these figures cover ("span_seconds")
-	Requests uint64        // ("requests")
+	Requests uint64        // including IncrementRequests, in Snapshot.Recent ("requests")
 	Errors   uint64        // responses with status 5xx ("errors")
 	Status   Status        // responses by status class ("status")
-	// Latency percentiles from the high-resolution histogram
-	// ("p50_seconds", "p90_seconds", "p99_seconds", "p999_seconds").
+	// Latency percentiles from the high-resolution histogram, within
+	// ±1.1 % of the exact ones, or exactly LatencyFloor or LatencyCeiling
+	// for a bound; 0 without durations ("p50_seconds", "p90_seconds",
+	// "p99_seconds", "p999_seconds", with "p50_bound" etc. for a bound).
 	P50, P90, P99, P999 time.Duration
 }
 
