@@ -17,24 +17,36 @@ const (
 	DefaultWindowBuckets   = 60
 	DefaultSessionTTL      = 30 * time.Minute
 	DefaultMaxSessions     = 10000
+	DefaultRecentWindow    = 5 * time.Minute
 )
 
-// DefaultBuckets are the upper bounds, in seconds, of the request duration
-// histogram when Options.Buckets is nil: 1 ms to 10 s in steps of about 2.5x,
-// so each decade from a millisecond up has three buckets.
-var DefaultBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+// DefaultBuckets are the upper bounds, in seconds, of the classic
+// Prometheus duration histogram when Options.Buckets is nil: 100 µs to 10 s
+// in steps of about 2.5x, so each decade has three buckets. (The
+// percentiles of a Snapshot come from a finer histogram; see Recent.)
+var DefaultBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 
 // Options configures a Collector. The zero value is ready to use: every zero
 // field means the default documented on it.
 type Options struct {
 	// RefreshInterval is how often the snapshot is rebuilt, the request
-	// window rotated and expired sessions swept. Default 1s; at least 1ms.
+	// window rotated and expired sessions swept. Default 1s; at least 1ms
+	// and at most BucketWidth.
 	RefreshInterval time.Duration
 
 	// BucketWidth is the time one bucket of the request window covers.
 	// Buckets are aligned to the Unix epoch (one-minute buckets are calendar
-	// minutes). Default one minute; at least 1ms.
+	// minutes). Default one minute; at least 1ms, and at least
+	// RefreshInterval, so that every bucket is prepared before the clock
+	// reaches it.
 	BucketWidth time.Duration
+
+	// RecentWindow is what "now" means: the Recent figures of a Snapshot
+	// cover the buckets that reach back RecentWindow from the moment of the
+	// snapshot, so between RecentWindow and RecentWindow plus one
+	// BucketWidth (Recent.Span says exactly). Default DefaultRecentWindow
+	// (5 minutes), or BucketWidth if that is longer; at most 60 buckets.
+	RecentWindow time.Duration
 
 	// WindowBuckets is how many buckets the request window keeps, the
 	// current partial one included. Default 60 (an hour of minutes); at most
@@ -86,22 +98,42 @@ type Options struct {
 	// StateFile names a file that keeps the collector's cumulative state
 	// across restarts (see Collector.Save for what is kept). Open restores
 	// from it, locks it against a second collector, saves it every
-	// SaveInterval and once more on Close. A file that cannot be read back
-	// is renamed aside (with a ".bad-" suffix) and Open returns an error
-	// naming it; use Open, not New, when persisting. Default: none.
+	// SaveInterval and once more on Close; use Open, not New, when
+	// persisting. Its directory must exist: Open fails otherwise, and when
+	// another collector holds the file.
+	//
+	// A file that cannot be read or decoded (damaged, truncated, written by
+	// a newer version, not a vitals file, over 64 MiB) never stops the
+	// server: it is renamed aside to StateFile.bad-<unix seconds> (with -2,
+	// -3, … added when that name is taken, so a bad file is never
+	// overwritten), the error naming both files goes to OnError, and Open
+	// returns a working collector that starts counting from zero. If the
+	// file cannot even be renamed, it is left in place and the collector
+	// runs without persistence rather than overwrite it (also reported).
+	// Set StrictState to make Open return that error instead. Default:
+	// none.
 	StateFile string
+
+	// StrictState makes Open fail, with an error naming the file, when
+	// StateFile cannot be read or decoded, instead of reporting it through
+	// OnError and starting empty. The file is set aside either way.
+	StrictState bool
 
 	// SaveInterval is how often StateFile is saved. Default 10s; at least
 	// 10ms.
 	SaveInterval time.Duration
 
 	// OnError receives the errors of periodic saves, from the saving
-	// goroutine; the next save retries. Default: the log package.
+	// goroutine (the next save retries), and, unless StrictState is set,
+	// the error of a state file that Open could not use, from Open's
+	// goroutine. Default: the log package.
 	OnError func(error)
 
 	// Now is the clock for the request window, session expiry, uptime and
 	// snapshot times; request durations always use the monotonic clock.
-	// Default time.Now. Tests inject a fake one.
+	// Default time.Now: the bucket of a request then comes from the
+	// monotonic reading the middleware takes anyway. Tests inject a fake
+	// clock, which the middleware then calls once per request.
 	Now func() time.Time
 }
 
@@ -112,6 +144,9 @@ func (o Options) normalize() (Options, error) {
 	}
 	if o.BucketWidth == 0 {
 		o.BucketWidth = DefaultBucketWidth
+	}
+	if o.RecentWindow == 0 {
+		o.RecentWindow = max(DefaultRecentWindow, o.BucketWidth)
 	}
 	if o.WindowBuckets == 0 {
 		o.WindowBuckets = DefaultWindowBuckets
@@ -139,6 +174,10 @@ func (o Options) normalize() (Options, error) {
 		return o, fmt.Errorf("vitals: RefreshInterval %v is below 1ms", o.RefreshInterval)
 	case o.BucketWidth < time.Millisecond:
 		return o, fmt.Errorf("vitals: BucketWidth %v is below 1ms", o.BucketWidth)
+	case o.BucketWidth < o.RefreshInterval:
+		return o, fmt.Errorf("vitals: BucketWidth %v is below RefreshInterval %v: each bucket must see a refresh", o.BucketWidth, o.RefreshInterval)
+	case o.RecentWindow < 0 || o.RecentWindow > 60*o.BucketWidth:
+		return o, fmt.Errorf("vitals: RecentWindow %v is outside 0..60 buckets of %v", o.RecentWindow, o.BucketWidth)
 	case o.WindowBuckets < 1 || o.WindowBuckets > 100000:
 		return o, fmt.Errorf("vitals: WindowBuckets %d is outside 1..100000", o.WindowBuckets)
 	case o.SessionTTL < 0:
@@ -171,13 +210,17 @@ func (o Options) normalize() (Options, error) {
 // Create one with New or Open; the zero value is not usable. All methods are
 // safe for simultaneous use by multiple goroutines, and the recording methods
 // (Middleware's handler, IncrementRequests, RecordDuration, ConnOpen,
-// ConnClose, ConnState, TouchSession) neither block nor allocate, before or
-// after Close.
+// ConnClose, ConnState, TouchSession) never block, before or after Close,
+// and allocate only the first time a route's latency histogram reaches an
+// octave of durations in one of its time slices (256 bytes, kept for reuse:
+// at most 32 octaves per slice; see hist).
 //
-// The request path only adds to typed atomics. One goroutine, started by New
-// and stopped by Close, rotates the request window, sweeps expired sessions
-// and every RefreshInterval builds a new immutable Snapshot, which it
-// publishes through an atomic pointer: Snapshot is one atomic load.
+// The request path only adds to typed atomics, in the time slice of the
+// bucket its own clock reading falls in. One goroutine, started by New and
+// stopped by Close, prepares the next bucket, drains expired slices into
+// the since-start totals, sweeps expired sessions and every RefreshInterval
+// builds a new immutable Snapshot, which it publishes through an atomic
+// pointer: Snapshot is one atomic load.
 type Collector struct {
 	// Read by every request, written only by Open. They come first, away
 	// from the counters below, so that a core adding to a counter does not
@@ -185,19 +228,23 @@ type Collector struct {
 	opts   Options
 	bounds []int64     // histogram upper bounds in nanoseconds
 	base   time.Time   // monotonic origin of request timings
-	win    *window     // request counts per bucket
-	routes *routeTable // per route: counts by status and method, histogram, bytes
+	win    *window     // time slices and per-bucket figures
+	routes *routeTable // per route: counts by status and method, histograms, bytes
 	sess   *sessions   // active sessions
-	_      [64]byte
+	manual *stats      // IncrementRequests and RecordDuration, in time slices
+	// baseWall is base's wall clock in unix nanos: base plus a monotonic
+	// reading places a request in its bucket. fakeClock is set when
+	// Options.Now was injected; then the middleware reads it instead.
+	baseWall  int64
+	fakeClock bool
+	_         [64]byte
 
 	// started counts the requests the middleware began. It finishes one by
 	// adding it to its route's histogram, so the requests in flight are
 	// started minus the histograms' total: one atomic add per request
-	// instead of two. Restored histogram counts are added here too. It has
-	// a cache line to itself (see above).
+	// instead of two. It has a cache line to itself (see above).
 	started atomic.Uint64
 	_       [56]byte
-	ring    ring // recent request durations; pads its own write index
 
 	// Written by the rarer recording paths, read by the refresh goroutine.
 	inFlight atomic.Int64 // ConnOpen - ConnClose
@@ -215,10 +262,12 @@ type Collector struct {
 
 	// mu serialises refreshes: it guards the window's rotation state and the
 	// buffers below. No recording method takes it.
-	mu      sync.Mutex
-	scratch []int64  // ring copy for percentiles
-	hist    []uint64 // one route's histogram
-	rt      runtimeReader
+	mu     sync.Mutex
+	hist   []uint64 // one route's histogram
+	scr    [3]histCopy
+	live   []liveBucket // per time slice, all recorders together
+	sealed []winBucket  // per time slice: the window's figures of an ended bucket
+	rt     runtimeReader
 
 	closeOnce sync.Once
 	closeErr  error
@@ -242,8 +291,11 @@ func New(opts Options) *Collector {
 }
 
 // Open is New that returns an error for invalid options instead of
-// panicking.
+// panicking, and for a StateFile that cannot be used: one in a directory
+// that does not exist, one locked by another collector, or, with
+// StrictState, one that cannot be read or decoded (see Options.StateFile).
 func Open(opts Options) (*Collector, error) {
+	fake := opts.Now != nil
 	opts, err := opts.normalize()
 	if err != nil {
 		return nil, err
@@ -254,13 +306,14 @@ func Open(opts Options) (*Collector, error) {
 	}
 	now := opts.Now()
 	c := &Collector{
-		opts:   opts,
-		base:   time.Now(),
-		start:  now,
-		win:    newWindow(opts.WindowBuckets, opts.BucketWidth, now),
-		sess:   newSessions(opts.MaxSessions, opts.SessionTTL),
-		done:   make(chan struct{}),
-		exited: make(chan struct{}),
+		opts:      opts,
+		base:      time.Now(),
+		fakeClock: fake,
+		start:     now,
+		win:       newWindow(opts.WindowBuckets, opts.BucketWidth, opts.RecentWindow, now),
+		sess:      newSessions(opts.MaxSessions, opts.SessionTTL),
+		done:      make(chan struct{}),
+		exited:    make(chan struct{}),
 	}
 	c.promConstant = constant
 	if opts.Namespace != "" {
@@ -270,8 +323,11 @@ func Open(opts Options) (*Collector, error) {
 	for i, b := range opts.Buckets {
 		c.bounds[i] = int64(b * float64(time.Second))
 	}
-	c.routes = newRouteTable(opts.MaxRoutes, len(c.bounds))
-	c.scratch = make([]int64, ringSize)
+	c.baseWall = c.base.UnixNano()
+	c.routes = newRouteTable(opts.MaxRoutes, len(c.bounds), c.win.n)
+	c.manual = newStats("", len(c.bounds), c.win.n)
+	c.live = make([]liveBucket, c.win.n)
+	c.sealed = make([]winBucket, c.win.n)
 	c.hist = make([]uint64, len(c.bounds)+1)
 	c.rt.init()
 	c.clock.Store(now.UnixNano())
@@ -323,13 +379,33 @@ func (c *Collector) Close() error {
 
 // refresh rotates the window, sweeps sessions and publishes a new snapshot.
 func (c *Collector) refresh() {
+	c.Refresh()
+}
+
+// Refresh rotates the request window, sweeps expired sessions, builds a
+// snapshot now, publishes it (later Snapshot calls return it) and returns
+// it, without waiting for the next RefreshInterval: for tests and shutdown
+// paths. Safe for concurrent use; refreshes are serialised.
+func (c *Collector) Refresh() *Snapshot {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now := c.opts.Now()
+	now := c.now()
 	c.clock.Store(now.UnixNano())
-	c.win.rotate(now)
+	c.rotate(now)
 	active := c.sess.sweep(now.UnixNano())
-	c.snap.Store(c.build(now, active))
+	s := c.build(now, active)
+	c.snap.Store(s)
+	return s
+}
+
+// now reads the collector's clock: the injected Options.Now, or base plus
+// the monotonic time since, the same clock the middleware places requests
+// by (it does not jump when the wall clock is set).
+func (c *Collector) now() time.Time {
+	if c.fakeClock {
+		return c.opts.Now()
+	}
+	return c.base.Add(time.Since(c.base))
 }
 
 // Snapshot returns the most recent snapshot, at most RefreshInterval old.
@@ -340,15 +416,22 @@ func (c *Collector) Snapshot() *Snapshot {
 }
 
 // IncrementRequests counts one request that did not go through Middleware
-// (the middleware counts its own).
+// (the middleware counts its own). It takes no clock reading: the request
+// counts in the bucket that was current at the last refresh, at most
+// RefreshInterval late.
 func (c *Collector) IncrementRequests() {
-	c.win.add(1)
+	c.manual.slices[c.slotNow()].requests.Add(1)
 }
 
-// RecordDuration adds one request duration to the latency figures. A
-// negative duration counts as zero. The middleware records its own.
+// RecordDuration adds one request duration to the latency figures: the
+// Recent and Window percentiles and Latency. A negative duration counts as
+// zero. The middleware records its own. Like IncrementRequests, it counts
+// in the bucket current at the last refresh.
 func (c *Collector) RecordDuration(d time.Duration) {
-	c.ring.record(d)
+	d = max(d, 0)
+	sl := &c.manual.slices[c.slotNow()]
+	sl.sumNs.Add(uint64(d))
+	sl.hist.observe(int64(d))
 }
 
 // ConnOpen counts a request as in flight, for requests that do not go

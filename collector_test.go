@@ -1,6 +1,7 @@
 package vitals
 
 import (
+	"cmp"
 	"encoding/json"
 	"math/rand/v2"
 	"runtime"
@@ -44,7 +45,8 @@ func newTestCollector(t *testing.T, o Options) (*Collector, *fakeClock) {
 		o.Now = clk.Now
 	}
 	if o.RefreshInterval == 0 {
-		o.RefreshInterval = time.Hour
+		// As long as allowed: the ticker should not fire during a test.
+		o.RefreshInterval = cmp.Or(o.BucketWidth, DefaultBucketWidth)
 	}
 	c, err := Open(o)
 	if err != nil {
@@ -159,6 +161,9 @@ func TestWindowStartIsAligned(t *testing.T) {
 	}
 }
 
+// TestLatencyPercentiles checks Latency against a sorted reference: counts
+// and mean exact, percentiles, min and max within 1.1 % (or a bound below
+// 954 ns), and aging out with Recent.
 func TestLatencyPercentiles(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -168,27 +173,21 @@ func TestLatencyPercentiles(t *testing.T) {
 		{"zeros are samples", []time.Duration{0, 0, 0, time.Second}},
 		{"negative clamps to zero", []time.Duration{-time.Second, 2 * time.Second}},
 		{"hundred", seq(100)},
-		{"random partial ring", randomDurations(1000, 1)},
-		{"wrapped ring keeps the newest", randomDurations(3*ringSize+17, 2)},
+		{"random", randomDurations(5000, 1)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, _ := newTestCollector(t, Options{})
+			c, clk := newTestCollector(t, Options{})
 			for _, d := range tt.samples {
 				c.RecordDuration(d)
 			}
-			c.refresh()
-			got := c.Snapshot().Latency
+			got := c.Refresh().Latency
 
-			kept := tt.samples
-			if len(kept) > ringSize {
-				kept = kept[len(kept)-ringSize:]
-			}
-			ref := make([]time.Duration, len(kept))
-			var sum float64
-			for i, d := range kept {
+			ref := make([]time.Duration, len(tt.samples))
+			var sum time.Duration
+			for i, d := range tt.samples {
 				ref[i] = max(d, 0)
-				sum += float64(ref[i])
+				sum += ref[i]
 			}
 			slices.Sort(ref)
 			n := len(ref)
@@ -196,12 +195,30 @@ func TestLatencyPercentiles(t *testing.T) {
 				k := int(q*float64(n)/100 + 0.999999)
 				return ref[max(k, 1)-1]
 			}
-			want := Latency{
-				Samples: n, Mean: time.Duration(sum / float64(n)), Min: ref[0], Max: ref[n-1],
-				P50: at(50), P90: at(90), P99: at(99),
+			if got.Samples != n || got.Mean != sum/time.Duration(n) {
+				t.Errorf("Samples %d Mean %v, want %d %v", got.Samples, got.Mean, n, sum/time.Duration(n))
 			}
-			if got != want {
-				t.Errorf("Latency = %+v\nwant      %+v", got, want)
+			near := func(name string, got, want time.Duration) {
+				t.Helper()
+				if want < LatencyFloor {
+					if got != LatencyFloor {
+						t.Errorf("%s = %v, want the bound LatencyFloor for %v", name, got, want)
+					}
+					return
+				}
+				if e := float64(got)/float64(want) - 1; e > 0.011 || e < -0.011 {
+					t.Errorf("%s = %v, want %v ±1.1%%", name, got, want)
+				}
+			}
+			near("Min", got.Min, ref[0])
+			near("Max", got.Max, ref[n-1])
+			near("P50", got.P50, at(50))
+			near("P90", got.P90, at(90))
+			near("P99", got.P99, at(99))
+
+			clk.Add(DefaultRecentWindow + DefaultBucketWidth)
+			if l := c.Refresh().Latency; l != (Latency{}) {
+				t.Errorf("Latency after RecentWindow = %+v, want zero: it ages out", l)
 			}
 		})
 	}
@@ -306,6 +323,9 @@ func TestOptionsRejected(t *testing.T) {
 		{"tiny refresh", Options{RefreshInterval: time.Nanosecond}, "RefreshInterval"},
 		{"negative refresh", Options{RefreshInterval: -time.Second}, "RefreshInterval"},
 		{"tiny bucket", Options{BucketWidth: time.Microsecond}, "BucketWidth"},
+		{"bucket below refresh", Options{BucketWidth: time.Second, RefreshInterval: 2 * time.Second}, "below RefreshInterval"},
+		{"recent window of 61 buckets", Options{RecentWindow: 61 * time.Minute}, "RecentWindow"},
+		{"negative recent window", Options{RecentWindow: -time.Minute}, "RecentWindow"},
 		{"huge window", Options{WindowBuckets: 1 << 30}, "WindowBuckets"},
 		{"negative window", Options{WindowBuckets: -1}, "WindowBuckets"},
 		{"negative ttl", Options{SessionTTL: -time.Second}, "SessionTTL"},
@@ -423,16 +443,31 @@ func TestSnapshotJSONNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"time", "start", "uptime_seconds", "requests", "in_flight", "connections",
-		"sessions_active", "sessions_dropped", "window", "latency", "status", "bytes_written", "runtime"} {
+		"sessions_active", "sessions_dropped", "recent", "window", "latency", "status", "bytes_written", "runtime"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("JSON lacks %q: %s", k, b)
 		}
 	}
 	lat := m["latency"].(map[string]any)
-	if lat["p50_seconds"] != 1.5 || lat["samples"] != 1.0 {
-		t.Errorf("latency = %v, want p50_seconds 1.5 and samples 1", lat)
+	if lat["mean_seconds"] != 1.5 || lat["samples"] != 1.0 {
+		t.Errorf("latency = %v, want mean_seconds 1.5 and samples 1", lat)
 	}
-	if w := m["window"].(map[string]any); w["bucket_width_seconds"] != 60.0 {
+	w := m["window"].(map[string]any)
+	if w["bucket_width_seconds"] != 60.0 {
 		t.Errorf("window = %v", w)
+	}
+	for _, k := range []string{"errors", "p50_seconds", "p90_seconds", "p99_seconds", "no_data", "heap_bytes", "goroutines"} {
+		if _, ok := w[k]; !ok {
+			t.Errorf("window lacks %q: %v", k, w)
+		}
+	}
+	rec := m["recent"].(map[string]any)
+	for _, k := range []string{"span_seconds", "requests", "errors", "status", "p50_seconds", "p90_seconds", "p99_seconds", "p999_seconds"} {
+		if _, ok := rec[k]; !ok {
+			t.Errorf("recent lacks %q: %v", k, rec)
+		}
+	}
+	if p := rec["p50_seconds"].(float64); p < 1.5*0.989 || p > 1.5*1.011 {
+		t.Errorf("recent p50_seconds = %v, want 1.5 ±1.1%%", p)
 	}
 }

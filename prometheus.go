@@ -147,8 +147,9 @@ func constLabelPrefix(labels map[string]string) (string, error) {
 }
 
 // appendPrometheus appends every metric family, in a fixed order. Counters
-// and histograms are read from the live atomics, so they are cumulative and
-// current; gauges of sessions and the runtime come from the snapshot.
+// and histograms are read from the live atomics, which count this process
+// only (a restored state goes to the snapshot alone), so they are current
+// and start from zero in each process; gauges of sessions and the runtime come from the snapshot.
 func (c *Collector) appendPrometheus(b []byte, s *Snapshot) []byte {
 	w := promWriter{b: b, namespace: c.promNamespace, constant: c.promConstant}
 	routes := c.routes.list()
@@ -165,7 +166,13 @@ func (c *Collector) appendPrometheus(b []byte, s *Snapshot) []byte {
 
 	w.family("http_request_duration_seconds", "histogram", "Time to serve a request through the middleware, by route.")
 	counts := make([]uint64, len(c.opts.Buckets)+1)
-	for _, r := range routes {
+	sums := make([]uint64, len(routes))
+	c.mu.Lock() // the sums of the retired slices are the refresh goroutine's
+	for i, r := range routes {
+		sums[i] = r.sumNs()
+	}
+	c.mu.Unlock()
+	for i, r := range routes {
 		if r.loadHist(counts) == 0 {
 			continue // unmatched and other exist from the start; show them once used
 		}
@@ -180,7 +187,7 @@ func (c *Collector) appendPrometheus(b []byte, s *Snapshot) []byte {
 			w.uint(cum)
 		}
 		w.series("http_request_duration_seconds_sum", r.labels()...)
-		w.float(float64(r.sumNs.Load()) / 1e9)
+		w.float(float64(sums[i]) / 1e9)
 		w.series("http_request_duration_seconds_count", r.labels()...)
 		w.uint(cum)
 	}

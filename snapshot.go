@@ -1,7 +1,7 @@
 package vitals
 
 import (
-	"runtime"
+	"math"
 	"runtime/metrics"
 	"time"
 )
@@ -57,8 +57,11 @@ type Window struct {
 	Total       uint64        // sum of Counts ("total")
 
 	// Aligned with Counts: the 5xx responses of each bucket ("errors") and
-	// its latency percentiles, 0 for a bucket without requests
-	// ("p50_seconds", "p90_seconds", "p99_seconds").
+	// its latency percentiles, all durations together (within ±1.1 %, or a
+	// bound: see LatencyFloor), 0 for a bucket without durations
+	// ("p50_seconds", "p90_seconds", "p99_seconds"). Counts include
+	// IncrementRequests; a bucket restored from a state file of format 1
+	// has counts only.
 	Errors        []uint64
 	P50, P90, P99 []time.Duration
 
@@ -74,15 +77,20 @@ type Window struct {
 	Goroutines []int
 }
 
-// Recent are the figures of the recent past, the last Options.RecentWindow
-// (or less, right after start).
+// Recent are the figures of the recent past: the window's buckets that
+// reach back Options.RecentWindow from the snapshot (so between
+// RecentWindow and one BucketWidth more), never before this collector was
+// created; Span says exactly. They are this process's only: a restored
+// state does not reach them.
 type Recent struct {
 	Span     time.Duration // the time these figures cover ("span_seconds")
-	Requests uint64        // ("requests")
+	Requests uint64        // including IncrementRequests, in Snapshot.Recent ("requests")
 	Errors   uint64        // responses with status 5xx ("errors")
 	Status   Status        // responses by status class ("status")
-	// Latency percentiles from the high-resolution histogram
-	// ("p50_seconds", "p90_seconds", "p99_seconds", "p999_seconds").
+	// Latency percentiles from the high-resolution histogram, within
+	// ±1.1 % of the exact ones, or exactly LatencyFloor or LatencyCeiling
+	// for a bound; 0 without durations ("p50_seconds", "p90_seconds",
+	// "p99_seconds", "p999_seconds", with "p50_bound" etc. for a bound).
 	P50, P90, P99, P999 time.Duration
 }
 
@@ -103,15 +111,19 @@ type Runtime struct {
 	HeapBytes  uint64 // bytes in live and not yet swept heap objects ("heap_bytes")
 	TotalBytes uint64 // all memory the runtime has mapped ("total_bytes")
 	GCCycles   uint64 // completed GC cycles ("gc_cycles")
-	// GCPause is the total time the world was stopped for GC, derived from
-	// the runtime's GC pause CPU time divided by GOMAXPROCS
+	// GCPause is the total time the world was stopped for GC since the
+	// process started, from the runtime's histogram of pauses
+	// (/sched/pauses/total/gc:seconds: each pause counted at its bucket's
+	// midpoint, so within a few percent). It never goes backwards
 	// ("gc_pause_seconds").
 	GCPause time.Duration
 }
 
-// runtimeReader reads the Runtime figures into a reused sample slice.
+// runtimeReader reads the Runtime figures into a reused sample slice. It
+// is the refresh goroutine's (guarded by Collector.mu).
 type runtimeReader struct {
 	samples [5]metrics.Sample
+	pause   time.Duration // the largest GCPause returned: it only grows
 }
 
 func (r *runtimeReader) init() {
@@ -120,7 +132,7 @@ func (r *runtimeReader) init() {
 		"/memory/classes/heap/objects:bytes",
 		"/memory/classes/total:bytes",
 		"/gc/cycles/total:gc-cycles",
-		"/cpu/classes/gc/pause:cpu-seconds",
+		"/sched/pauses/total/gc:seconds",
 	}
 	for i, n := range names {
 		r.samples[i].Name = n
@@ -135,18 +147,65 @@ func (r *runtimeReader) read() Runtime {
 		}
 		return 0
 	}
-	var pause time.Duration
-	if v := r.samples[4].Value; v.Kind() == metrics.KindFloat64 {
-		pause = time.Duration(v.Float64() / float64(runtime.GOMAXPROCS(0)) * float64(time.Second))
+	if v := r.samples[4].Value; v.Kind() == metrics.KindFloat64Histogram {
+		r.pause = max(r.pause, histogramSum(v.Float64Histogram()))
 	}
 	return Runtime{
 		Goroutines: int(u(0)),
 		HeapBytes:  u(1),
 		TotalBytes: u(2),
 		GCCycles:   u(3),
-		GCPause:    pause,
+		GCPause:    r.pause,
 	}
 }
+
+// histogramSum estimates the sum of a runtime/metrics histogram of
+// seconds: each count at its bucket's midpoint, or at its finite edge for
+// the unbounded first and last buckets. As counts only grow, so does the
+// sum.
+func histogramSum(h *metrics.Float64Histogram) time.Duration {
+	var sum float64
+	for i, n := range h.Counts {
+		if n == 0 {
+			continue
+		}
+		lo, hi := h.Buckets[i], h.Buckets[i+1]
+		var mid float64
+		switch {
+		case math.IsInf(lo, -1) && math.IsInf(hi, 1):
+			mid = 0
+		case math.IsInf(lo, -1):
+			mid = max(hi, 0)
+		case math.IsInf(hi, 1):
+			mid = lo
+		default:
+			mid = (lo + hi) / 2
+		}
+		sum += float64(n) * mid
+	}
+	return time.Duration(sum * float64(time.Second))
+}
+
+// liveBucket sums the live time slice of one bucket over every recorder,
+// for the window's figures. Refresh scratch space.
+type liveBucket struct {
+	requests, errors uint64
+	h                histCopy
+}
+
+// figures returns the window's figures of bucket a from what lb summed.
+func (lb *liveBucket) figures(a int64) winBucket {
+	f := winBucket{abs: a, requests: lb.requests, errors: lb.errors}
+	if lb.h.total() > 0 {
+		var q [3]time.Duration
+		lb.h.quantiles(windowQuantiles[:], q[:])
+		f.p50, f.p90, f.p99 = q[0], q[1], q[2]
+	}
+	return f
+}
+
+// recentQuantiles are the percentiles of Recent and RouteStats.
+var recentQuantiles = [4]float64{0.50, 0.90, 0.99, 0.999}
 
 // build assembles a snapshot at now. Called with c.mu held, after the
 // window has been rotated to now.
@@ -155,31 +214,185 @@ func (c *Collector) build(now time.Time, sessionsActive int) *Snapshot {
 		Time:            now,
 		Start:           time.Unix(0, c.firstStart.Load()).In(now.Location()),
 		Uptime:          now.Sub(c.start),
-		Requests:        c.win.total(),
 		InFlight:        c.inFlightNow(),
 		Connections:     c.conns.Load(),
 		SessionsActive:  sessionsActive,
 		SessionsDropped: c.sess.dropped.Load(),
 		Runtime:         c.rt.read(),
 	}
-	s.Window.Start = c.win.start()
-	s.Window.BucketWidth = c.win.width
-	s.Window.Counts = c.win.counts(make([]uint64, 0, len(c.win.buckets)))
-	for _, n := range s.Window.Counts {
-		s.Window.Total += n
+	w := c.win
+	n := int64(w.n)
+	p := w.prepared // the live buckets are p-n+1 .. p
+	nowNs := now.UnixNano()
+	current := p - 1 // the bucket of now, or later if the clock moved back
+	b := w.bucket(current)
+	b.heap, b.goroutines = s.Runtime.HeapBytes, s.Runtime.Goroutines
+
+	// The recent figures cover the live buckets that end after now minus
+	// RecentWindow, and never reach before this collector was created.
+	oldest := max(floorDiv(nowNs-w.recent, w.width), p-n+1)
+	from := max(oldest*w.width, c.start.UnixNano())
+	recent := Recent{Span: time.Duration(max(nowNs-from, 0))}
+
+	for i := range c.live {
+		c.live[i].requests, c.live[i].errors = 0, 0
+		c.live[i].h.reset()
 	}
-	s.Latency = summarize(c.ring.copyTo(c.scratch))
+	all, rec, overall := &c.scr[0], &c.scr[1], &c.scr[2]
+	overall.reset()
+	// summarise reads recorder r: its since-start histogram into all, its
+	// recent one into rec and its recent counts into rs, and adds its live
+	// slices to the window's.
+	summarise := func(r *stats, rs *Recent) (manual uint64) {
+		all.reset()
+		rec.reset()
+		all.merge(&r.retired)
+		if r.restored != nil {
+			all.merge(&r.restored.hires)
+		}
+		var cl [numClasses]uint64
+		for a := p - n + 1; a <= p; a++ {
+			slot := w.slotOf(a)
+			sl := &r.slices[slot]
+			dst := all
+			if a >= oldest {
+				dst = rec
+			}
+			var k [numClasses]uint64
+			for i := range k {
+				k[i] = sl.classes[i].Load()
+			}
+			m := sl.requests.Load()
+			dst.sumNs += sl.sumNs.Load()
+			if c.sealed[slot].abs == a {
+				sl.hist.addTo(dst)
+			} else { // the window's figures of this bucket need it too
+				lv := &c.live[slot]
+				sl.hist.addTo(dst, &lv.h)
+				lv.requests += m
+				for i := range k {
+					lv.requests += k[i]
+				}
+				lv.errors += k[4]
+			}
+			if a >= oldest {
+				manual += m
+				for i := range k {
+					cl[i] += k[i]
+				}
+			}
+		}
+		all.merge(rec)
+		st := statusOf(cl)
+		rs.Status, rs.Errors = st, st.ServerError
+		rs.Requests = manual + st.Informational + st.Success + st.Redirect + st.ClientError + st.ServerError + st.Other
+		var q [4]time.Duration
+		rec.quantiles(recentQuantiles[:], q[:])
+		rs.P50, rs.P90, rs.P99, rs.P999 = q[0], q[1], q[2], q[3]
+		overall.merge(rec)
+		return manual
+	}
+
 	var cl [numClasses]uint64
 	routes := c.routes.list()
 	s.Routes = make([]RouteStats, 0, len(routes))
 	for _, r := range routes {
-		r.classTotals(&cl)
-		s.BytesWritten += r.bytes.Load()
-		if rs := c.routeStats(r, c.hist); rs.Requests > 0 {
+		rs := RouteStats{Recent: Recent{Span: recent.Span}}
+		summarise(r, &rs.Recent)
+		c.routeStats(r, &rs, all, &cl)
+		s.BytesWritten += rs.Bytes
+		s.Requests += rs.Requests
+		addRecent(&recent, &rs.Recent)
+		if rs.Requests > 0 {
 			s.Routes = append(s.Routes, rs)
 		}
 	}
+	var mr Recent
+	summarise(c.manual, &mr)
+	addRecent(&recent, &mr)
+	s.Requests += c.manual.retiredRequests
+	if c.manual.restored != nil {
+		s.Requests += c.manual.restored.requests
+	}
+	for a := p - n + 1; a <= p; a++ {
+		s.Requests += c.manual.slices[w.slotOf(a)].requests.Load()
+	}
+	var q [4]time.Duration
+	overall.quantiles(recentQuantiles[:], q[:])
+	recent.P50, recent.P90, recent.P99, recent.P999 = q[0], q[1], q[2], q[3]
+	s.Recent = recent
+	if n := overall.count; n > 0 {
+		lo, hi := overall.extremes()
+		s.Latency = Latency{Samples: int(n), Mean: time.Duration(overall.sumNs / n), Min: lo, Max: hi,
+			P50: q[0], P90: q[1], P99: q[2]}
+	}
 	s.Status = statusOf(cl)
 	s.RoutesCapped = c.routes.capped.Load()
+	// Seal the window's figures of the buckets that ended since the last
+	// refresh: later refreshes reuse them instead of summing every route's
+	// slices again. (A request that ends in a bucket after it was sealed is
+	// still in the since-start figures and, when the slice is drained, in
+	// the bucket's kept figures.)
+	for a := p - n + 1; a < current; a++ {
+		if sl := w.slotOf(a); c.sealed[sl].abs != a {
+			c.sealed[sl] = c.live[sl].figures(a)
+		}
+	}
+	c.buildWindow(s, current)
 	return s
+}
+
+// addRecent adds the counts of r to sum (the percentiles are merged
+// separately).
+func addRecent(sum, r *Recent) {
+	sum.Requests += r.Requests
+	sum.Errors += r.Errors
+	st, o := &sum.Status, r.Status
+	st.Informational += o.Informational
+	st.Success += o.Success
+	st.Redirect += o.Redirect
+	st.ClientError += o.ClientError
+	st.ServerError += o.ServerError
+	st.Other += o.Other
+}
+
+// buildWindow fills in s.Window, whose last bucket is current, from the
+// kept figures and the live slices summed in c.live.
+func (c *Collector) buildWindow(s *Snapshot, current int64) {
+	w := c.win
+	nb := int64(len(w.buckets))
+	first := current - nb + 1
+	win := &s.Window
+	win.Start = time.Unix(0, first*w.width).In(s.Time.Location())
+	win.BucketWidth = time.Duration(w.width)
+	win.Counts = make([]uint64, nb)
+	win.Errors = make([]uint64, nb)
+	win.P50 = make([]time.Duration, nb)
+	win.P90 = make([]time.Duration, nb)
+	win.P99 = make([]time.Duration, nb)
+	win.HeapBytes = make([]uint64, nb)
+	win.Goroutines = make([]int, nb)
+	startNs := s.Start.UnixNano()
+	for i := range nb {
+		a := first + i
+		f := w.figures(a)
+		if a > w.prepared-int64(w.n) {
+			lf := c.sealed[w.slotOf(a)]
+			if lf.abs != a {
+				lf = c.live[w.slotOf(a)].figures(a)
+			}
+			f.requests += lf.requests
+			f.errors += lf.errors
+			if lf.p50 != 0 {
+				f.p50, f.p90, f.p99 = lf.p50, lf.p90, lf.p99
+			}
+		}
+		win.Counts[i], win.Errors[i] = f.requests, f.errors
+		win.P50[i], win.P90[i], win.P99[i] = f.p50, f.p90, f.p99
+		win.HeapBytes[i], win.Goroutines[i] = f.heap, f.goroutines
+		win.Total += f.requests
+		if (a+1)*w.width <= startNs {
+			win.NoData++
+		}
+	}
 }

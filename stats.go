@@ -45,30 +45,94 @@ func methodIndex(m string) int {
 // element i counts status class*100 + i.
 type codeBlock [100]atomic.Uint64
 
-// stats holds the cumulative request counters that the Prometheus text and
-// the status classes of a Snapshot are read from: requests by exact status
-// code and method, a duration histogram and bytes written.
+// stats holds the counters of one route (or of the requests recorded
+// without the middleware, Collector.manual).
 //
-// The request path adds to them with atomics; readers load them. Code blocks
-// are allocated on first use of a (method, class) pair and published with a
-// compare-and-swap, so a route that only ever answers GET 2xx holds one
-// 800-byte block rather than all 90.
+// Since-start counters of this process, read by the Prometheus text and
+// the snapshot: requests by exact status code and method, the classic
+// duration histogram (Options.Buckets) and bytes written. Code blocks are allocated on first use of a (method, class)
+// pair and published with a compare-and-swap, so a route that only ever
+// answers GET 2xx holds one 800-byte block rather than all 90.
+//
+// Recent counters: a ring of time slices, one per bucket of the request
+// window (see Collector.rotate), each with the status classes, the
+// high-resolution histogram and the sum of the durations of the requests
+// that ended in that bucket. The
+// request path adds to the slice of its own clock reading; the refresh
+// goroutine drains each slice as it expires into retired (the since-start
+// high-resolution histogram and sum of durations are retired plus the live
+// slices) and into the window's per-bucket figures.
+//
+// The request path adds with atomics; readers load them.
 type stats struct {
-	name  string          // the route as shown: valid UTF-8, at most maxRouteLen bytes
-	hist  []atomic.Uint64 // per bucket (not cumulative); the last is +Inf
-	codes [numMethods][numClasses]atomic.Pointer[codeBlock]
-	_     [64]byte      // the counters below are written by every request: keep them off the lines read above
-	sumNs atomic.Uint64 // sum of durations in nanoseconds
-	bytes atomic.Uint64 // response body bytes written
+	name   string          // the route as shown: valid UTF-8, at most maxRouteLen bytes
+	hist   []atomic.Uint64 // per bucket (not cumulative); the last is +Inf
+	codes  [numMethods][numClasses]atomic.Pointer[codeBlock]
+	slices []slice       // the recent time slices; see Collector.slotAt
+	_      [64]byte      // the counter below is written by every request: keep it off the lines read above
+	bytes  atomic.Uint64 // response body bytes written
+
+	// Owned by the refresh goroutine: guarded by Collector.mu.
+	retired         histCopy // durations (and their sum) of the slices that expired, in this process
+	retiredRequests uint64   // IncrementRequests of the slices that expired (manual only)
+	restored        *restoredStats
 }
 
-func newStats(name string, bounds int) *stats {
-	return &stats{name: name, hist: make([]atomic.Uint64, bounds+1)}
+// slice is what one recorder counted in one bucket of time.
+type slice struct {
+	classes  [numClasses]atomic.Uint64 // responses by status class
+	requests atomic.Uint64             // IncrementRequests (Collector.manual only)
+	sumNs    atomic.Uint64             // sum of durations in nanoseconds
+	hist     hist
 }
 
-// observe counts one finished request. code must be in 100..999 and d
-// non-negative. Safe for concurrent use.
-func (s *stats) observe(method, code int, d int64, bytes int64, bounds []int64) {
+// restoredStats are the counts of a route restored from a saved state:
+// they belong to the since-start figures of the snapshot, not to the
+// Prometheus counters, which start from zero in each process. Guarded by
+// Collector.mu.
+type restoredStats struct {
+	codes    [numMethods][numClasses]*[100]uint64 // as stats.codes, allocated on first use
+	hist     []uint64                             // classic buckets, the collector's bounds
+	hires    histCopy
+	sumNs    uint64
+	bytes    uint64
+	requests uint64 // manual only: IncrementRequests
+}
+
+// addCode adds n responses with code to method.
+func (r *restoredStats) addCode(method, code int, n uint64) {
+	b := r.codes[method][code/100-1]
+	if b == nil {
+		b = new([100]uint64)
+		r.codes[method][code/100-1] = b
+	}
+	b[code%100] += n
+}
+
+// forEachCode calls f for every (method, code) pair with a non-zero count.
+func (r *restoredStats) forEachCode(f func(method, code int, n uint64)) {
+	for m := range r.codes {
+		for cl, b := range r.codes[m] {
+			if b == nil {
+				continue
+			}
+			for i, n := range b {
+				if n != 0 {
+					f(m, (cl+1)*100+i, n)
+				}
+			}
+		}
+	}
+}
+
+func newStats(name string, bounds, slices int) *stats {
+	return &stats{name: name, hist: make([]atomic.Uint64, bounds+1), slices: make([]slice, slices)}
+}
+
+// observe counts one finished request in the since-start counters and in
+// time slice slot. code must be in 100..999 and d non-negative. Safe for
+// concurrent use.
+func (s *stats) observe(slot, method, code int, d int64, bytes int64, bounds []int64) {
 	class := code/100 - 1
 	b := s.codes[method][class].Load()
 	if b == nil {
@@ -80,8 +144,11 @@ func (s *stats) observe(method, code int, d int64, bytes int64, bounds []int64) 
 		i++
 	}
 	s.hist[i].Add(1)
-	s.sumNs.Add(uint64(d))
 	s.bytes.Add(uint64(bytes))
+	sl := &s.slices[slot]
+	sl.classes[class].Add(1)
+	sl.sumNs.Add(uint64(d))
+	sl.hist.observe(d)
 }
 
 // block returns the code block of (method, class), allocating it on first
@@ -109,6 +176,29 @@ func (s *stats) loadHist(dst []uint64) (total uint64) {
 // route label and then pairs.
 func (s *stats) labels(pairs ...string) []string {
 	return append([]string{"route", s.name}, pairs...)
+}
+
+// sumNs returns the sum of the durations this process recorded, in
+// nanoseconds: retired plus the live slices. Called with Collector.mu held.
+func (s *stats) sumNs() uint64 {
+	t := s.retired.sumNs
+	for i := range s.slices {
+		t += s.slices[i].sumNs.Load()
+	}
+	return t
+}
+
+// sinceStart adds to dst the high-resolution histogram of every duration
+// this process recorded, retired plus the live slices, with their sum:
+// what a Prometheus native histogram of the route exposes (restored state
+// is not in it). Read dst with total (for count) and forEachBucket. Called
+// with Collector.mu held.
+func (s *stats) sinceStart(dst *histCopy) {
+	dst.merge(&s.retired)
+	for i := range s.slices {
+		s.slices[i].hist.addTo(dst)
+		dst.sumNs += s.slices[i].sumNs.Load()
+	}
 }
 
 // classTotals adds the requests per status class (index 0 is 1xx) to dst.
