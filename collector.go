@@ -202,7 +202,10 @@ type Collector struct {
 	// Written by the rarer recording paths, read by the refresh goroutine.
 	inFlight atomic.Int64 // ConnOpen - ConnClose
 	conns    atomic.Int64 // open TCP connections, from ConnState
-	clock    atomic.Int64 // unix nanos of the last refresh: TouchSession's coarse clock
+	// aborted counts responses cut short by a handler's panic after their
+	// status was sent; written by the middleware on that path only.
+	aborted atomic.Uint64
+	clock   atomic.Int64 // unix nanos of the last refresh: TouchSession's coarse clock
 	// firstStart is when counting started, in unix nanos: when this
 	// collector was created, or earlier when restored from a saved state.
 	firstStart atomic.Int64
