@@ -64,9 +64,11 @@ type Options struct {
 	// Route names the route of a finished request, for routers other than
 	// http.ServeMux (whose matched pattern, Request.Pattern, is the default).
 	// It runs after the handler returns, on the request the middleware was
-	// given; it must be fast, must not panic, and must return a name from a
-	// bounded set (a route template, never the raw path). An empty name
-	// counts as RouteUnmatched.
+	// given; it must be fast and must return a name from a bounded set (a
+	// route template, never the raw path). An empty name counts as
+	// RouteUnmatched. If it panics, the panic is logged (to the server's
+	// ErrorLog, else the log package) and goes no further, and the request
+	// counts as RouteUnmatched: the response the handler gave stands.
 	Route func(*http.Request) string
 
 	// MaxRoutes caps the distinct routes counted; requests to routes first

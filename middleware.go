@@ -89,7 +89,11 @@ func (c *Collector) safeRouteOf(r *http.Request) (route string) {
 	defer func() {
 		if v := recover(); v != nil {
 			route = RouteUnmatched
-			serverLogf(r, "vitals: Options.Route panicked on %s %s: %v\n%s", r.Method, r.URL.Path, v, debug.Stack())
+			path := "" // the handler may have cleared r.URL
+			if r.URL != nil {
+				path = r.URL.Path
+			}
+			serverLogf(r, "vitals: Options.Route panicked on %s %s: %v\n%s", r.Method, path, v, debug.Stack())
 		}
 	}()
 	return c.routeOf(r)
@@ -277,8 +281,10 @@ func (w *rw) unwrap() http.ResponseWriter {
 	return w.w
 }
 
+// flush and flushError refuse once the handler has hijacked the
+// connection: it is the handler's now (net/http's own writer panics).
 func (w *rw) flush() {
-	if w.done.Load() {
+	if w.done.Load() || w.hijacked {
 		return
 	}
 	if w.status == 0 {
@@ -290,6 +296,9 @@ func (w *rw) flush() {
 func (w *rw) flushError() error {
 	if w.done.Load() {
 		return errLate
+	}
+	if w.hijacked {
+		return http.ErrHijacked
 	}
 	fe, ok := w.w.(flushErrorer)
 	if !ok {

@@ -951,3 +951,26 @@ func TestRoutePanicLeavesHandlerPanicAlone(t *testing.T) {
 		}
 	}
 }
+
+func TestRealServerFlushAfterHijackRefused(t *testing.T) {
+	c, _ := newTestCollector(t, Options{})
+	var flushErr error
+	srv, done := serve(t, c, func(w http.ResponseWriter, r *http.Request) {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Errorf("Hijack: %v", err)
+			return
+		}
+		defer conn.Close()
+		w.(http.Flusher).Flush() // net/http's own writer panics here
+		flushErr = http.NewResponseController(w).Flush()
+	})
+	if resp, err := http.Get(srv.URL); err == nil {
+		resp.Body.Close()
+	}
+	served(t, done)
+	c.refresh()
+	if s := c.Snapshot(); flushErr != http.ErrHijacked || s.Aborted != 0 || codeCounts(c)["get 101"] != 1 {
+		t.Errorf("Flush after Hijack = %v, Aborted %d, counts %v; want http.ErrHijacked, 0, get 101", flushErr, s.Aborted, codeCounts(c))
+	}
+}

@@ -40,8 +40,9 @@ type Snapshot struct {
 	// Aborted counts the responses cut short by a handler's panic after
 	// their status was sent (http.ErrAbortHandler from
 	// httputil.ReverseProxy when a client leaves mid-body, say), since this
-	// collector was created. They are counted in Status with the status
-	// sent, so 5xx means server errors ("aborted").
+	// collector was created: StateFile does not keep it. They are counted
+	// in Status with the status sent, so 5xx means server errors
+	// ("aborted").
 	Aborted uint64
 
 	// Routes has the figures of each route that served a request, sorted
