@@ -191,7 +191,9 @@ func (w *rw) retire(finished bool) (status int, aborted bool) {
 		aborted = true
 	}
 	if status < 100 || status > 999 {
-		status = http.StatusInternalServerError
+		// Only a writer other than net/http's takes such a code; what its
+		// client saw is anyone's guess.
+		status, aborted = http.StatusInternalServerError, false
 	}
 	return status, aborted
 }

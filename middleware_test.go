@@ -205,6 +205,7 @@ func TestMiddlewarePanicIsCountedAndRaised(t *testing.T) {
 		{"after a 404", func(w http.ResponseWriter) { w.WriteHeader(404) }, "get 404", 1},
 		{"after Write", func(w http.ResponseWriter) { _, _ = w.Write([]byte("x")) }, "get 200", 1},
 		{"after Flush", func(w http.ResponseWriter) { w.(http.Flusher).Flush() }, "get 200", 1},
+		{"after a code net/http refuses", func(w http.ResponseWriter) { w.WriteHeader(42) }, "get 500", 0},
 	}
 	for _, tt := range tests {
 		for _, v := range []any{"boom", http.ErrAbortHandler, errors.New("custom")} {
@@ -972,5 +973,32 @@ func TestRealServerFlushAfterHijackRefused(t *testing.T) {
 	c.refresh()
 	if s := c.Snapshot(); flushErr != http.ErrHijacked || s.Aborted != 0 || codeCounts(c)["get 101"] != 1 {
 		t.Errorf("Flush after Hijack = %v, Aborted %d, counts %v; want http.ErrHijacked, 0, get 101", flushErr, s.Aborted, codeCounts(c))
+	}
+}
+
+func TestRealServerTimeoutHandlerMisuseBlamesTheHandler(t *testing.T) {
+	c, _ := newTestCollector(t, Options{})
+	logs := new(syncBuffer)
+	done := make(chan struct{}, 1)
+	h := c.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() { done <- struct{}{} }()
+		w.WriteHeader(201)
+		w.WriteHeader(500) // blamed: behind TimeoutHandler
+	}))
+	srv := httptest.NewUnstartedServer(http.TimeoutHandler(h, time.Minute, "timeout"))
+	srv.Config.ErrorLog = log.New(logs, "", 0)
+	srv.Start()
+	defer srv.Close()
+	if resp, _ := getURL(t, srv.URL); resp.StatusCode != 201 {
+		t.Errorf("status %d", resp.StatusCode)
+	}
+	served(t, done)
+	src, err := os.ReadFile("middleware_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := 1 + bytes.Count(src[:bytes.Index(src, []byte("// blamed: behind TimeoutHandler\n"))], []byte("\n"))
+	if want := fmt.Sprintf("middleware_test.go:%d)\n", line); !strings.HasPrefix(logs.String(), "http: superfluous response.WriteHeader call from ") || !strings.HasSuffix(logs.String(), want) {
+		t.Errorf("server log %q, want the superfluous WriteHeader blamed on %s", logs, want)
 	}
 }
