@@ -76,9 +76,11 @@ type Options struct {
 	// Route names the route of a finished request, for routers other than
 	// http.ServeMux (whose matched pattern, Request.Pattern, is the default).
 	// It runs after the handler returns, on the request the middleware was
-	// given; it must be fast, must not panic, and must return a name from a
-	// bounded set (a route template, never the raw path). An empty name
-	// counts as RouteUnmatched.
+	// given; it must be fast and must return a name from a bounded set (a
+	// route template, never the raw path). An empty name counts as
+	// RouteUnmatched. If it panics, the panic is logged (to the server's
+	// ErrorLog, else the log package) and goes no further, and the request
+	// counts as RouteUnmatched: the response the handler gave stands.
 	Route func(*http.Request) string
 
 	// MaxRoutes caps the distinct routes counted; requests to routes first
@@ -249,7 +251,10 @@ type Collector struct {
 	// Written by the rarer recording paths, read by the refresh goroutine.
 	inFlight atomic.Int64 // ConnOpen - ConnClose
 	conns    atomic.Int64 // open TCP connections, from ConnState
-	clock    atomic.Int64 // unix nanos of the last refresh: TouchSession's coarse clock
+	// aborted counts responses cut short by a handler's panic after their
+	// status was sent; written by the middleware on that path only.
+	aborted atomic.Uint64
+	clock   atomic.Int64 // unix nanos of the last refresh: TouchSession's coarse clock
 	// firstStart is when counting started, in unix nanos: when this
 	// collector was created, or earlier when restored from a saved state.
 	firstStart atomic.Int64

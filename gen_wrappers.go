@@ -3,6 +3,28 @@
 // gen_wrappers writes wrappers_gen.go: one named type per combination of the
 // optional ResponseWriter interfaces, so that the middleware's writer has
 // exactly the interfaces of the writer it wraps. Run with go generate.
+//
+// Five interfaces vary, so there are 32 types:
+//
+//   - http.Flusher, with FlushError (what http.ResponseController.Flush
+//     calls first) grouped into it: net/http's HTTP/1 and HTTP/2 writers
+//     have both. A wrapper with Flush also has FlushError, which returns the
+//     inner writer's FlushError or, when the inner writer has only Flush,
+//     calls it and returns nil, exactly as ResponseController.Flush would.
+//     An inner writer with FlushError but no Flush gets a wrapper with
+//     neither; ResponseController still reaches its FlushError via Unwrap.
+//   - http.Hijacker and io.ReaderFrom (net/http's HTTP/1 writer).
+//   - http.Pusher (net/http's HTTP/2 writer).
+//   - http.CloseNotifier (both of net/http's writers). It is deprecated in
+//     favour of Request.Context, but old handlers still assert it, some
+//     without checking; a wrapper that hid it would break them.
+//
+// Every wrapper has io.StringWriter besides (both of net/http's writers
+// have it): WriteString forwards to the inner writer's WriteString, or
+// converts and calls Write, which is what io.WriteString would do, so it
+// is never observable that the inner writer lacks it. Every wrapper has
+// Unwrap, through which http.ResponseController reaches the rest
+// (SetReadDeadline, SetWriteDeadline, EnableFullDuplex).
 package main
 
 import (
@@ -14,14 +36,44 @@ import (
 )
 
 type iface struct {
-	bit, letter, method string
+	bit, letter string
+	methods     []string // of the wrapper, with %s for its type name
+	test        []string // of the inner test writer, with %s for its type name
 }
 
 var ifaces = []iface{
-	{"hasFlusher", "F", "func (w *%s) Flush() { (*rw)(w).flush() }\n"},
-	{"hasHijacker", "H", "func (w *%s) Hijack() (net.Conn, *bufio.ReadWriter, error) { return (*rw)(w).hijack() }\n"},
-	{"hasReaderFrom", "R", "func (w *%s) ReadFrom(src io.Reader) (int64, error) { return (*rw)(w).readFrom(src) }\n"},
-	{"hasPusher", "P", "func (w *%s) Push(target string, opts *http.PushOptions) error { return (*rw)(w).push(target, opts) }\n"},
+	{"hasFlusher", "F",
+		[]string{
+			"func (w *%s) Flush() { (*rw)(w).flush() }\n",
+			"func (w *%s) FlushError() error { return (*rw)(w).flushError() }\n",
+		},
+		[]string{"func (w *%s) Flush() { w.testInner.flush() }\n"},
+	},
+	{"hasHijacker", "H",
+		[]string{"func (w *%s) Hijack() (net.Conn, *bufio.ReadWriter, error) { return (*rw)(w).hijack() }\n"},
+		[]string{"func (w *%s) Hijack() (net.Conn, *bufio.ReadWriter, error) { return w.testInner.hijack() }\n"},
+	},
+	{"hasReaderFrom", "R",
+		[]string{"func (w *%s) ReadFrom(src io.Reader) (int64, error) { return (*rw)(w).readFrom(src) }\n"},
+		[]string{"func (w *%s) ReadFrom(src io.Reader) (int64, error) { return w.testInner.readFrom(src) }\n"},
+	},
+	{"hasPusher", "P",
+		[]string{"func (w *%s) Push(target string, opts *http.PushOptions) error { return (*rw)(w).push(target, opts) }\n"},
+		[]string{"func (w *%s) Push(target string, opts *http.PushOptions) error { return w.testInner.push(target, opts) }\n"},
+	},
+	{"hasCloseNotifier", "C",
+		[]string{"func (w *%s) CloseNotify() <-chan bool { return (*rw)(w).closeNotify() }\n"},
+		[]string{"func (w *%s) CloseNotify() <-chan bool { return w.testInner.closeNotify() }\n"},
+	},
+}
+
+// common are the methods of every wrapper.
+var common = []string{
+	"func (w *%s) Header() http.Header { return (*rw)(w).Header() }\n",
+	"func (w *%s) WriteHeader(code int) { (*rw)(w).WriteHeader(code) }\n",
+	"func (w *%s) Write(p []byte) (int, error) { return (*rw)(w).Write(p) }\n",
+	"func (w *%s) WriteString(s string) (int, error) { return (*rw)(w).WriteString(s) }\n",
+	"func (w *%s) Unwrap() http.ResponseWriter { return (*rw)(w).unwrap() }\n",
 }
 
 func name(mask int) string {
@@ -68,13 +120,14 @@ func main() {
 	for m := 0; m < n; m++ {
 		t := name(m)
 		fmt.Fprintf(&b, "type %s rw\n\n", t)
-		fmt.Fprintf(&b, "func (w *%s) Header() http.Header { return (*rw)(w).Header() }\n", t)
-		fmt.Fprintf(&b, "func (w *%s) WriteHeader(code int) { (*rw)(w).WriteHeader(code) }\n", t)
-		fmt.Fprintf(&b, "func (w *%s) Write(p []byte) (int, error) { return (*rw)(w).Write(p) }\n", t)
-		fmt.Fprintf(&b, "func (w *%s) Unwrap() http.ResponseWriter { return (*rw)(w).w }\n", t)
+		for _, c := range common {
+			fmt.Fprintf(&b, c, t)
+		}
 		for i, f := range ifaces {
 			if m&(1<<i) != 0 {
-				fmt.Fprintf(&b, f.method, t)
+				for _, meth := range f.methods {
+					fmt.Fprintf(&b, meth, t)
+				}
 			}
 		}
 		b.WriteString("\n")
@@ -95,21 +148,16 @@ func main() {
 	for m := 0; m < n; m++ {
 		t := "inner" + name(m)[2:]
 		fmt.Fprintf(&b, "type %s struct{ *testInner }\n\n", t)
-		for i := range ifaces {
+		for i, f := range ifaces {
 			if m&(1<<i) != 0 {
-				fmt.Fprintf(&b, testMethods[i], t)
+				for _, meth := range f.test {
+					fmt.Fprintf(&b, meth, t)
+				}
 			}
 		}
 		b.WriteString("\n")
 	}
 	write("wrappers_gen_test.go", b.Bytes())
-}
-
-var testMethods = []string{
-	"func (w *%s) Flush() { w.testInner.flush() }\n",
-	"func (w *%s) Hijack() (net.Conn, *bufio.ReadWriter, error) { return w.testInner.hijack() }\n",
-	"func (w *%s) ReadFrom(src io.Reader) (int64, error) { return w.testInner.readFrom(src) }\n",
-	"func (w *%s) Push(target string, opts *http.PushOptions) error { return w.testInner.push(target, opts) }\n",
 }
 
 func write(file string, b []byte) {

@@ -204,7 +204,7 @@ func TestJSONGolden(t *testing.T) {
 		Latency: Latency{Samples: 12, Mean: 15 * time.Millisecond, Min: time.Millisecond, Max: 250 * time.Millisecond,
 			P50: 5 * time.Millisecond, P90: 20 * time.Millisecond, P99: 250 * time.Millisecond},
 		Status:       Status{Informational: 1, Success: 7, Redirect: 1, ClientError: 2, ServerError: 1},
-		BytesWritten: 4096,
+		BytesWritten: 4096, Aborted: 6,
 		Routes: []RouteStats{{Route: "GET /items/{id}", Requests: 12, Errors: 1, Status: Status{Success: 11, ServerError: 1},
 			Bytes: 4096, P50: 5 * time.Millisecond, P90: 20 * time.Millisecond, P99: 250 * time.Millisecond, P999: 480 * time.Millisecond,
 			Recent: Recent{Span: 5*time.Minute + 30*time.Second, Requests: 9, Errors: 1, Status: Status{Success: 8, ServerError: 1},
@@ -229,6 +229,7 @@ func promFixture(t *testing.T, o Options) (*Collector, *Snapshot) {
 		c.routes.get(routes[i%3]).observe(c.slotNow(), methodIndex([]string{"GET", "POST", "BREW"}[i%3]), []int{200, 404, 200, 500, 200, 200}[i], d, 100, c.bounds)
 	}
 	c.started.Add(7) // the six above, finished, and one in flight
+	c.aborted.Add(1) // the 500 above was cut short
 	c.TouchSession("x")
 	c.refresh()
 	s := *c.Snapshot()

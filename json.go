@@ -27,6 +27,7 @@ type jsonSnapshot struct {
 	Latency         jsonLatency `json:"latency"`
 	Status          jsonStatus  `json:"status"`
 	BytesWritten    uint64      `json:"bytes_written"`
+	Aborted         uint64      `json:"aborted"`
 	Routes          []jsonRoute `json:"routes"`
 	RoutesCapped    bool        `json:"routes_capped"`
 	Runtime         jsonRuntime `json:"runtime"`
@@ -193,6 +194,7 @@ func (s *Snapshot) jsonForm() *jsonSnapshot {
 		},
 		Status:       jsonStatus(s.Status),
 		BytesWritten: s.BytesWritten,
+		Aborted:      s.Aborted,
 		Runtime: jsonRuntime{
 			Goroutines: s.Runtime.Goroutines,
 			HeapBytes:  s.Runtime.HeapBytes,

@@ -2,11 +2,17 @@ package vitals
 
 import (
 	"bufio"
+	"errors"
 	"io"
+	"log"
 	"net"
 	"net/http"
+	"path"
+	"reflect"
+	"runtime"
+	"runtime/debug"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -17,17 +23,24 @@ import (
 // duration, method and route (see Options.Route). It also touches the
 // session named by Options.SessionCookie when the request carries that
 // cookie; that alone takes a lock, one of 32 shards' (BenchmarkSession).
+// It allocates one small writer per request (BenchmarkMiddleware).
 //
 // The ResponseWriter that next sees has exactly the optional interfaces of
-// the one the server passed in (http.Flusher, http.Hijacker, io.ReaderFrom,
-// http.Pusher) plus Unwrap, so http.ResponseController, websockets,
+// the one the server passed in (http.Flusher with FlushError,
+// http.Hijacker, io.ReaderFrom, http.Pusher, http.CloseNotifier), plus
+// io.StringWriter and Unwrap, so http.ResponseController, websockets,
 // server-sent events and sendfile work as without the middleware. As
-// net/http requires, next must not use it after ServeHTTP returns: it is
-// recycled for later requests.
+// net/http requires, next must not use it after ServeHTTP returns; if it
+// does anyway (a goroutine writing late), the writer no longer reaches the
+// response: writes fail with an error, headers and flushes go nowhere.
 //
-// A handler that panics is counted with status 500 and the panic continues
-// unchanged (http.ErrAbortHandler included), so the server behaves exactly
-// as it would without the middleware.
+// The status counted is the one the client was sent. A handler that
+// panics before sending anything is counted with status 500 (net/http
+// then closes the connection without a response). One that panics after
+// sending its status (http.ErrAbortHandler from httputil.ReverseProxy when
+// the client left mid-body, say) is counted with that status and in
+// Snapshot.Aborted. Either way the panic continues unchanged, so the
+// server behaves exactly as it would without the middleware.
 func (c *Collector) Middleware(next http.Handler) http.Handler {
 	return &middleware{c: c, next: next}
 }
@@ -36,8 +49,6 @@ type middleware struct {
 	c    *Collector
 	next http.Handler
 }
-
-var writerPool = sync.Pool{New: func() any { return new(rw) }}
 
 func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := m.c
@@ -48,27 +59,43 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c.started.Add(1)
 	start := time.Since(c.base)
-	cw := writerPool.Get().(*rw)
-	cw.w = w
+	cw := &rw{w: w, r: r}
 	finished := false
 	defer func() {
 		end := time.Since(c.base)
 		d := end - start
-		status := cw.status
-		if !finished {
-			status = http.StatusInternalServerError
-		} else if status == 0 {
-			status = http.StatusOK
+		// From here the handler's writer is retired; status is what the
+		// client saw.
+		status, aborted := cw.retire(finished)
+		if aborted {
+			c.aborted.Add(1)
 		}
-		if status < 100 || status > 999 {
-			status = http.StatusInternalServerError
-		}
-		c.routes.get(c.routeOf(r)).observe(c.slotAt(end), methodIndex(r.Method), status, int64(d), cw.bytes, c.bounds)
-		*cw = rw{}
-		writerPool.Put(cw)
+		route := c.safeRouteOf(r) // user code: cannot stop the lines below
+		c.routes.get(route).observe(c.slotAt(end), methodIndex(r.Method), status, int64(d), cw.bytes, c.bounds)
 	}()
 	m.next.ServeHTTP(cw.wrap(w), r)
 	finished = true
+}
+
+// safeRouteOf returns routeOf(r), or RouteUnmatched when Options.Route
+// panics. The panic is logged where net/http logs a handler's, with its
+// stack, and goes no further: the route is named after the handler
+// answered, so letting it continue would only turn a good response into a
+// broken connection, and would skip the bookkeeping (the request would
+// stay in flight forever). A panic of the handler itself, underway while
+// this runs, is not touched: recover only stops a panic raised below it.
+func (c *Collector) safeRouteOf(r *http.Request) (route string) {
+	defer func() {
+		if v := recover(); v != nil {
+			route = RouteUnmatched
+			path := "" // the handler may have cleared r.URL
+			if r.URL != nil {
+				path = r.URL.Path
+			}
+			serverLogf(r, "vitals: Options.Route panicked on %s %s: %v\n%s", r.Method, path, v, debug.Stack())
+		}
+	}()
+	return c.routeOf(r)
 }
 
 // cookieValue finds the named cookie in the request headers without
@@ -92,43 +119,121 @@ func cookieValue(h http.Header, name string) (string, bool) {
 	return "", false
 }
 
-// rw is the state behind the ResponseWriter that the middleware hands to
-// the handler: it captures the final status and the body bytes. Only the
-// request's own goroutine touches it, as net/http's rules for a
-// ResponseWriter already require.
+// rw is the ResponseWriter that the middleware hands to the handler: it
+// captures the final status and the body bytes, and shields the server
+// from a handler that keeps using it after returning.
 //
-// The handler never sees *rw itself but one of the sixteen named types of
+// The handler never sees *rw itself but one of the 32 named types of
 // wrappers_gen.go, all with rw's layout, each with the methods of one
 // combination of optional interfaces; wrap picks the one that matches the
 // inner writer. Converting between them is free, and a pointer in an
-// interface does not allocate, so the wrapper costs no allocation beyond
-// the pool.
+// interface does not allocate.
+//
+// Each request gets a new rw, its one allocation (BenchmarkMiddleware). A
+// pooled one cannot be made safe: the handler holds a pointer to it, so a
+// late Write from a goroutine of request A (a contract violation, but a
+// common bug) would land in request B's response once B reused it. Instead
+// the middleware retires the writer when the handler returns, and every
+// later call gets errLate, an empty header or nothing, never reaching the
+// inner writer, which belongs to a finished response (net/http's own pools
+// its buffers). The writer is garbage once the handler lets go of it.
+//
+// Before retirement only the handler's goroutine may use rw, as net/http's
+// rules for a ResponseWriter already require; done alone is read by late
+// callers and is atomic.
 type rw struct {
-	w      http.ResponseWriter
-	status int   // first final status written; 0 until then
-	bytes  int64 // body bytes written
+	w        http.ResponseWriter // immutable: the inner writer
+	r        *http.Request       // immutable: names the server whose log misuse is reported to
+	status   int                 // first final status written; 0 until then
+	bytes    int64               // body bytes written
+	hijacked bool                // the handler took over the connection
+	done     atomic.Bool         // set when the handler returned: the writer is retired
 }
+
+// errLate is what a writer used after its handler returned answers.
+var errLate = errors.New("vitals: ResponseWriter used after its handler returned")
+
+// closedChan is what CloseNotify answers once the handler returned: the
+// response is over.
+var closedChan = func() chan bool { c := make(chan bool); close(c); return c }()
 
 // Optional interface bits, as used by wrappers_gen.go.
 const (
-	hasFlusher = 1 << iota
+	hasFlusher = 1 << iota // with FlushError, see gen_wrappers.go
 	hasHijacker
 	hasReaderFrom
 	hasPusher
+	hasCloseNotifier
 )
 
-func (w *rw) Header() http.Header { return w.w.Header() }
+// closeNotifier is http.CloseNotifier, which is deprecated but still
+// implemented by net/http's writers, so the wrapper keeps it.
+type closeNotifier interface{ CloseNotify() <-chan bool }
+
+type flushErrorer interface{ FlushError() error }
+
+// retire ends the writer's life when the handler has returned (finished)
+// or panicked, and returns the status to count: the status the client was
+// sent, 200 when the handler wrote nothing (net/http then sends 200), or
+// 500 when it panicked before anything was sent (net/http then closes the
+// connection without a response). aborted reports a panic after the
+// status was sent: the response was cut short.
+func (w *rw) retire(finished bool) (status int, aborted bool) {
+	w.done.Store(true)
+	status = w.status
+	switch {
+	case status == 0 && finished:
+		status = http.StatusOK
+	case status == 0:
+		status = http.StatusInternalServerError
+	case !finished:
+		aborted = true
+	}
+	if status < 100 || status > 999 {
+		// Only a writer other than net/http's takes such a code; what its
+		// client saw is anyone's guess.
+		status, aborted = http.StatusInternalServerError, false
+	}
+	return status, aborted
+}
+
+func (w *rw) Header() http.Header {
+	if w.done.Load() {
+		return http.Header{} // what is set there goes nowhere
+	}
+	return w.w.Header()
+}
 
 func (w *rw) WriteHeader(code int) {
+	if w.done.Load() {
+		return
+	}
+	if w.status != 0 && w.misuseLogged() {
+		// net/http would ignore this call and log it, naming its caller:
+		// here that would be this method, so log it here naming the
+		// handler's.
+		what := "superfluous response.WriteHeader call"
+		if w.hijacked {
+			what = "response.WriteHeader on hijacked connection"
+		}
+		w.logMisuse(what)
+		return
+	}
+	w.w.WriteHeader(code) // panics for a code outside 100..999, before it is recorded
 	// 1xx responses other than 101 are informational (103 Early Hints):
 	// net/http sends them and the handler goes on to the final status.
 	if w.status == 0 && (code < 100 || code > 199 || code == http.StatusSwitchingProtocols) {
 		w.status = code
 	}
-	w.w.WriteHeader(code)
 }
 
 func (w *rw) Write(p []byte) (int, error) {
+	if w.done.Load() {
+		return 0, errLate
+	}
+	if w.hijacked && w.misuseLogged() {
+		return w.writeHijacked(len(p))
+	}
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
@@ -137,35 +242,184 @@ func (w *rw) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// WriteString forwards to the inner writer's WriteString, so that
+// io.WriteString does not copy the string, or converts and writes, as
+// io.WriteString would.
+func (w *rw) WriteString(s string) (int, error) {
+	sw, ok := w.w.(io.StringWriter)
+	if !ok {
+		return w.Write([]byte(s))
+	}
+	if w.done.Load() {
+		return 0, errLate
+	}
+	if w.hijacked && w.misuseLogged() {
+		return w.writeHijacked(len(s))
+	}
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := sw.WriteString(s)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// writeHijacked answers a write after Hijack as net/http's writer does,
+// naming the handler in the log.
+func (w *rw) writeHijacked(n int) (int, error) {
+	if n > 0 {
+		w.logMisuse("response.Write on hijacked connection")
+	}
+	return 0, http.ErrHijacked
+}
+
+// unwrap returns the inner writer for http.ResponseController, or, once
+// the handler returned, a writer that refuses everything.
+func (w *rw) unwrap() http.ResponseWriter {
+	if w.done.Load() {
+		return retired{}
+	}
+	return w.w
+}
+
+// flush and flushError refuse once the handler has hijacked the
+// connection: it is the handler's now (net/http's own writer panics).
 func (w *rw) flush() {
+	if w.done.Load() || w.hijacked {
+		return
+	}
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
 	w.w.(http.Flusher).Flush()
 }
 
+func (w *rw) flushError() error {
+	if w.done.Load() {
+		return errLate
+	}
+	if w.hijacked {
+		return http.ErrHijacked
+	}
+	fe, ok := w.w.(flushErrorer)
+	if !ok {
+		w.flush()
+		return nil
+	}
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return fe.FlushError()
+}
+
 func (w *rw) hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if w.done.Load() {
+		return nil, nil, errLate
+	}
 	conn, brw, err := w.w.(http.Hijacker).Hijack()
-	if err == nil && w.status == 0 {
-		// The handler now speaks to the connection itself; the usual case
-		// is a websocket, which answers 101 Switching Protocols.
-		w.status = http.StatusSwitchingProtocols
+	if err == nil {
+		w.hijacked = true
+		if w.status == 0 {
+			// The handler now speaks to the connection itself; the usual
+			// case is a websocket, which answers 101 Switching Protocols.
+			w.status = http.StatusSwitchingProtocols
+		}
 	}
 	return conn, brw, err
 }
 
+// readFrom forwards to the inner ReadFrom. It records status 200 only
+// once bytes were written: net/http's ReadFrom writes nothing, headers
+// included, until the source yields its first bytes, so a handler whose
+// upstream fails at once can still answer 502.
 func (w *rw) readFrom(src io.Reader) (int64, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
+	if w.done.Load() {
+		return 0, errLate
 	}
 	n, err := w.w.(io.ReaderFrom).ReadFrom(src)
+	if n > 0 && w.status == 0 {
+		w.status = http.StatusOK
+	}
 	w.bytes += n
 	return n, err
 }
 
 func (w *rw) push(target string, opts *http.PushOptions) error {
+	if w.done.Load() {
+		return errLate
+	}
 	return w.w.(http.Pusher).Push(target, opts)
 }
+
+func (w *rw) closeNotify() <-chan bool {
+	if w.done.Load() {
+		return closedChan
+	}
+	return w.w.(closeNotifier).CloseNotify()
+}
+
+// misuseLogged reports whether the inner writer is one of net/http's that
+// logs a superfluous WriteHeader, or a write after Hijack, naming the
+// caller: the wrapper then does it in its place, so the log names the
+// handler rather than the wrapper. Other writers get the call as it came.
+// Only called on those mistakes, never on the way of a correct handler.
+func (w *rw) misuseLogged() bool {
+	switch reflect.TypeOf(w.w).String() {
+	case "*http.response", "*http.timeoutWriter":
+		return true
+	}
+	return false
+}
+
+// logMisuse logs "http: <what> from <caller> (<file>:<line>)" where
+// net/http would: to the server's ErrorLog, else the log package.
+func (w *rw) logMisuse(what string) {
+	f := handlerFrame()
+	serverLogf(w.r, "http: %s from %s (%s:%d)", what, f.Function, path.Base(f.File), f.Line)
+}
+
+// wrapperFuncs prefixes the function names of the wrapper's methods:
+// "github.com/vitalsgo/vitals.(*rw" covers (*rw), (*rwF) and the rest.
+var wrapperFuncs = reflect.TypeFor[rw]().PkgPath() + ".(*rw"
+
+// handlerFrame returns the frame that called the wrapper, skipping the
+// wrapper's methods and net/http's functions (http.Error, say) as
+// net/http's own relevantCaller skips its own.
+func handlerFrame() runtime.Frame {
+	var pcs [16]uintptr
+	n := runtime.Callers(2, pcs[:])
+	frames := runtime.CallersFrames(pcs[:n])
+	for {
+		f, more := frames.Next()
+		if !more || !strings.HasPrefix(f.Function, "net/http.") && !strings.HasPrefix(f.Function, wrapperFuncs) {
+			return f
+		}
+	}
+}
+
+// serverLogf logs to the ErrorLog of the server serving r, else to the log
+// package, as net/http does.
+func serverLogf(r *http.Request, format string, args ...any) {
+	if s, _ := r.Context().Value(http.ServerContextKey).(*http.Server); s != nil && s.ErrorLog != nil {
+		s.ErrorLog.Printf(format, args...)
+		return
+	}
+	log.Printf(format, args...)
+}
+
+// retired is what Unwrap returns once the handler returned, so that
+// http.ResponseController's late calls fail too instead of reaching a
+// finished response's writer.
+type retired struct{}
+
+func (retired) Header() http.Header                          { return http.Header{} }
+func (retired) WriteHeader(int)                              {}
+func (retired) Write([]byte) (int, error)                    { return 0, errLate }
+func (retired) FlushError() error                            { return errLate }
+func (retired) Hijack() (net.Conn, *bufio.ReadWriter, error) { return nil, nil, errLate }
+func (retired) SetReadDeadline(time.Time) error              { return errLate }
+func (retired) SetWriteDeadline(time.Time) error             { return errLate }
+func (retired) EnableFullDuplex() error                      { return errLate }
 
 // features returns the optional interface bits that inner has.
 func features(inner http.ResponseWriter) int {
@@ -181,6 +435,9 @@ func features(inner http.ResponseWriter) int {
 	}
 	if _, ok := inner.(http.Pusher); ok {
 		f |= hasPusher
+	}
+	if _, ok := inner.(closeNotifier); ok {
+		f |= hasCloseNotifier
 	}
 	return f
 }

@@ -200,6 +200,10 @@ func (c *Collector) appendPrometheus(b []byte, s *Snapshot) []byte {
 	w.series("http_response_size_bytes_total")
 	w.uint(bytes)
 
+	w.family("http_responses_aborted_total", "counter", "Responses cut short by a handler's panic after their status was sent (counted in http_requests_total with that status).")
+	w.series("http_responses_aborted_total")
+	w.uint(c.aborted.Load())
+
 	w.family("http_requests_in_flight", "gauge", "Requests being served.")
 	w.series("http_requests_in_flight")
 	w.int(c.inFlightNow())

@@ -37,6 +37,13 @@ type Snapshot struct {
 	// BytesWritten is the response body bytes written through the
 	// middleware ("bytes_written").
 	BytesWritten uint64
+	// Aborted counts the responses cut short by a handler's panic after
+	// their status was sent (http.ErrAbortHandler from
+	// httputil.ReverseProxy when a client leaves mid-body, say), since this
+	// collector was created: StateFile does not keep it. They are counted
+	// in Status with the status sent, so 5xx means server errors
+	// ("aborted").
+	Aborted uint64
 
 	// Routes has the figures of each route that served a request, sorted
 	// by route name ("routes").
@@ -218,6 +225,7 @@ func (c *Collector) build(now time.Time, sessionsActive int) *Snapshot {
 		Connections:     c.conns.Load(),
 		SessionsActive:  sessionsActive,
 		SessionsDropped: c.sess.dropped.Load(),
+		Aborted:         c.aborted.Load(),
 		Runtime:         c.rt.read(),
 	}
 	w := c.win

@@ -43,32 +43,68 @@ func (w *rw) wrap(inner http.ResponseWriter) http.ResponseWriter {
 		return (*rwFRP)(w)
 	case hasHijacker | hasReaderFrom | hasPusher:
 		return (*rwHRP)(w)
-	default: // hasFlusher | hasHijacker | hasReaderFrom | hasPusher
+	case hasFlusher | hasHijacker | hasReaderFrom | hasPusher:
 		return (*rwFHRP)(w)
+	case hasCloseNotifier:
+		return (*rwC)(w)
+	case hasFlusher | hasCloseNotifier:
+		return (*rwFC)(w)
+	case hasHijacker | hasCloseNotifier:
+		return (*rwHC)(w)
+	case hasFlusher | hasHijacker | hasCloseNotifier:
+		return (*rwFHC)(w)
+	case hasReaderFrom | hasCloseNotifier:
+		return (*rwRC)(w)
+	case hasFlusher | hasReaderFrom | hasCloseNotifier:
+		return (*rwFRC)(w)
+	case hasHijacker | hasReaderFrom | hasCloseNotifier:
+		return (*rwHRC)(w)
+	case hasFlusher | hasHijacker | hasReaderFrom | hasCloseNotifier:
+		return (*rwFHRC)(w)
+	case hasPusher | hasCloseNotifier:
+		return (*rwPC)(w)
+	case hasFlusher | hasPusher | hasCloseNotifier:
+		return (*rwFPC)(w)
+	case hasHijacker | hasPusher | hasCloseNotifier:
+		return (*rwHPC)(w)
+	case hasFlusher | hasHijacker | hasPusher | hasCloseNotifier:
+		return (*rwFHPC)(w)
+	case hasReaderFrom | hasPusher | hasCloseNotifier:
+		return (*rwRPC)(w)
+	case hasFlusher | hasReaderFrom | hasPusher | hasCloseNotifier:
+		return (*rwFRPC)(w)
+	case hasHijacker | hasReaderFrom | hasPusher | hasCloseNotifier:
+		return (*rwHRPC)(w)
+	default: // hasFlusher | hasHijacker | hasReaderFrom | hasPusher | hasCloseNotifier
+		return (*rwFHRPC)(w)
 	}
 }
 
 type rwPlain rw
 
-func (w *rwPlain) Header() http.Header         { return (*rw)(w).Header() }
-func (w *rwPlain) WriteHeader(code int)        { (*rw)(w).WriteHeader(code) }
-func (w *rwPlain) Write(p []byte) (int, error) { return (*rw)(w).Write(p) }
-func (w *rwPlain) Unwrap() http.ResponseWriter { return (*rw)(w).w }
+func (w *rwPlain) Header() http.Header               { return (*rw)(w).Header() }
+func (w *rwPlain) WriteHeader(code int)              { (*rw)(w).WriteHeader(code) }
+func (w *rwPlain) Write(p []byte) (int, error)       { return (*rw)(w).Write(p) }
+func (w *rwPlain) WriteString(s string) (int, error) { return (*rw)(w).WriteString(s) }
+func (w *rwPlain) Unwrap() http.ResponseWriter       { return (*rw)(w).unwrap() }
 
 type rwF rw
 
-func (w *rwF) Header() http.Header         { return (*rw)(w).Header() }
-func (w *rwF) WriteHeader(code int)        { (*rw)(w).WriteHeader(code) }
-func (w *rwF) Write(p []byte) (int, error) { return (*rw)(w).Write(p) }
-func (w *rwF) Unwrap() http.ResponseWriter { return (*rw)(w).w }
-func (w *rwF) Flush()                      { (*rw)(w).flush() }
+func (w *rwF) Header() http.Header               { return (*rw)(w).Header() }
+func (w *rwF) WriteHeader(code int)              { (*rw)(w).WriteHeader(code) }
+func (w *rwF) Write(p []byte) (int, error)       { return (*rw)(w).Write(p) }
+func (w *rwF) WriteString(s string) (int, error) { return (*rw)(w).WriteString(s) }
+func (w *rwF) Unwrap() http.ResponseWriter       { return (*rw)(w).unwrap() }
+func (w *rwF) Flush()                            { (*rw)(w).flush() }
+func (w *rwF) FlushError() error                 { return (*rw)(w).flushError() }
 
 type rwH rw
 
 func (w *rwH) Header() http.Header                          { return (*rw)(w).Header() }
 func (w *rwH) WriteHeader(code int)                         { (*rw)(w).WriteHeader(code) }
 func (w *rwH) Write(p []byte) (int, error)                  { return (*rw)(w).Write(p) }
-func (w *rwH) Unwrap() http.ResponseWriter                  { return (*rw)(w).w }
+func (w *rwH) WriteString(s string) (int, error)            { return (*rw)(w).WriteString(s) }
+func (w *rwH) Unwrap() http.ResponseWriter                  { return (*rw)(w).unwrap() }
 func (w *rwH) Hijack() (net.Conn, *bufio.ReadWriter, error) { return (*rw)(w).hijack() }
 
 type rwFH rw
@@ -76,8 +112,10 @@ type rwFH rw
 func (w *rwFH) Header() http.Header                          { return (*rw)(w).Header() }
 func (w *rwFH) WriteHeader(code int)                         { (*rw)(w).WriteHeader(code) }
 func (w *rwFH) Write(p []byte) (int, error)                  { return (*rw)(w).Write(p) }
-func (w *rwFH) Unwrap() http.ResponseWriter                  { return (*rw)(w).w }
+func (w *rwFH) WriteString(s string) (int, error)            { return (*rw)(w).WriteString(s) }
+func (w *rwFH) Unwrap() http.ResponseWriter                  { return (*rw)(w).unwrap() }
 func (w *rwFH) Flush()                                       { (*rw)(w).flush() }
+func (w *rwFH) FlushError() error                            { return (*rw)(w).flushError() }
 func (w *rwFH) Hijack() (net.Conn, *bufio.ReadWriter, error) { return (*rw)(w).hijack() }
 
 type rwR rw
@@ -85,7 +123,8 @@ type rwR rw
 func (w *rwR) Header() http.Header                   { return (*rw)(w).Header() }
 func (w *rwR) WriteHeader(code int)                  { (*rw)(w).WriteHeader(code) }
 func (w *rwR) Write(p []byte) (int, error)           { return (*rw)(w).Write(p) }
-func (w *rwR) Unwrap() http.ResponseWriter           { return (*rw)(w).w }
+func (w *rwR) WriteString(s string) (int, error)     { return (*rw)(w).WriteString(s) }
+func (w *rwR) Unwrap() http.ResponseWriter           { return (*rw)(w).unwrap() }
 func (w *rwR) ReadFrom(src io.Reader) (int64, error) { return (*rw)(w).readFrom(src) }
 
 type rwFR rw
@@ -93,8 +132,10 @@ type rwFR rw
 func (w *rwFR) Header() http.Header                   { return (*rw)(w).Header() }
 func (w *rwFR) WriteHeader(code int)                  { (*rw)(w).WriteHeader(code) }
 func (w *rwFR) Write(p []byte) (int, error)           { return (*rw)(w).Write(p) }
-func (w *rwFR) Unwrap() http.ResponseWriter           { return (*rw)(w).w }
+func (w *rwFR) WriteString(s string) (int, error)     { return (*rw)(w).WriteString(s) }
+func (w *rwFR) Unwrap() http.ResponseWriter           { return (*rw)(w).unwrap() }
 func (w *rwFR) Flush()                                { (*rw)(w).flush() }
+func (w *rwFR) FlushError() error                     { return (*rw)(w).flushError() }
 func (w *rwFR) ReadFrom(src io.Reader) (int64, error) { return (*rw)(w).readFrom(src) }
 
 type rwHR rw
@@ -102,7 +143,8 @@ type rwHR rw
 func (w *rwHR) Header() http.Header                          { return (*rw)(w).Header() }
 func (w *rwHR) WriteHeader(code int)                         { (*rw)(w).WriteHeader(code) }
 func (w *rwHR) Write(p []byte) (int, error)                  { return (*rw)(w).Write(p) }
-func (w *rwHR) Unwrap() http.ResponseWriter                  { return (*rw)(w).w }
+func (w *rwHR) WriteString(s string) (int, error)            { return (*rw)(w).WriteString(s) }
+func (w *rwHR) Unwrap() http.ResponseWriter                  { return (*rw)(w).unwrap() }
 func (w *rwHR) Hijack() (net.Conn, *bufio.ReadWriter, error) { return (*rw)(w).hijack() }
 func (w *rwHR) ReadFrom(src io.Reader) (int64, error)        { return (*rw)(w).readFrom(src) }
 
@@ -111,8 +153,10 @@ type rwFHR rw
 func (w *rwFHR) Header() http.Header                          { return (*rw)(w).Header() }
 func (w *rwFHR) WriteHeader(code int)                         { (*rw)(w).WriteHeader(code) }
 func (w *rwFHR) Write(p []byte) (int, error)                  { return (*rw)(w).Write(p) }
-func (w *rwFHR) Unwrap() http.ResponseWriter                  { return (*rw)(w).w }
+func (w *rwFHR) WriteString(s string) (int, error)            { return (*rw)(w).WriteString(s) }
+func (w *rwFHR) Unwrap() http.ResponseWriter                  { return (*rw)(w).unwrap() }
 func (w *rwFHR) Flush()                                       { (*rw)(w).flush() }
+func (w *rwFHR) FlushError() error                            { return (*rw)(w).flushError() }
 func (w *rwFHR) Hijack() (net.Conn, *bufio.ReadWriter, error) { return (*rw)(w).hijack() }
 func (w *rwFHR) ReadFrom(src io.Reader) (int64, error)        { return (*rw)(w).readFrom(src) }
 
@@ -121,7 +165,8 @@ type rwP rw
 func (w *rwP) Header() http.Header                              { return (*rw)(w).Header() }
 func (w *rwP) WriteHeader(code int)                             { (*rw)(w).WriteHeader(code) }
 func (w *rwP) Write(p []byte) (int, error)                      { return (*rw)(w).Write(p) }
-func (w *rwP) Unwrap() http.ResponseWriter                      { return (*rw)(w).w }
+func (w *rwP) WriteString(s string) (int, error)                { return (*rw)(w).WriteString(s) }
+func (w *rwP) Unwrap() http.ResponseWriter                      { return (*rw)(w).unwrap() }
 func (w *rwP) Push(target string, opts *http.PushOptions) error { return (*rw)(w).push(target, opts) }
 
 type rwFP rw
@@ -129,8 +174,10 @@ type rwFP rw
 func (w *rwFP) Header() http.Header                              { return (*rw)(w).Header() }
 func (w *rwFP) WriteHeader(code int)                             { (*rw)(w).WriteHeader(code) }
 func (w *rwFP) Write(p []byte) (int, error)                      { return (*rw)(w).Write(p) }
-func (w *rwFP) Unwrap() http.ResponseWriter                      { return (*rw)(w).w }
+func (w *rwFP) WriteString(s string) (int, error)                { return (*rw)(w).WriteString(s) }
+func (w *rwFP) Unwrap() http.ResponseWriter                      { return (*rw)(w).unwrap() }
 func (w *rwFP) Flush()                                           { (*rw)(w).flush() }
+func (w *rwFP) FlushError() error                                { return (*rw)(w).flushError() }
 func (w *rwFP) Push(target string, opts *http.PushOptions) error { return (*rw)(w).push(target, opts) }
 
 type rwHP rw
@@ -138,7 +185,8 @@ type rwHP rw
 func (w *rwHP) Header() http.Header                              { return (*rw)(w).Header() }
 func (w *rwHP) WriteHeader(code int)                             { (*rw)(w).WriteHeader(code) }
 func (w *rwHP) Write(p []byte) (int, error)                      { return (*rw)(w).Write(p) }
-func (w *rwHP) Unwrap() http.ResponseWriter                      { return (*rw)(w).w }
+func (w *rwHP) WriteString(s string) (int, error)                { return (*rw)(w).WriteString(s) }
+func (w *rwHP) Unwrap() http.ResponseWriter                      { return (*rw)(w).unwrap() }
 func (w *rwHP) Hijack() (net.Conn, *bufio.ReadWriter, error)     { return (*rw)(w).hijack() }
 func (w *rwHP) Push(target string, opts *http.PushOptions) error { return (*rw)(w).push(target, opts) }
 
@@ -147,8 +195,10 @@ type rwFHP rw
 func (w *rwFHP) Header() http.Header                              { return (*rw)(w).Header() }
 func (w *rwFHP) WriteHeader(code int)                             { (*rw)(w).WriteHeader(code) }
 func (w *rwFHP) Write(p []byte) (int, error)                      { return (*rw)(w).Write(p) }
-func (w *rwFHP) Unwrap() http.ResponseWriter                      { return (*rw)(w).w }
+func (w *rwFHP) WriteString(s string) (int, error)                { return (*rw)(w).WriteString(s) }
+func (w *rwFHP) Unwrap() http.ResponseWriter                      { return (*rw)(w).unwrap() }
 func (w *rwFHP) Flush()                                           { (*rw)(w).flush() }
+func (w *rwFHP) FlushError() error                                { return (*rw)(w).flushError() }
 func (w *rwFHP) Hijack() (net.Conn, *bufio.ReadWriter, error)     { return (*rw)(w).hijack() }
 func (w *rwFHP) Push(target string, opts *http.PushOptions) error { return (*rw)(w).push(target, opts) }
 
@@ -157,7 +207,8 @@ type rwRP rw
 func (w *rwRP) Header() http.Header                              { return (*rw)(w).Header() }
 func (w *rwRP) WriteHeader(code int)                             { (*rw)(w).WriteHeader(code) }
 func (w *rwRP) Write(p []byte) (int, error)                      { return (*rw)(w).Write(p) }
-func (w *rwRP) Unwrap() http.ResponseWriter                      { return (*rw)(w).w }
+func (w *rwRP) WriteString(s string) (int, error)                { return (*rw)(w).WriteString(s) }
+func (w *rwRP) Unwrap() http.ResponseWriter                      { return (*rw)(w).unwrap() }
 func (w *rwRP) ReadFrom(src io.Reader) (int64, error)            { return (*rw)(w).readFrom(src) }
 func (w *rwRP) Push(target string, opts *http.PushOptions) error { return (*rw)(w).push(target, opts) }
 
@@ -166,8 +217,10 @@ type rwFRP rw
 func (w *rwFRP) Header() http.Header                              { return (*rw)(w).Header() }
 func (w *rwFRP) WriteHeader(code int)                             { (*rw)(w).WriteHeader(code) }
 func (w *rwFRP) Write(p []byte) (int, error)                      { return (*rw)(w).Write(p) }
-func (w *rwFRP) Unwrap() http.ResponseWriter                      { return (*rw)(w).w }
+func (w *rwFRP) WriteString(s string) (int, error)                { return (*rw)(w).WriteString(s) }
+func (w *rwFRP) Unwrap() http.ResponseWriter                      { return (*rw)(w).unwrap() }
 func (w *rwFRP) Flush()                                           { (*rw)(w).flush() }
+func (w *rwFRP) FlushError() error                                { return (*rw)(w).flushError() }
 func (w *rwFRP) ReadFrom(src io.Reader) (int64, error)            { return (*rw)(w).readFrom(src) }
 func (w *rwFRP) Push(target string, opts *http.PushOptions) error { return (*rw)(w).push(target, opts) }
 
@@ -176,7 +229,8 @@ type rwHRP rw
 func (w *rwHRP) Header() http.Header                              { return (*rw)(w).Header() }
 func (w *rwHRP) WriteHeader(code int)                             { (*rw)(w).WriteHeader(code) }
 func (w *rwHRP) Write(p []byte) (int, error)                      { return (*rw)(w).Write(p) }
-func (w *rwHRP) Unwrap() http.ResponseWriter                      { return (*rw)(w).w }
+func (w *rwHRP) WriteString(s string) (int, error)                { return (*rw)(w).WriteString(s) }
+func (w *rwHRP) Unwrap() http.ResponseWriter                      { return (*rw)(w).unwrap() }
 func (w *rwHRP) Hijack() (net.Conn, *bufio.ReadWriter, error)     { return (*rw)(w).hijack() }
 func (w *rwHRP) ReadFrom(src io.Reader) (int64, error)            { return (*rw)(w).readFrom(src) }
 func (w *rwHRP) Push(target string, opts *http.PushOptions) error { return (*rw)(w).push(target, opts) }
@@ -186,10 +240,204 @@ type rwFHRP rw
 func (w *rwFHRP) Header() http.Header                          { return (*rw)(w).Header() }
 func (w *rwFHRP) WriteHeader(code int)                         { (*rw)(w).WriteHeader(code) }
 func (w *rwFHRP) Write(p []byte) (int, error)                  { return (*rw)(w).Write(p) }
-func (w *rwFHRP) Unwrap() http.ResponseWriter                  { return (*rw)(w).w }
+func (w *rwFHRP) WriteString(s string) (int, error)            { return (*rw)(w).WriteString(s) }
+func (w *rwFHRP) Unwrap() http.ResponseWriter                  { return (*rw)(w).unwrap() }
 func (w *rwFHRP) Flush()                                       { (*rw)(w).flush() }
+func (w *rwFHRP) FlushError() error                            { return (*rw)(w).flushError() }
 func (w *rwFHRP) Hijack() (net.Conn, *bufio.ReadWriter, error) { return (*rw)(w).hijack() }
 func (w *rwFHRP) ReadFrom(src io.Reader) (int64, error)        { return (*rw)(w).readFrom(src) }
 func (w *rwFHRP) Push(target string, opts *http.PushOptions) error {
 	return (*rw)(w).push(target, opts)
 }
+
+type rwC rw
+
+func (w *rwC) Header() http.Header               { return (*rw)(w).Header() }
+func (w *rwC) WriteHeader(code int)              { (*rw)(w).WriteHeader(code) }
+func (w *rwC) Write(p []byte) (int, error)       { return (*rw)(w).Write(p) }
+func (w *rwC) WriteString(s string) (int, error) { return (*rw)(w).WriteString(s) }
+func (w *rwC) Unwrap() http.ResponseWriter       { return (*rw)(w).unwrap() }
+func (w *rwC) CloseNotify() <-chan bool          { return (*rw)(w).closeNotify() }
+
+type rwFC rw
+
+func (w *rwFC) Header() http.Header               { return (*rw)(w).Header() }
+func (w *rwFC) WriteHeader(code int)              { (*rw)(w).WriteHeader(code) }
+func (w *rwFC) Write(p []byte) (int, error)       { return (*rw)(w).Write(p) }
+func (w *rwFC) WriteString(s string) (int, error) { return (*rw)(w).WriteString(s) }
+func (w *rwFC) Unwrap() http.ResponseWriter       { return (*rw)(w).unwrap() }
+func (w *rwFC) Flush()                            { (*rw)(w).flush() }
+func (w *rwFC) FlushError() error                 { return (*rw)(w).flushError() }
+func (w *rwFC) CloseNotify() <-chan bool          { return (*rw)(w).closeNotify() }
+
+type rwHC rw
+
+func (w *rwHC) Header() http.Header                          { return (*rw)(w).Header() }
+func (w *rwHC) WriteHeader(code int)                         { (*rw)(w).WriteHeader(code) }
+func (w *rwHC) Write(p []byte) (int, error)                  { return (*rw)(w).Write(p) }
+func (w *rwHC) WriteString(s string) (int, error)            { return (*rw)(w).WriteString(s) }
+func (w *rwHC) Unwrap() http.ResponseWriter                  { return (*rw)(w).unwrap() }
+func (w *rwHC) Hijack() (net.Conn, *bufio.ReadWriter, error) { return (*rw)(w).hijack() }
+func (w *rwHC) CloseNotify() <-chan bool                     { return (*rw)(w).closeNotify() }
+
+type rwFHC rw
+
+func (w *rwFHC) Header() http.Header                          { return (*rw)(w).Header() }
+func (w *rwFHC) WriteHeader(code int)                         { (*rw)(w).WriteHeader(code) }
+func (w *rwFHC) Write(p []byte) (int, error)                  { return (*rw)(w).Write(p) }
+func (w *rwFHC) WriteString(s string) (int, error)            { return (*rw)(w).WriteString(s) }
+func (w *rwFHC) Unwrap() http.ResponseWriter                  { return (*rw)(w).unwrap() }
+func (w *rwFHC) Flush()                                       { (*rw)(w).flush() }
+func (w *rwFHC) FlushError() error                            { return (*rw)(w).flushError() }
+func (w *rwFHC) Hijack() (net.Conn, *bufio.ReadWriter, error) { return (*rw)(w).hijack() }
+func (w *rwFHC) CloseNotify() <-chan bool                     { return (*rw)(w).closeNotify() }
+
+type rwRC rw
+
+func (w *rwRC) Header() http.Header                   { return (*rw)(w).Header() }
+func (w *rwRC) WriteHeader(code int)                  { (*rw)(w).WriteHeader(code) }
+func (w *rwRC) Write(p []byte) (int, error)           { return (*rw)(w).Write(p) }
+func (w *rwRC) WriteString(s string) (int, error)     { return (*rw)(w).WriteString(s) }
+func (w *rwRC) Unwrap() http.ResponseWriter           { return (*rw)(w).unwrap() }
+func (w *rwRC) ReadFrom(src io.Reader) (int64, error) { return (*rw)(w).readFrom(src) }
+func (w *rwRC) CloseNotify() <-chan bool              { return (*rw)(w).closeNotify() }
+
+type rwFRC rw
+
+func (w *rwFRC) Header() http.Header                   { return (*rw)(w).Header() }
+func (w *rwFRC) WriteHeader(code int)                  { (*rw)(w).WriteHeader(code) }
+func (w *rwFRC) Write(p []byte) (int, error)           { return (*rw)(w).Write(p) }
+func (w *rwFRC) WriteString(s string) (int, error)     { return (*rw)(w).WriteString(s) }
+func (w *rwFRC) Unwrap() http.ResponseWriter           { return (*rw)(w).unwrap() }
+func (w *rwFRC) Flush()                                { (*rw)(w).flush() }
+func (w *rwFRC) FlushError() error                     { return (*rw)(w).flushError() }
+func (w *rwFRC) ReadFrom(src io.Reader) (int64, error) { return (*rw)(w).readFrom(src) }
+func (w *rwFRC) CloseNotify() <-chan bool              { return (*rw)(w).closeNotify() }
+
+type rwHRC rw
+
+func (w *rwHRC) Header() http.Header                          { return (*rw)(w).Header() }
+func (w *rwHRC) WriteHeader(code int)                         { (*rw)(w).WriteHeader(code) }
+func (w *rwHRC) Write(p []byte) (int, error)                  { return (*rw)(w).Write(p) }
+func (w *rwHRC) WriteString(s string) (int, error)            { return (*rw)(w).WriteString(s) }
+func (w *rwHRC) Unwrap() http.ResponseWriter                  { return (*rw)(w).unwrap() }
+func (w *rwHRC) Hijack() (net.Conn, *bufio.ReadWriter, error) { return (*rw)(w).hijack() }
+func (w *rwHRC) ReadFrom(src io.Reader) (int64, error)        { return (*rw)(w).readFrom(src) }
+func (w *rwHRC) CloseNotify() <-chan bool                     { return (*rw)(w).closeNotify() }
+
+type rwFHRC rw
+
+func (w *rwFHRC) Header() http.Header                          { return (*rw)(w).Header() }
+func (w *rwFHRC) WriteHeader(code int)                         { (*rw)(w).WriteHeader(code) }
+func (w *rwFHRC) Write(p []byte) (int, error)                  { return (*rw)(w).Write(p) }
+func (w *rwFHRC) WriteString(s string) (int, error)            { return (*rw)(w).WriteString(s) }
+func (w *rwFHRC) Unwrap() http.ResponseWriter                  { return (*rw)(w).unwrap() }
+func (w *rwFHRC) Flush()                                       { (*rw)(w).flush() }
+func (w *rwFHRC) FlushError() error                            { return (*rw)(w).flushError() }
+func (w *rwFHRC) Hijack() (net.Conn, *bufio.ReadWriter, error) { return (*rw)(w).hijack() }
+func (w *rwFHRC) ReadFrom(src io.Reader) (int64, error)        { return (*rw)(w).readFrom(src) }
+func (w *rwFHRC) CloseNotify() <-chan bool                     { return (*rw)(w).closeNotify() }
+
+type rwPC rw
+
+func (w *rwPC) Header() http.Header                              { return (*rw)(w).Header() }
+func (w *rwPC) WriteHeader(code int)                             { (*rw)(w).WriteHeader(code) }
+func (w *rwPC) Write(p []byte) (int, error)                      { return (*rw)(w).Write(p) }
+func (w *rwPC) WriteString(s string) (int, error)                { return (*rw)(w).WriteString(s) }
+func (w *rwPC) Unwrap() http.ResponseWriter                      { return (*rw)(w).unwrap() }
+func (w *rwPC) Push(target string, opts *http.PushOptions) error { return (*rw)(w).push(target, opts) }
+func (w *rwPC) CloseNotify() <-chan bool                         { return (*rw)(w).closeNotify() }
+
+type rwFPC rw
+
+func (w *rwFPC) Header() http.Header                              { return (*rw)(w).Header() }
+func (w *rwFPC) WriteHeader(code int)                             { (*rw)(w).WriteHeader(code) }
+func (w *rwFPC) Write(p []byte) (int, error)                      { return (*rw)(w).Write(p) }
+func (w *rwFPC) WriteString(s string) (int, error)                { return (*rw)(w).WriteString(s) }
+func (w *rwFPC) Unwrap() http.ResponseWriter                      { return (*rw)(w).unwrap() }
+func (w *rwFPC) Flush()                                           { (*rw)(w).flush() }
+func (w *rwFPC) FlushError() error                                { return (*rw)(w).flushError() }
+func (w *rwFPC) Push(target string, opts *http.PushOptions) error { return (*rw)(w).push(target, opts) }
+func (w *rwFPC) CloseNotify() <-chan bool                         { return (*rw)(w).closeNotify() }
+
+type rwHPC rw
+
+func (w *rwHPC) Header() http.Header                              { return (*rw)(w).Header() }
+func (w *rwHPC) WriteHeader(code int)                             { (*rw)(w).WriteHeader(code) }
+func (w *rwHPC) Write(p []byte) (int, error)                      { return (*rw)(w).Write(p) }
+func (w *rwHPC) WriteString(s string) (int, error)                { return (*rw)(w).WriteString(s) }
+func (w *rwHPC) Unwrap() http.ResponseWriter                      { return (*rw)(w).unwrap() }
+func (w *rwHPC) Hijack() (net.Conn, *bufio.ReadWriter, error)     { return (*rw)(w).hijack() }
+func (w *rwHPC) Push(target string, opts *http.PushOptions) error { return (*rw)(w).push(target, opts) }
+func (w *rwHPC) CloseNotify() <-chan bool                         { return (*rw)(w).closeNotify() }
+
+type rwFHPC rw
+
+func (w *rwFHPC) Header() http.Header                          { return (*rw)(w).Header() }
+func (w *rwFHPC) WriteHeader(code int)                         { (*rw)(w).WriteHeader(code) }
+func (w *rwFHPC) Write(p []byte) (int, error)                  { return (*rw)(w).Write(p) }
+func (w *rwFHPC) WriteString(s string) (int, error)            { return (*rw)(w).WriteString(s) }
+func (w *rwFHPC) Unwrap() http.ResponseWriter                  { return (*rw)(w).unwrap() }
+func (w *rwFHPC) Flush()                                       { (*rw)(w).flush() }
+func (w *rwFHPC) FlushError() error                            { return (*rw)(w).flushError() }
+func (w *rwFHPC) Hijack() (net.Conn, *bufio.ReadWriter, error) { return (*rw)(w).hijack() }
+func (w *rwFHPC) Push(target string, opts *http.PushOptions) error {
+	return (*rw)(w).push(target, opts)
+}
+func (w *rwFHPC) CloseNotify() <-chan bool { return (*rw)(w).closeNotify() }
+
+type rwRPC rw
+
+func (w *rwRPC) Header() http.Header                              { return (*rw)(w).Header() }
+func (w *rwRPC) WriteHeader(code int)                             { (*rw)(w).WriteHeader(code) }
+func (w *rwRPC) Write(p []byte) (int, error)                      { return (*rw)(w).Write(p) }
+func (w *rwRPC) WriteString(s string) (int, error)                { return (*rw)(w).WriteString(s) }
+func (w *rwRPC) Unwrap() http.ResponseWriter                      { return (*rw)(w).unwrap() }
+func (w *rwRPC) ReadFrom(src io.Reader) (int64, error)            { return (*rw)(w).readFrom(src) }
+func (w *rwRPC) Push(target string, opts *http.PushOptions) error { return (*rw)(w).push(target, opts) }
+func (w *rwRPC) CloseNotify() <-chan bool                         { return (*rw)(w).closeNotify() }
+
+type rwFRPC rw
+
+func (w *rwFRPC) Header() http.Header                   { return (*rw)(w).Header() }
+func (w *rwFRPC) WriteHeader(code int)                  { (*rw)(w).WriteHeader(code) }
+func (w *rwFRPC) Write(p []byte) (int, error)           { return (*rw)(w).Write(p) }
+func (w *rwFRPC) WriteString(s string) (int, error)     { return (*rw)(w).WriteString(s) }
+func (w *rwFRPC) Unwrap() http.ResponseWriter           { return (*rw)(w).unwrap() }
+func (w *rwFRPC) Flush()                                { (*rw)(w).flush() }
+func (w *rwFRPC) FlushError() error                     { return (*rw)(w).flushError() }
+func (w *rwFRPC) ReadFrom(src io.Reader) (int64, error) { return (*rw)(w).readFrom(src) }
+func (w *rwFRPC) Push(target string, opts *http.PushOptions) error {
+	return (*rw)(w).push(target, opts)
+}
+func (w *rwFRPC) CloseNotify() <-chan bool { return (*rw)(w).closeNotify() }
+
+type rwHRPC rw
+
+func (w *rwHRPC) Header() http.Header                          { return (*rw)(w).Header() }
+func (w *rwHRPC) WriteHeader(code int)                         { (*rw)(w).WriteHeader(code) }
+func (w *rwHRPC) Write(p []byte) (int, error)                  { return (*rw)(w).Write(p) }
+func (w *rwHRPC) WriteString(s string) (int, error)            { return (*rw)(w).WriteString(s) }
+func (w *rwHRPC) Unwrap() http.ResponseWriter                  { return (*rw)(w).unwrap() }
+func (w *rwHRPC) Hijack() (net.Conn, *bufio.ReadWriter, error) { return (*rw)(w).hijack() }
+func (w *rwHRPC) ReadFrom(src io.Reader) (int64, error)        { return (*rw)(w).readFrom(src) }
+func (w *rwHRPC) Push(target string, opts *http.PushOptions) error {
+	return (*rw)(w).push(target, opts)
+}
+func (w *rwHRPC) CloseNotify() <-chan bool { return (*rw)(w).closeNotify() }
+
+type rwFHRPC rw
+
+func (w *rwFHRPC) Header() http.Header                          { return (*rw)(w).Header() }
+func (w *rwFHRPC) WriteHeader(code int)                         { (*rw)(w).WriteHeader(code) }
+func (w *rwFHRPC) Write(p []byte) (int, error)                  { return (*rw)(w).Write(p) }
+func (w *rwFHRPC) WriteString(s string) (int, error)            { return (*rw)(w).WriteString(s) }
+func (w *rwFHRPC) Unwrap() http.ResponseWriter                  { return (*rw)(w).unwrap() }
+func (w *rwFHRPC) Flush()                                       { (*rw)(w).flush() }
+func (w *rwFHRPC) FlushError() error                            { return (*rw)(w).flushError() }
+func (w *rwFHRPC) Hijack() (net.Conn, *bufio.ReadWriter, error) { return (*rw)(w).hijack() }
+func (w *rwFHRPC) ReadFrom(src io.Reader) (int64, error)        { return (*rw)(w).readFrom(src) }
+func (w *rwFHRPC) Push(target string, opts *http.PushOptions) error {
+	return (*rw)(w).push(target, opts)
+}
+func (w *rwFHRPC) CloseNotify() <-chan bool { return (*rw)(w).closeNotify() }

@@ -29,6 +29,22 @@ func innerWriters(base *testInner) []http.ResponseWriter {
 		&innerFRP{base},
 		&innerHRP{base},
 		&innerFHRP{base},
+		&innerC{base},
+		&innerFC{base},
+		&innerHC{base},
+		&innerFHC{base},
+		&innerRC{base},
+		&innerFRC{base},
+		&innerHRC{base},
+		&innerFHRC{base},
+		&innerPC{base},
+		&innerFPC{base},
+		&innerHPC{base},
+		&innerFHPC{base},
+		&innerRPC{base},
+		&innerFRPC{base},
+		&innerHRPC{base},
+		&innerFHRPC{base},
 	}
 }
 
@@ -126,3 +142,115 @@ func (w *innerFHRP) ReadFrom(src io.Reader) (int64, error)        { return w.tes
 func (w *innerFHRP) Push(target string, opts *http.PushOptions) error {
 	return w.testInner.push(target, opts)
 }
+
+type innerC struct{ *testInner }
+
+func (w *innerC) CloseNotify() <-chan bool { return w.testInner.closeNotify() }
+
+type innerFC struct{ *testInner }
+
+func (w *innerFC) Flush()                   { w.testInner.flush() }
+func (w *innerFC) CloseNotify() <-chan bool { return w.testInner.closeNotify() }
+
+type innerHC struct{ *testInner }
+
+func (w *innerHC) Hijack() (net.Conn, *bufio.ReadWriter, error) { return w.testInner.hijack() }
+func (w *innerHC) CloseNotify() <-chan bool                     { return w.testInner.closeNotify() }
+
+type innerFHC struct{ *testInner }
+
+func (w *innerFHC) Flush()                                       { w.testInner.flush() }
+func (w *innerFHC) Hijack() (net.Conn, *bufio.ReadWriter, error) { return w.testInner.hijack() }
+func (w *innerFHC) CloseNotify() <-chan bool                     { return w.testInner.closeNotify() }
+
+type innerRC struct{ *testInner }
+
+func (w *innerRC) ReadFrom(src io.Reader) (int64, error) { return w.testInner.readFrom(src) }
+func (w *innerRC) CloseNotify() <-chan bool              { return w.testInner.closeNotify() }
+
+type innerFRC struct{ *testInner }
+
+func (w *innerFRC) Flush()                                { w.testInner.flush() }
+func (w *innerFRC) ReadFrom(src io.Reader) (int64, error) { return w.testInner.readFrom(src) }
+func (w *innerFRC) CloseNotify() <-chan bool              { return w.testInner.closeNotify() }
+
+type innerHRC struct{ *testInner }
+
+func (w *innerHRC) Hijack() (net.Conn, *bufio.ReadWriter, error) { return w.testInner.hijack() }
+func (w *innerHRC) ReadFrom(src io.Reader) (int64, error)        { return w.testInner.readFrom(src) }
+func (w *innerHRC) CloseNotify() <-chan bool                     { return w.testInner.closeNotify() }
+
+type innerFHRC struct{ *testInner }
+
+func (w *innerFHRC) Flush()                                       { w.testInner.flush() }
+func (w *innerFHRC) Hijack() (net.Conn, *bufio.ReadWriter, error) { return w.testInner.hijack() }
+func (w *innerFHRC) ReadFrom(src io.Reader) (int64, error)        { return w.testInner.readFrom(src) }
+func (w *innerFHRC) CloseNotify() <-chan bool                     { return w.testInner.closeNotify() }
+
+type innerPC struct{ *testInner }
+
+func (w *innerPC) Push(target string, opts *http.PushOptions) error {
+	return w.testInner.push(target, opts)
+}
+func (w *innerPC) CloseNotify() <-chan bool { return w.testInner.closeNotify() }
+
+type innerFPC struct{ *testInner }
+
+func (w *innerFPC) Flush() { w.testInner.flush() }
+func (w *innerFPC) Push(target string, opts *http.PushOptions) error {
+	return w.testInner.push(target, opts)
+}
+func (w *innerFPC) CloseNotify() <-chan bool { return w.testInner.closeNotify() }
+
+type innerHPC struct{ *testInner }
+
+func (w *innerHPC) Hijack() (net.Conn, *bufio.ReadWriter, error) { return w.testInner.hijack() }
+func (w *innerHPC) Push(target string, opts *http.PushOptions) error {
+	return w.testInner.push(target, opts)
+}
+func (w *innerHPC) CloseNotify() <-chan bool { return w.testInner.closeNotify() }
+
+type innerFHPC struct{ *testInner }
+
+func (w *innerFHPC) Flush()                                       { w.testInner.flush() }
+func (w *innerFHPC) Hijack() (net.Conn, *bufio.ReadWriter, error) { return w.testInner.hijack() }
+func (w *innerFHPC) Push(target string, opts *http.PushOptions) error {
+	return w.testInner.push(target, opts)
+}
+func (w *innerFHPC) CloseNotify() <-chan bool { return w.testInner.closeNotify() }
+
+type innerRPC struct{ *testInner }
+
+func (w *innerRPC) ReadFrom(src io.Reader) (int64, error) { return w.testInner.readFrom(src) }
+func (w *innerRPC) Push(target string, opts *http.PushOptions) error {
+	return w.testInner.push(target, opts)
+}
+func (w *innerRPC) CloseNotify() <-chan bool { return w.testInner.closeNotify() }
+
+type innerFRPC struct{ *testInner }
+
+func (w *innerFRPC) Flush()                                { w.testInner.flush() }
+func (w *innerFRPC) ReadFrom(src io.Reader) (int64, error) { return w.testInner.readFrom(src) }
+func (w *innerFRPC) Push(target string, opts *http.PushOptions) error {
+	return w.testInner.push(target, opts)
+}
+func (w *innerFRPC) CloseNotify() <-chan bool { return w.testInner.closeNotify() }
+
+type innerHRPC struct{ *testInner }
+
+func (w *innerHRPC) Hijack() (net.Conn, *bufio.ReadWriter, error) { return w.testInner.hijack() }
+func (w *innerHRPC) ReadFrom(src io.Reader) (int64, error)        { return w.testInner.readFrom(src) }
+func (w *innerHRPC) Push(target string, opts *http.PushOptions) error {
+	return w.testInner.push(target, opts)
+}
+func (w *innerHRPC) CloseNotify() <-chan bool { return w.testInner.closeNotify() }
+
+type innerFHRPC struct{ *testInner }
+
+func (w *innerFHRPC) Flush()                                       { w.testInner.flush() }
+func (w *innerFHRPC) Hijack() (net.Conn, *bufio.ReadWriter, error) { return w.testInner.hijack() }
+func (w *innerFHRPC) ReadFrom(src io.Reader) (int64, error)        { return w.testInner.readFrom(src) }
+func (w *innerFHRPC) Push(target string, opts *http.PushOptions) error {
+	return w.testInner.push(target, opts)
+}
+func (w *innerFHRPC) CloseNotify() <-chan bool { return w.testInner.closeNotify() }
