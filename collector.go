@@ -188,7 +188,10 @@ type Collector struct {
 	win    *window     // request counts per bucket
 	routes *routeTable // per route: counts by status and method, histogram, bytes
 	sess   *sessions   // active sessions
-	_      [64]byte
+	// needNote is set, once, by the first route adapter that could not
+	// find its request's record through the ResponseWriter (pattern.go).
+	needNote atomic.Bool
+	_        [64]byte
 
 	// started counts the requests the middleware began. It finishes one by
 	// adding it to its route's histogram, so the requests in flight are
@@ -207,6 +210,14 @@ type Collector struct {
 	// collector was created, or earlier when restored from a saved state.
 	firstStart atomic.Int64
 	snap       atomic.Pointer[Snapshot]
+
+	// selfRequests counts the requests the collector's own Handler served
+	// through its middleware, which the other figures leave out: written by
+	// the middleware, read by the refresh goroutine.
+	selfRequests atomic.Uint64
+	// Route names derived on the request path, cached (pattern.go).
+	joined nameCache // nested muxes' joined patterns
+	named  nameCache // RouteFunc's method and template names
 
 	// Immutable after Open; read by the readers only.
 	promNamespace string    // Namespace and "_", or empty

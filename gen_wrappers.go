@@ -72,6 +72,7 @@ func main() {
 		fmt.Fprintf(&b, "func (w *%s) WriteHeader(code int) { (*rw)(w).WriteHeader(code) }\n", t)
 		fmt.Fprintf(&b, "func (w *%s) Write(p []byte) (int, error) { return (*rw)(w).Write(p) }\n", t)
 		fmt.Fprintf(&b, "func (w *%s) Unwrap() http.ResponseWriter { return (*rw)(w).w }\n", t)
+		fmt.Fprintf(&b, "func (w *%s) record() *rw { return (*rw)(w) }\n", t)
 		for i, f := range ifaces {
 			if m&(1<<i) != 0 {
 				fmt.Fprintf(&b, f.method, t)

@@ -38,6 +38,7 @@ const (
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
+	c.markSelf(w, r)
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")

@@ -28,7 +28,10 @@ type jsonSnapshot struct {
 	BytesWritten    uint64      `json:"bytes_written"`
 	Routes          []jsonRoute `json:"routes"`
 	RoutesCapped    bool        `json:"routes_capped"`
-	Runtime         jsonRuntime `json:"runtime"`
+	// UnmatchedSuccess and SelfRequests: see Snapshot.
+	UnmatchedSuccess uint64      `json:"unmatched_success"`
+	SelfRequests     uint64      `json:"self_requests"`
+	Runtime          jsonRuntime `json:"runtime"`
 }
 
 type jsonRoute struct {
@@ -89,16 +92,18 @@ func (s *Snapshot) jsonForm() *jsonSnapshot {
 		}
 	}
 	return &jsonSnapshot{
-		Routes:          routes,
-		RoutesCapped:    s.RoutesCapped,
-		Time:            s.Time,
-		Start:           s.Start,
-		Uptime:          s.Uptime.Seconds(),
-		Requests:        s.Requests,
-		InFlight:        s.InFlight,
-		Connections:     s.Connections,
-		SessionsActive:  s.SessionsActive,
-		SessionsDropped: s.SessionsDropped,
+		Routes:           routes,
+		RoutesCapped:     s.RoutesCapped,
+		UnmatchedSuccess: s.UnmatchedSuccess,
+		SelfRequests:     s.SelfRequests,
+		Time:             s.Time,
+		Start:            s.Start,
+		Uptime:           s.Uptime.Seconds(),
+		Requests:         s.Requests,
+		InFlight:         s.InFlight,
+		Connections:      s.Connections,
+		SessionsActive:   s.SessionsActive,
+		SessionsDropped:  s.SessionsDropped,
 		Window: jsonWindow{
 			Start:       s.Window.Start,
 			BucketWidth: s.Window.BucketWidth.Seconds(),

@@ -50,6 +50,12 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Since(c.base)
 	cw := writerPool.Get().(*rw)
 	cw.w = w
+	cw.c = c
+	if c.needNote.Load() {
+		// Some adapter could not reach its record through the writer:
+		// carry it in the context too (pattern.go). Off by default.
+		r = c.withNote(r, cw)
+	}
 	finished := false
 	defer func() {
 		d := time.Since(c.base) - start
@@ -62,9 +68,17 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if status < 100 || status > 999 {
 			status = http.StatusInternalServerError
 		}
-		c.win.add(1)
-		c.ring.record(d)
-		c.routes.get(c.routeOf(r)).observe(methodIndex(r.Method), status, int64(d), cw.bytes, c.bounds)
+		route, self := c.settleRoute(cw, r)
+		if self {
+			// The collector's own Handler (dashboard, scrapes) is counted
+			// apart, out of the figures it shows; it no longer runs.
+			c.started.Add(^uint64(0))
+			c.selfRequests.Add(1)
+		} else {
+			c.win.add(1)
+			c.ring.record(d)
+			c.routes.get(route).observe(methodIndex(r.Method), status, int64(d), cw.bytes, c.bounds)
+		}
 		*cw = rw{}
 		writerPool.Put(cw)
 	}()
@@ -108,6 +122,12 @@ type rw struct {
 	w      http.ResponseWriter
 	status int   // first final status written; 0 until then
 	bytes  int64 // body bytes written
+
+	// The route as the adapters report it (pattern.go), which find this
+	// record through the writers' Unwrap chain, on the request's goroutine.
+	c    *Collector
+	rep  routeReport
+	note *routeNote // the context's record, when the fallback is on
 }
 
 // Optional interface bits, as used by wrappers_gen.go.

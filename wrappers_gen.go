@@ -54,6 +54,7 @@ func (w *rwPlain) Header() http.Header         { return (*rw)(w).Header() }
 func (w *rwPlain) WriteHeader(code int)        { (*rw)(w).WriteHeader(code) }
 func (w *rwPlain) Write(p []byte) (int, error) { return (*rw)(w).Write(p) }
 func (w *rwPlain) Unwrap() http.ResponseWriter { return (*rw)(w).w }
+func (w *rwPlain) record() *rw                 { return (*rw)(w) }
 
 type rwF rw
 
@@ -61,6 +62,7 @@ func (w *rwF) Header() http.Header         { return (*rw)(w).Header() }
 func (w *rwF) WriteHeader(code int)        { (*rw)(w).WriteHeader(code) }
 func (w *rwF) Write(p []byte) (int, error) { return (*rw)(w).Write(p) }
 func (w *rwF) Unwrap() http.ResponseWriter { return (*rw)(w).w }
+func (w *rwF) record() *rw                 { return (*rw)(w) }
 func (w *rwF) Flush()                      { (*rw)(w).flush() }
 
 type rwH rw
@@ -69,6 +71,7 @@ func (w *rwH) Header() http.Header                          { return (*rw)(w).He
 func (w *rwH) WriteHeader(code int)                         { (*rw)(w).WriteHeader(code) }
 func (w *rwH) Write(p []byte) (int, error)                  { return (*rw)(w).Write(p) }
 func (w *rwH) Unwrap() http.ResponseWriter                  { return (*rw)(w).w }
+func (w *rwH) record() *rw                                  { return (*rw)(w) }
 func (w *rwH) Hijack() (net.Conn, *bufio.ReadWriter, error) { return (*rw)(w).hijack() }
 
 type rwFH rw
@@ -77,6 +80,7 @@ func (w *rwFH) Header() http.Header                          { return (*rw)(w).H
 func (w *rwFH) WriteHeader(code int)                         { (*rw)(w).WriteHeader(code) }
 func (w *rwFH) Write(p []byte) (int, error)                  { return (*rw)(w).Write(p) }
 func (w *rwFH) Unwrap() http.ResponseWriter                  { return (*rw)(w).w }
+func (w *rwFH) record() *rw                                  { return (*rw)(w) }
 func (w *rwFH) Flush()                                       { (*rw)(w).flush() }
 func (w *rwFH) Hijack() (net.Conn, *bufio.ReadWriter, error) { return (*rw)(w).hijack() }
 
@@ -86,6 +90,7 @@ func (w *rwR) Header() http.Header                   { return (*rw)(w).Header() 
 func (w *rwR) WriteHeader(code int)                  { (*rw)(w).WriteHeader(code) }
 func (w *rwR) Write(p []byte) (int, error)           { return (*rw)(w).Write(p) }
 func (w *rwR) Unwrap() http.ResponseWriter           { return (*rw)(w).w }
+func (w *rwR) record() *rw                           { return (*rw)(w) }
 func (w *rwR) ReadFrom(src io.Reader) (int64, error) { return (*rw)(w).readFrom(src) }
 
 type rwFR rw
@@ -94,6 +99,7 @@ func (w *rwFR) Header() http.Header                   { return (*rw)(w).Header()
 func (w *rwFR) WriteHeader(code int)                  { (*rw)(w).WriteHeader(code) }
 func (w *rwFR) Write(p []byte) (int, error)           { return (*rw)(w).Write(p) }
 func (w *rwFR) Unwrap() http.ResponseWriter           { return (*rw)(w).w }
+func (w *rwFR) record() *rw                           { return (*rw)(w) }
 func (w *rwFR) Flush()                                { (*rw)(w).flush() }
 func (w *rwFR) ReadFrom(src io.Reader) (int64, error) { return (*rw)(w).readFrom(src) }
 
@@ -103,6 +109,7 @@ func (w *rwHR) Header() http.Header                          { return (*rw)(w).H
 func (w *rwHR) WriteHeader(code int)                         { (*rw)(w).WriteHeader(code) }
 func (w *rwHR) Write(p []byte) (int, error)                  { return (*rw)(w).Write(p) }
 func (w *rwHR) Unwrap() http.ResponseWriter                  { return (*rw)(w).w }
+func (w *rwHR) record() *rw                                  { return (*rw)(w) }
 func (w *rwHR) Hijack() (net.Conn, *bufio.ReadWriter, error) { return (*rw)(w).hijack() }
 func (w *rwHR) ReadFrom(src io.Reader) (int64, error)        { return (*rw)(w).readFrom(src) }
 
@@ -112,6 +119,7 @@ func (w *rwFHR) Header() http.Header                          { return (*rw)(w).
 func (w *rwFHR) WriteHeader(code int)                         { (*rw)(w).WriteHeader(code) }
 func (w *rwFHR) Write(p []byte) (int, error)                  { return (*rw)(w).Write(p) }
 func (w *rwFHR) Unwrap() http.ResponseWriter                  { return (*rw)(w).w }
+func (w *rwFHR) record() *rw                                  { return (*rw)(w) }
 func (w *rwFHR) Flush()                                       { (*rw)(w).flush() }
 func (w *rwFHR) Hijack() (net.Conn, *bufio.ReadWriter, error) { return (*rw)(w).hijack() }
 func (w *rwFHR) ReadFrom(src io.Reader) (int64, error)        { return (*rw)(w).readFrom(src) }
@@ -122,6 +130,7 @@ func (w *rwP) Header() http.Header                              { return (*rw)(w
 func (w *rwP) WriteHeader(code int)                             { (*rw)(w).WriteHeader(code) }
 func (w *rwP) Write(p []byte) (int, error)                      { return (*rw)(w).Write(p) }
 func (w *rwP) Unwrap() http.ResponseWriter                      { return (*rw)(w).w }
+func (w *rwP) record() *rw                                      { return (*rw)(w) }
 func (w *rwP) Push(target string, opts *http.PushOptions) error { return (*rw)(w).push(target, opts) }
 
 type rwFP rw
@@ -130,6 +139,7 @@ func (w *rwFP) Header() http.Header                              { return (*rw)(
 func (w *rwFP) WriteHeader(code int)                             { (*rw)(w).WriteHeader(code) }
 func (w *rwFP) Write(p []byte) (int, error)                      { return (*rw)(w).Write(p) }
 func (w *rwFP) Unwrap() http.ResponseWriter                      { return (*rw)(w).w }
+func (w *rwFP) record() *rw                                      { return (*rw)(w) }
 func (w *rwFP) Flush()                                           { (*rw)(w).flush() }
 func (w *rwFP) Push(target string, opts *http.PushOptions) error { return (*rw)(w).push(target, opts) }
 
@@ -139,6 +149,7 @@ func (w *rwHP) Header() http.Header                              { return (*rw)(
 func (w *rwHP) WriteHeader(code int)                             { (*rw)(w).WriteHeader(code) }
 func (w *rwHP) Write(p []byte) (int, error)                      { return (*rw)(w).Write(p) }
 func (w *rwHP) Unwrap() http.ResponseWriter                      { return (*rw)(w).w }
+func (w *rwHP) record() *rw                                      { return (*rw)(w) }
 func (w *rwHP) Hijack() (net.Conn, *bufio.ReadWriter, error)     { return (*rw)(w).hijack() }
 func (w *rwHP) Push(target string, opts *http.PushOptions) error { return (*rw)(w).push(target, opts) }
 
@@ -148,6 +159,7 @@ func (w *rwFHP) Header() http.Header                              { return (*rw)
 func (w *rwFHP) WriteHeader(code int)                             { (*rw)(w).WriteHeader(code) }
 func (w *rwFHP) Write(p []byte) (int, error)                      { return (*rw)(w).Write(p) }
 func (w *rwFHP) Unwrap() http.ResponseWriter                      { return (*rw)(w).w }
+func (w *rwFHP) record() *rw                                      { return (*rw)(w) }
 func (w *rwFHP) Flush()                                           { (*rw)(w).flush() }
 func (w *rwFHP) Hijack() (net.Conn, *bufio.ReadWriter, error)     { return (*rw)(w).hijack() }
 func (w *rwFHP) Push(target string, opts *http.PushOptions) error { return (*rw)(w).push(target, opts) }
@@ -158,6 +170,7 @@ func (w *rwRP) Header() http.Header                              { return (*rw)(
 func (w *rwRP) WriteHeader(code int)                             { (*rw)(w).WriteHeader(code) }
 func (w *rwRP) Write(p []byte) (int, error)                      { return (*rw)(w).Write(p) }
 func (w *rwRP) Unwrap() http.ResponseWriter                      { return (*rw)(w).w }
+func (w *rwRP) record() *rw                                      { return (*rw)(w) }
 func (w *rwRP) ReadFrom(src io.Reader) (int64, error)            { return (*rw)(w).readFrom(src) }
 func (w *rwRP) Push(target string, opts *http.PushOptions) error { return (*rw)(w).push(target, opts) }
 
@@ -167,6 +180,7 @@ func (w *rwFRP) Header() http.Header                              { return (*rw)
 func (w *rwFRP) WriteHeader(code int)                             { (*rw)(w).WriteHeader(code) }
 func (w *rwFRP) Write(p []byte) (int, error)                      { return (*rw)(w).Write(p) }
 func (w *rwFRP) Unwrap() http.ResponseWriter                      { return (*rw)(w).w }
+func (w *rwFRP) record() *rw                                      { return (*rw)(w) }
 func (w *rwFRP) Flush()                                           { (*rw)(w).flush() }
 func (w *rwFRP) ReadFrom(src io.Reader) (int64, error)            { return (*rw)(w).readFrom(src) }
 func (w *rwFRP) Push(target string, opts *http.PushOptions) error { return (*rw)(w).push(target, opts) }
@@ -177,6 +191,7 @@ func (w *rwHRP) Header() http.Header                              { return (*rw)
 func (w *rwHRP) WriteHeader(code int)                             { (*rw)(w).WriteHeader(code) }
 func (w *rwHRP) Write(p []byte) (int, error)                      { return (*rw)(w).Write(p) }
 func (w *rwHRP) Unwrap() http.ResponseWriter                      { return (*rw)(w).w }
+func (w *rwHRP) record() *rw                                      { return (*rw)(w) }
 func (w *rwHRP) Hijack() (net.Conn, *bufio.ReadWriter, error)     { return (*rw)(w).hijack() }
 func (w *rwHRP) ReadFrom(src io.Reader) (int64, error)            { return (*rw)(w).readFrom(src) }
 func (w *rwHRP) Push(target string, opts *http.PushOptions) error { return (*rw)(w).push(target, opts) }
@@ -187,6 +202,7 @@ func (w *rwFHRP) Header() http.Header                          { return (*rw)(w)
 func (w *rwFHRP) WriteHeader(code int)                         { (*rw)(w).WriteHeader(code) }
 func (w *rwFHRP) Write(p []byte) (int, error)                  { return (*rw)(w).Write(p) }
 func (w *rwFHRP) Unwrap() http.ResponseWriter                  { return (*rw)(w).w }
+func (w *rwFHRP) record() *rw                                  { return (*rw)(w) }
 func (w *rwFHRP) Flush()                                       { (*rw)(w).flush() }
 func (w *rwFHRP) Hijack() (net.Conn, *bufio.ReadWriter, error) { return (*rw)(w).hijack() }
 func (w *rwFHRP) ReadFrom(src io.Reader) (int64, error)        { return (*rw)(w).readFrom(src) }

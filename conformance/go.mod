@@ -4,4 +4,9 @@ go 1.26.0
 
 require github.com/vitalsgo/vitals v0.0.0
 
+require (
+	github.com/go-chi/chi/v5 v5.5.0 // indirect
+	github.com/gorilla/mux v1.8.1 // indirect
+)
+
 replace github.com/vitalsgo/vitals => ../
