@@ -66,7 +66,10 @@ type Options struct {
 	// It runs after the handler returns, on the request the middleware was
 	// given; it must be fast, must not panic, and must return a name from a
 	// bounded set (a route template, never the raw path). An empty name
-	// counts as RouteUnmatched.
+	// counts as RouteUnmatched. A route that Collector.Routes or
+	// Collector.RouteFunc reported for the request takes precedence, and
+	// Route is not called then: use those when the router sees a copy of
+	// the middleware's request.
 	Route func(*http.Request) string
 
 	// MaxRoutes caps the distinct routes counted; requests to routes first

@@ -25,6 +25,11 @@ import (
 // net/http requires, next must not use it after ServeHTTP returns: it is
 // recycled for later requests.
 //
+// Requests served by the collector's own Handler through it are counted
+// apart, in Snapshot.SelfRequests only. Behind middleware that copies the
+// request, or for routers other than http.ServeMux, see Collector.Routes
+// and Collector.RouteFunc.
+//
 // A handler that panics is counted with status 500 and the panic continues
 // unchanged (http.ErrAbortHandler included), so the server behaves exactly
 // as it would without the middleware.

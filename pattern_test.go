@@ -253,12 +253,12 @@ func TestRouteFunc(t *testing.T) {
 	c, _ := newTestCollector(t, Options{})
 	routeOf := map[string]string{"/a": "/a", "/b/1": "/b/{id}", "/b/2": "/b/{id}", "/boom": "/boom"}
 	named := c.RouteFunc(func(r *http.Request) string {
-		if r.URL.Path == "/panics" {
+		if r.URL.Path == "/panics" || r.URL.Path == "/both" {
 			panic("route function bug")
 		}
 		return routeOf[r.URL.Path]
 	})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/boom" {
+		if r.URL.Path == "/boom" || r.URL.Path == "/both" {
 			panic(http.ErrAbortHandler)
 		}
 		if routeOf[r.URL.Path] == "" && r.URL.Path != "/panics" {
@@ -267,22 +267,26 @@ func TestRouteFunc(t *testing.T) {
 	}))
 	h := c.Middleware(requestID(named))
 	serveAll(t, h, "GET /a", "DELETE /a", "get /a", "GET /b/1", "GET /b/2", "GET /zzz", "GET /panics")
-	// The handler's panic goes on unchanged, and the route is named.
-	func() {
-		defer func() {
-			if p := recover(); p != http.ErrAbortHandler {
-				t.Errorf("panic = %v, want http.ErrAbortHandler", p)
-			}
+	// The handler's panic goes on unchanged, and the route is named; when
+	// the name function panics too, its panic is contained and the
+	// handler's still goes on.
+	for _, path := range []string{"/boom", "/both"} {
+		func() {
+			defer func() {
+				if p := recover(); p != http.ErrAbortHandler {
+					t.Errorf("%s: panic = %v, want http.ErrAbortHandler", path, p)
+				}
+			}()
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", path, nil))
 		}()
-		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/boom", nil))
-	}()
+	}
 	got, s := routeStatus(c)
-	want := map[string]string{"DELETE /a": "1 1 0", "GET /a": "1 1 0", "/a": "1 1 0", "GET /b/{id}": "2 2 0", "GET /boom": "1 0 0", "unmatched": "2 1 1"}
+	want := map[string]string{"DELETE /a": "1 1 0", "GET /a": "1 1 0", "/a": "1 1 0", "GET /b/{id}": "2 2 0", "GET /boom": "1 0 0", "unmatched": "3 1 1"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("routes = %v, want %v", got, want)
 	}
-	if s.InFlight != 0 || s.Requests != 8 {
-		t.Errorf("in flight %d, requests %d; want 0, 8", s.InFlight, s.Requests)
+	if s.InFlight != 0 || s.Requests != 9 {
+		t.Errorf("in flight %d, requests %d; want 0, 9", s.InFlight, s.Requests)
 	}
 }
 
@@ -319,11 +323,6 @@ func TestJoinRoutes(t *testing.T) {
 // The adapters add no allocation to a stack when they reach the record
 // through the writer, and neither do joined and method names once seen.
 func TestRoutesAllocationFree(t *testing.T) {
-	okMux := func() *http.ServeMux {
-		mux := http.NewServeMux()
-		mux.Handle("GET /items/{id}", okHandler)
-		return mux
-	}
 	nested := func(inner http.Handler) http.Handler {
 		root := http.NewServeMux()
 		root.Handle("/api/", http.StripPrefix("/api", inner))
@@ -355,31 +354,43 @@ func TestRoutesAllocationFree(t *testing.T) {
 	}
 }
 
+// okMux serves okHandler at GET /items/{id}, so that benchmarks count only
+// what the mux and the middlewares allocate.
+func okMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("GET /items/{id}", okHandler)
+	return mux
+}
+
+// BenchmarkRouteAdapters serves the stacks of TestRoutesThroughMiddlewareStacks
+// bare (-bare) and with vitals: what vitals adds is the difference. The
+// fallback is the context path that a writer without Unwrap (as
+// http.TimeoutHandler's) turns on.
 func BenchmarkRouteAdapters(b *testing.B) {
 	stripped := func(c *Collector) http.Handler {
 		root := http.NewServeMux()
-		root.Handle("/api/", http.StripPrefix("/api", c.Routes(itemsMux())))
+		root.Handle("/api/", http.StripPrefix("/api", c.Routes(okMux())))
 		return root
 	}
 	for _, bc := range []struct {
 		name, path string
 		stack      func(c *Collector) http.Handler
 	}{
-		{"direct-bare", "/items/1", func(*Collector) http.Handler { return itemsMux() }},
-		{"direct", "/items/1", func(c *Collector) http.Handler { return c.Middleware(itemsMux()) }},
-		{"withcontext-bare", "/items/1", func(c *Collector) http.Handler { return requestID(itemsMux()) }},
-		{"withcontext-unmatched", "/items/1", func(c *Collector) http.Handler { return c.Middleware(requestID(itemsMux())) }},
-		{"withcontext-routes", "/items/1", func(c *Collector) http.Handler { return c.Middleware(requestID(c.Routes(itemsMux()))) }},
+		{"direct-bare", "/items/1", func(*Collector) http.Handler { return okMux() }},
+		{"direct", "/items/1", func(c *Collector) http.Handler { return c.Middleware(okMux()) }},
+		{"withcontext-bare", "/items/1", func(c *Collector) http.Handler { return requestID(okMux()) }},
+		{"withcontext-unmatched", "/items/1", func(c *Collector) http.Handler { return c.Middleware(requestID(okMux())) }},
+		{"withcontext-routes", "/items/1", func(c *Collector) http.Handler { return c.Middleware(requestID(c.Routes(okMux()))) }},
 		{"nested-stripprefix-bare", "/api/items/1", func(c *Collector) http.Handler {
 			root := http.NewServeMux()
-			root.Handle("/api/", http.StripPrefix("/api", itemsMux()))
+			root.Handle("/api/", http.StripPrefix("/api", okMux()))
 			return root
 		}},
 		{"nested-stripprefix-routes", "/api/items/1", func(c *Collector) http.Handler { return c.Middleware(stripped(c)) }},
-		{"fallback-bare", "/items/1", func(c *Collector) http.Handler { return hideWriter(itemsMux()) }},
+		{"fallback-bare", "/items/1", func(c *Collector) http.Handler { return hideWriter(okMux()) }},
 		{"fallback-routes", "/items/1", func(c *Collector) http.Handler {
 			c.needNote.Store(true)
-			return c.Middleware(hideWriter(c.Routes(itemsMux())))
+			return c.Middleware(hideWriter(c.Routes(okMux())))
 		}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
