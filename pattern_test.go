@@ -97,6 +97,10 @@ func TestRoutesThroughMiddlewareStacks(t *testing.T) {
 			return c.Middleware(http.MaxBytesHandler(c.Routes(itemsMux()), 1<<20))
 		}, reqs, want},
 		{"StripPrefix nested", func(c *Collector) http.Handler { return c.Middleware(nested(c)) }, api, wantAPI},
+		// A prefix stripped above every mux is no pattern: names stay the mux's.
+		{"StripPrefix at the root", func(c *Collector) http.Handler {
+			return c.Middleware(http.StripPrefix("/app", c.Routes(itemsMux())))
+		}, []string{"GET /app/items/1", "GET /app/items/2", "POST /app/items", "DELETE /app/items/1", "GET /app/nope"}, want},
 		{"StripPrefix nested behind WithContext", func(c *Collector) http.Handler {
 			return c.Middleware(requestID(c.Routes(nested(c))))
 		}, api, wantAPI},
