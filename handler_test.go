@@ -202,8 +202,10 @@ func TestJSONGolden(t *testing.T) {
 		BytesWritten: 4096,
 		Routes: []RouteStats{{Route: "GET /items/{id}", Requests: 12, Errors: 1, Status: Status{Success: 11, ServerError: 1},
 			Bytes: 4096, P50: 5 * time.Millisecond, P90: 20 * time.Millisecond, P99: 250 * time.Millisecond}},
-		RoutesCapped: true, UnmatchedSuccess: 6, SelfRequests: 7,
-		Runtime: Runtime{Goroutines: 9, HeapBytes: 1 << 20, TotalBytes: 8 << 20, GCCycles: 3, GCPause: 1500 * time.Microsecond},
+		RoutesCapped: true,
+		Runtime:      Runtime{Goroutines: 9, HeapBytes: 1 << 20, TotalBytes: 8 << 20, GCCycles: 3, GCPause: 1500 * time.Microsecond},
+
+		UnmatchedSuccess: 6, SelfRequests: 7,
 	}
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {

@@ -28,10 +28,12 @@ type jsonSnapshot struct {
 	BytesWritten    uint64      `json:"bytes_written"`
 	Routes          []jsonRoute `json:"routes"`
 	RoutesCapped    bool        `json:"routes_capped"`
-	// UnmatchedSuccess and SelfRequests: see Snapshot.
-	UnmatchedSuccess uint64      `json:"unmatched_success"`
-	SelfRequests     uint64      `json:"self_requests"`
-	Runtime          jsonRuntime `json:"runtime"`
+	Runtime         jsonRuntime `json:"runtime"`
+
+	// What the route figures may miss, and what was counted apart: see
+	// Snapshot.
+	UnmatchedSuccess uint64 `json:"unmatched_success"`
+	SelfRequests     uint64 `json:"self_requests"`
 }
 
 type jsonRoute struct {
@@ -91,19 +93,17 @@ func (s *Snapshot) jsonForm() *jsonSnapshot {
 			P50: r.P50.Seconds(), P90: r.P90.Seconds(), P99: r.P99.Seconds(),
 		}
 	}
-	return &jsonSnapshot{
-		Routes:           routes,
-		RoutesCapped:     s.RoutesCapped,
-		UnmatchedSuccess: s.UnmatchedSuccess,
-		SelfRequests:     s.SelfRequests,
-		Time:             s.Time,
-		Start:            s.Start,
-		Uptime:           s.Uptime.Seconds(),
-		Requests:         s.Requests,
-		InFlight:         s.InFlight,
-		Connections:      s.Connections,
-		SessionsActive:   s.SessionsActive,
-		SessionsDropped:  s.SessionsDropped,
+	j := &jsonSnapshot{
+		Routes:          routes,
+		RoutesCapped:    s.RoutesCapped,
+		Time:            s.Time,
+		Start:           s.Start,
+		Uptime:          s.Uptime.Seconds(),
+		Requests:        s.Requests,
+		InFlight:        s.InFlight,
+		Connections:     s.Connections,
+		SessionsActive:  s.SessionsActive,
+		SessionsDropped: s.SessionsDropped,
 		Window: jsonWindow{
 			Start:       s.Window.Start,
 			BucketWidth: s.Window.BucketWidth.Seconds(),
@@ -129,4 +129,6 @@ func (s *Snapshot) jsonForm() *jsonSnapshot {
 			GCPause:    s.Runtime.GCPause.Seconds(),
 		},
 	}
+	j.UnmatchedSuccess, j.SelfRequests = s.UnmatchedSuccess, s.SelfRequests
+	return j
 }
