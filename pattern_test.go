@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -407,4 +408,74 @@ func BenchmarkRouteAdapters(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestRoutesConcurrently runs every adapter path at once, behind a barrier,
+// while the context fallback turns on mid-run and the name caches fill:
+// under -race any unguarded access fails it, and every request is counted
+// exactly once, under its route or (only on the stack that turned the
+// fallback on, before it was on) as unmatched.
+func TestRoutesConcurrently(t *testing.T) {
+	const perG = 300
+	c, _ := newTestCollector(t, Options{})
+	nested := http.NewServeMux()
+	nested.Handle("/api/", http.StripPrefix("/api", c.Routes(okMux())))
+	copying := c.Middleware(requestID(c.Routes(nested)))
+	timeout := c.Middleware(http.TimeoutHandler(c.Routes(okMux()), time.Minute, ""))
+	named := c.Middleware(c.RouteFunc(func(r *http.Request) string { return r.URL.Path })(okHandler))
+	self := http.NewServeMux()
+	self.Handle("GET /metrics", c.Handler())
+	selfH := c.Middleware(requestID(self))
+
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := range 2 {
+		for _, run := range []func(i int){
+			func(int) { copying.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/api/items/1", nil)) },
+			func(int) { timeout.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/items/1", nil)) },
+			func(i int) {
+				named.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", fmt.Sprintf("/t%d-%d", g, i%40), nil))
+			},
+			func(int) {
+				selfH.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/metrics?format=json", nil))
+			},
+		} {
+			wg.Go(func() {
+				<-start
+				for i := range perG {
+					run(i)
+				}
+			})
+		}
+	}
+	close(start)
+	wg.Wait()
+	c.refresh()
+	s := c.Snapshot()
+	got := map[string]uint64{}
+	var sum, namedT uint64
+	for _, r := range s.Routes {
+		got[r.Route] = r.Requests
+		sum += r.Requests
+		if strings.HasPrefix(r.Route, "GET /t") {
+			namedT += r.Requests
+		}
+	}
+	lost := got[RouteUnmatched]
+	if got["GET /api/items/{id}"] != 2*perG || namedT != 2*perG || got["GET /items/{id}"]+lost != 2*perG || !c.needNote.Load() {
+		t.Errorf("routes = %v", got)
+	}
+	if s.UnmatchedSuccess != lost || s.SelfRequests != 2*perG || s.Requests != 6*perG || sum != 6*perG || s.InFlight != 0 {
+		t.Errorf("unmatched 2xx %d (lost %d), self %d, requests %d, sum %d, in flight %d", s.UnmatchedSuccess, lost, s.SelfRequests, s.Requests, sum, s.InFlight)
+	}
+	if n := len(s.Routes); n != 2+80+btoi(lost > 0) {
+		t.Errorf("%d routes, want %d", n, 2+80+btoi(lost > 0))
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
