@@ -14,8 +14,9 @@ import (
 // given. A middleware between vitals and the mux that copies the request
 // (r.WithContext, http.TimeoutHandler, http.MaxBytesHandler,
 // http.StripPrefix) makes the mux set Pattern on a copy that vitals never
-// sees, and the mux has no hook to tell anyone else: no middleware can read
-// the pattern from outside. So the pattern must be carried out from inside,
+// sees, and the mux has no hook to tell anyone else: the copy shares
+// nothing with the original that the mux writes to, so no middleware can
+// read the pattern from outside. So the pattern must be carried out from inside,
 // by a handler that sees the mux's request: Collector.Routes (around a mux)
 // and Collector.RouteFunc (inside another router). They find the request's
 // record in one of two ways:
@@ -30,10 +31,12 @@ import (
 //     writer without Unwrap (http.TimeoutHandler, which also runs the
 //     handler on a goroutine of its own that can outlive the request). The
 //     middleware cannot tell in advance whether a request will need this,
-//     and the context costs allocations, so it adds a note to the context
-//     only once an adapter has failed to find its record: from then on,
-//     every request carries one (BenchmarkRouteAdapters/fallback-routes: 3 allocations). Requests begun
-//     before that moment keep no pattern and count as RouteUnmatched.
+//     and a context value costs allocations (a copy of the request, the
+//     context, the note: 3 in BenchmarkRouteAdapters/fallback-routes), so
+//     it adds a note to the context only once an adapter has failed to
+//     find its record; from then on, every request carries one. Requests
+//     begun before that moment keep no pattern and count as RouteUnmatched
+//     (a 2xx among them shows in Snapshot.UnmatchedSuccess).
 //
 // A record learns its route from every adapter it passes, innermost first;
 // an outer mux's pattern becomes the prefix of an inner one's when the
@@ -46,7 +49,7 @@ import (
 // request's own goroutine only, or in a routeNote.
 type routeReport struct {
 	name     string // route name so far, joined across nested muxes
-	path     string // URL path of the request that the innermost naming level saw
+	path     string // URL path as the outermost level that reported so far saw it
 	reported bool   // an adapter reported: an empty name means no route matched
 	self     bool   // the collector's own Handler served the request
 }
