@@ -241,6 +241,9 @@ func TestSelfRequestsCountedApart(t *testing.T) {
 					t.Errorf("route %q counts the collector's own requests", r.Route)
 				}
 			}
+			if page := get(t, c.Handler(), "GET", "/").Body.String(); !strings.Contains(page, `id="self-requests"`) {
+				t.Error("the page does not say that its own requests are counted apart")
+			}
 		})
 	}
 	// Another collector's Handler is ordinary traffic to this one.
