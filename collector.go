@@ -218,6 +218,8 @@ type Collector struct {
 	// through its middleware, which the other figures leave out: written by
 	// the middleware, read by the refresh goroutine.
 	selfRequests atomic.Uint64
+	// adapters is set when Routes or RouteFunc made an adapter (pattern.go).
+	adapters atomic.Bool
 	// Route names derived on the request path, cached (pattern.go).
 	joined nameCache // nested muxes' joined patterns
 	named  nameCache // RouteFunc's method and template names

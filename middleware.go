@@ -34,6 +34,7 @@ import (
 // unchanged (http.ErrAbortHandler included), so the server behaves exactly
 // as it would without the middleware.
 func (c *Collector) Middleware(next http.Handler) http.Handler {
+	c.expectNote(next) // pattern.go
 	return &middleware{c: c, next: next}
 }
 

@@ -3,9 +3,11 @@ package vitals
 import (
 	"context"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Routes behind request-copying middleware and nested muxes.
@@ -36,7 +38,10 @@ import (
 //     it adds a note to the context only once an adapter has failed to
 //     find its record; from then on, every request carries one. Requests
 //     begun before that moment keep no pattern and count as RouteUnmatched
-//     (a 2xx among them shows in Snapshot.UnmatchedSuccess).
+//     (a 2xx among them shows in Snapshot.UnmatchedSuccess). The one case
+//     it can see coming, the middleware wrapping http.TimeoutHandler
+//     directly while an adapter of the collector exists, turns the note on
+//     from the start (expectNote), so the stack of the docs loses nothing.
 //
 // A record learns its route from every adapter it passes, innermost first;
 // an outer mux's pattern becomes the prefix of an inner one's when the
@@ -80,13 +85,15 @@ type noteKey struct{ c *Collector }
 // nothing. A reported route takes precedence over Options.Route.
 //
 // It costs no allocation while the ResponseWriter it is given unwraps to the
-// middleware's (see the comment at the top of pattern.go); behind a
+// middleware's (see the comment at the top of pattern.go). Behind a
 // middleware that replaces the writer without an Unwrap method, such as
-// http.TimeoutHandler, the middleware starts carrying the record in the
-// request's context the first time Routes cannot find it, which costs a few
-// allocations per request from then on; requests in flight at that moment
-// count as RouteUnmatched. The handler is safe for concurrent use.
+// http.TimeoutHandler, the middleware carries the record in the request's
+// context as well, which costs 3 allocations per request: from the start
+// when it wraps http.TimeoutHandler directly, else from the first time an
+// adapter cannot find its record (the requests in flight then count as
+// RouteUnmatched). The handler is safe for concurrent use.
 func (c *Collector) Routes(h http.Handler) http.Handler {
+	c.adapters.Store(true)
 	return &patternReporter{c: c, next: h}
 }
 
@@ -124,6 +131,7 @@ func (p *patternReporter) done(w http.ResponseWriter, r *http.Request) {
 // once per distinct pair and cached, so naming allocates nothing for up to
 // 1024 pairs. The returned middleware is safe for concurrent use.
 func (c *Collector) RouteFunc(name func(*http.Request) string) func(http.Handler) http.Handler {
+	c.adapters.Store(true)
 	return func(next http.Handler) http.Handler {
 		return &funcReporter{c: c, name: name, next: next}
 	}
@@ -191,6 +199,21 @@ func (c *Collector) markSelf(w http.ResponseWriter, r *http.Request) {
 		n.mu.Lock()
 		n.rep.self = true
 		n.mu.Unlock()
+	}
+}
+
+// timeoutHandlerType is the type of the handler http.TimeoutHandler
+// returns, which hands its handler a writer without Unwrap.
+var timeoutHandlerType = reflect.TypeOf(http.TimeoutHandler(http.NotFoundHandler(), time.Second, ""))
+
+// expectNote turns the context path on from the start when the middleware
+// is about to wrap http.TimeoutHandler directly and an adapter of c was
+// made (as the usual expression, c.Middleware(http.TimeoutHandler(
+// c.Routes(mux), ...)), makes it first): otherwise the first requests
+// would find out the hard way. Called by Middleware.
+func (c *Collector) expectNote(next http.Handler) {
+	if c.adapters.Load() && reflect.TypeOf(next) == timeoutHandlerType {
+		c.needNote.Store(true)
 	}
 }
 

@@ -130,32 +130,53 @@ func TestRoutesThroughMiddlewareStacks(t *testing.T) {
 }
 
 // Behind http.TimeoutHandler the adapter cannot reach the record through
-// the writer: the first request turns the context path on (and loses its
-// pattern, which the snapshot says); every later one is named.
+// the writer. Directly below the middleware, TimeoutHandler is seen coming
+// and every request is named; deeper, the first request turns the context
+// path on (and loses its pattern, which the snapshot says), and every later
+// one is named.
 func TestRoutesBehindTimeoutHandler(t *testing.T) {
+	reqs := []string{"GET /items/1", "GET /items/2", "POST /items", "DELETE /items/1", "GET /nope"}
 	c, _ := newTestCollector(t, Options{})
 	h := c.Middleware(http.TimeoutHandler(c.Routes(itemsMux()), time.Minute, "timeout"))
+	if !c.needNote.Load() {
+		t.Error("the context path is off, though the middleware wraps TimeoutHandler and an adapter exists")
+	}
+	serveAll(t, h, reqs...)
+	got, s := routeStatus(c)
+	want := map[string]string{"GET /items/{id}": "2 2 0", "POST /items": "1 1 0", "unmatched": "2 0 2"}
+	if fmt.Sprint(got) != fmt.Sprint(want) || s.UnmatchedSuccess != 0 {
+		t.Errorf("routes = %v, UnmatchedSuccess = %d; want %v, 0", got, s.UnmatchedSuccess, want)
+	}
+
+	c, _ = newTestCollector(t, Options{})
+	h = c.Middleware(requestID(http.TimeoutHandler(c.Routes(itemsMux()), time.Minute, "timeout")))
+	if c.needNote.Load() {
+		t.Fatal("the context path is on before any request needed it")
+	}
 	serveAll(t, h, "GET /items/0")
 	if !c.needNote.Load() {
-		t.Fatal("the context fallback is off after a request the adapter could not record")
+		t.Fatal("the context path is off after a request the adapter could not record")
 	}
-	serveAll(t, h, "GET /items/1", "GET /items/2", "POST /items", "DELETE /items/1", "GET /nope")
-	got, s := routeStatus(c)
-	want := map[string]string{"GET /items/{id}": "2 2 0", "POST /items": "1 1 0", "unmatched": "3 1 2"}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("routes = %v, want %v", got, want)
+	serveAll(t, h, reqs...)
+	got, s = routeStatus(c)
+	want = map[string]string{"GET /items/{id}": "2 2 0", "POST /items": "1 1 0", "unmatched": "3 1 2"}
+	if fmt.Sprint(got) != fmt.Sprint(want) || s.UnmatchedSuccess != 1 {
+		t.Errorf("routes = %v, UnmatchedSuccess = %d; want %v, 1 (the first request)", got, s.UnmatchedSuccess, want)
 	}
-	if s.UnmatchedSuccess != 1 {
-		t.Errorf("UnmatchedSuccess = %d, want 1 (the first request)", s.UnmatchedSuccess)
-	}
+
 	// A nested mux behind it is joined across the context path too.
-	c2, _ := newTestCollector(t, Options{})
+	c, _ = newTestCollector(t, Options{})
 	root := http.NewServeMux()
-	root.Handle("/api/", http.TimeoutHandler(http.StripPrefix("/api", c2.Routes(itemsMux())), time.Minute, ""))
-	h2 := c2.Middleware(root)
-	serveAll(t, h2, "GET /api/items/0", "GET /api/items/1", "GET /api/nope")
-	if got, _ := routeStatus(c2); fmt.Sprint(got) != fmt.Sprint(map[string]string{"/api/": "1 1 0", "GET /api/items/{id}": "1 1 0", "unmatched": "1 0 1"}) {
+	root.Handle("/api/", http.TimeoutHandler(http.StripPrefix("/api", c.Routes(itemsMux())), time.Minute, ""))
+	serveAll(t, c.Middleware(root), "GET /api/items/0", "GET /api/items/1", "GET /api/nope")
+	if got, _ := routeStatus(c); fmt.Sprint(got) != fmt.Sprint(map[string]string{"/api/": "1 1 0", "GET /api/items/{id}": "1 1 0", "unmatched": "1 0 1"}) {
 		t.Errorf("nested behind TimeoutHandler: routes = %v", got)
+	}
+	// Without an adapter, TimeoutHandler alone costs nothing more.
+	c, _ = newTestCollector(t, Options{})
+	c.Middleware(http.TimeoutHandler(itemsMux(), time.Minute, ""))
+	if c.needNote.Load() {
+		t.Error("the context path is on for a TimeoutHandler without adapters")
 	}
 }
 
@@ -424,7 +445,8 @@ func TestRoutesConcurrently(t *testing.T) {
 	nested := http.NewServeMux()
 	nested.Handle("/api/", http.StripPrefix("/api", c.Routes(okMux())))
 	copying := c.Middleware(requestID(c.Routes(nested)))
-	timeout := c.Middleware(http.TimeoutHandler(c.Routes(okMux()), time.Minute, ""))
+	// Not directly below the middleware: the fallback turns on mid-run.
+	timeout := c.Middleware(requestID(http.TimeoutHandler(c.Routes(okMux()), time.Minute, "")))
 	named := c.Middleware(c.RouteFunc(func(r *http.Request) string { return r.URL.Path })(okHandler))
 	self := http.NewServeMux()
 	self.Handle("GET /metrics", c.Handler())
