@@ -77,7 +77,9 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		route, self := c.settleRoute(cw, r)
 		if self {
 			// The collector's own Handler (dashboard, scrapes) is counted
-			// apart, out of the figures it shows; it no longer runs.
+			// apart, out of the figures it shows. It adds to no histogram,
+			// so taking it back from started keeps started minus the
+			// histograms' total the requests in flight.
 			c.started.Add(^uint64(0))
 			c.selfRequests.Add(1)
 		} else {
