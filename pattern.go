@@ -26,8 +26,8 @@ import (
 //   - Through the ResponseWriter: the middleware hands on a writer whose
 //     Unwrap chain leads back to its record, and the middlewares above pass
 //     the writer through unchanged (r.WithContext, MaxBytesHandler,
-//     StripPrefix) or wrap it with an Unwrap method (httpsnoop, chi's
-//     WrapResponseWriter). Walking the chain costs a few type assertions
+//     StripPrefix) or wrap it with an Unwrap method (as chi's
+//     WrapResponseWriter does). Walking the chain costs a few type assertions
 //     and no allocation, so this is the path that costs nothing.
 //   - Through the request's context, for a middleware that substitutes a
 //     writer without Unwrap (http.TimeoutHandler, which also runs the

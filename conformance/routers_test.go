@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 	"github.com/gorilla/mux"
 
 	"github.com/vitalsgo/vitals"
@@ -138,6 +139,20 @@ func TestChi(t *testing.T) {
 		router.Use(c.RouteFunc(chiRoute))
 		chiRoutes(router)
 		checkRouter(t, c, send(t, c.Middleware(requestID(router)), routerReqs...))
+	})
+	t.Run("chi's middleware before RouteFunc", func(t *testing.T) {
+		c := newCollector(t, vitals.Options{})
+		router := chi.NewRouter()
+		// RequestID copies the request; WrapResponseWriter (as Logger
+		// uses it) wraps the writer, with Unwrap.
+		router.Use(middleware.RequestID, func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				next.ServeHTTP(middleware.NewWrapResponseWriter(w, r.ProtoMajor), r)
+			})
+		})
+		router.Use(c.RouteFunc(chiRoute))
+		chiRoutes(router)
+		checkRouter(t, c, send(t, c.Middleware(router), routerReqs...))
 	})
 	t.Run("mounted sub-router", func(t *testing.T) {
 		c := newCollector(t, vitals.Options{})
