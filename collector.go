@@ -80,7 +80,10 @@ type Options struct {
 	// route template, never the raw path). An empty name counts as
 	// RouteUnmatched. If it panics, the panic is logged (to the server's
 	// ErrorLog, else the log package) and goes no further, and the request
-	// counts as RouteUnmatched: the response the handler gave stands.
+	// counts as RouteUnmatched: the response the handler gave stands. A
+	// route that Collector.Routes or Collector.RouteFunc reported for the
+	// request takes precedence, and Route is not called then: use those
+	// when the router sees a copy of the middleware's request.
 	Route func(*http.Request) string
 
 	// MaxRoutes caps the distinct routes counted; requests to routes first
@@ -239,7 +242,10 @@ type Collector struct {
 	// Options.Now was injected; then the middleware reads it instead.
 	baseWall  int64
 	fakeClock bool
-	_         [64]byte
+	// needNote is set, once, by the first route adapter that could not
+	// find its request's record through the ResponseWriter (pattern.go).
+	needNote atomic.Bool
+	_        [64]byte
 
 	// started counts the requests the middleware began. It finishes one by
 	// adding it to its route's histogram, so the requests in flight are
@@ -259,6 +265,16 @@ type Collector struct {
 	// collector was created, or earlier when restored from a saved state.
 	firstStart atomic.Int64
 	snap       atomic.Pointer[Snapshot]
+
+	// selfRequests counts the requests the collector's own Handler served
+	// through its middleware, which the other figures leave out: written by
+	// the middleware, read by the refresh goroutine.
+	selfRequests atomic.Uint64
+	// adapters is set when Routes or RouteFunc made an adapter (pattern.go).
+	adapters atomic.Bool
+	// Route names derived on the request path, cached (pattern.go).
+	joined nameCache // nested muxes' joined patterns
+	named  nameCache // RouteFunc's method and template names
 
 	// Immutable after Open; read by the readers only.
 	promNamespace string    // Namespace and "_", or empty

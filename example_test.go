@@ -1,6 +1,7 @@
 package vitals_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -79,4 +80,34 @@ func ExampleCollector_Handler() {
 	// Output:
 	// application/json
 	// requests: 1
+}
+
+type idKey struct{}
+
+func ExampleCollector_Routes() {
+	c := vitals.New(vitals.Options{})
+	api := http.NewServeMux()
+	api.HandleFunc("GET /items/{id}", func(w http.ResponseWriter, r *http.Request) {})
+	root := http.NewServeMux()
+	root.Handle("/api/", http.StripPrefix("/api", c.Routes(api))) // a nested mux
+
+	// A middleware that copies the request, between vitals and the mux.
+	requestID := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), idKey{}, 1)))
+		})
+	}
+	h := c.Middleware(requestID(c.Routes(root)))
+
+	for _, path := range []string{"/api/items/1", "/api/items/2", "/api/nothing"} {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", path, nil))
+	}
+	c.Close()
+
+	for _, r := range c.Snapshot().Routes {
+		fmt.Println(r.Route, r.Requests)
+	}
+	// Output:
+	// GET /api/items/{id} 2
+	// unmatched 1
 }

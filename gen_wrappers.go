@@ -74,6 +74,7 @@ var common = []string{
 	"func (w *%s) Write(p []byte) (int, error) { return (*rw)(w).Write(p) }\n",
 	"func (w *%s) WriteString(s string) (int, error) { return (*rw)(w).WriteString(s) }\n",
 	"func (w *%s) Unwrap() http.ResponseWriter { return (*rw)(w).unwrap() }\n",
+	"func (w *%s) record() *rw { return (*rw)(w) }\n",
 }
 
 func name(mask int) string {

@@ -21,7 +21,10 @@ import (
 //
 // Without either, it serves the dashboard. An unknown format is answered
 // 400; methods other than GET and HEAD are answered 405. Responses are not
-// cacheable. The handler reads the published Snapshot and the recording
+// cacheable. Requests it serves through the same collector's Middleware
+// (the dashboard's refreshes, scrapes) are counted apart, in
+// Snapshot.SelfRequests only, so that watching does not change the figures.
+// The handler reads the published Snapshot and the recording
 // atomics only, so serving it never waits on, or slows, the request path.
 func (c *Collector) Handler() http.Handler {
 	return http.HandlerFunc(c.serve)
@@ -38,6 +41,7 @@ const (
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
+	c.markSelf(w, r)
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")

@@ -211,6 +211,8 @@ func TestJSONGolden(t *testing.T) {
 				P50: 5 * time.Millisecond, P90: 20 * time.Millisecond, P99: 250 * time.Millisecond, P999: 480 * time.Millisecond}}},
 		RoutesCapped: true,
 		Runtime:      Runtime{Goroutines: 9, HeapBytes: 1 << 20, TotalBytes: 8 << 20, GCCycles: 3, GCPause: 1500 * time.Microsecond},
+
+		UnmatchedSuccess: 6, SelfRequests: 7,
 	}
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {

@@ -31,6 +31,11 @@ type jsonSnapshot struct {
 	Routes          []jsonRoute `json:"routes"`
 	RoutesCapped    bool        `json:"routes_capped"`
 	Runtime         jsonRuntime `json:"runtime"`
+
+	// What the route figures may miss, and what was counted apart: see
+	// Snapshot.
+	UnmatchedSuccess uint64 `json:"unmatched_success"`
+	SelfRequests     uint64 `json:"self_requests"`
 }
 
 type jsonRoute struct {
@@ -153,7 +158,7 @@ func (s *Snapshot) jsonForm() *jsonSnapshot {
 			Recent:          recentJSON(r.Recent),
 		}
 	}
-	return &jsonSnapshot{
+	j := &jsonSnapshot{
 		Routes:          routes,
 		RoutesCapped:    s.RoutesCapped,
 		Time:            s.Time,
@@ -203,4 +208,6 @@ func (s *Snapshot) jsonForm() *jsonSnapshot {
 			GCPause:    s.Runtime.GCPause.Seconds(),
 		},
 	}
+	j.UnmatchedSuccess, j.SelfRequests = s.UnmatchedSuccess, s.SelfRequests
+	return j
 }

@@ -41,7 +41,13 @@ import (
 // the client left mid-body, say) is counted with that status and in
 // Snapshot.Aborted. Either way the panic continues unchanged, so the
 // server behaves exactly as it would without the middleware.
+//
+// Requests served by the collector's own Handler through it are counted
+// apart, in Snapshot.SelfRequests only. Behind middleware that copies the
+// request, or for routers other than http.ServeMux, see Collector.Routes
+// and Collector.RouteFunc.
 func (c *Collector) Middleware(next http.Handler) http.Handler {
+	c.expectNote(next) // pattern.go
 	return &middleware{c: c, next: next}
 }
 
@@ -59,7 +65,12 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c.started.Add(1)
 	start := time.Since(c.base)
-	cw := &rw{w: w, r: r}
+	cw := &rw{w: w, r: r, c: c}
+	if c.needNote.Load() {
+		// Some adapter could not reach its record through the writer:
+		// carry it in the context too (pattern.go). Off by default.
+		r = c.withNote(r, cw)
+	}
 	finished := false
 	defer func() {
 		end := time.Since(c.base)
@@ -70,8 +81,17 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if aborted {
 			c.aborted.Add(1)
 		}
-		route := c.safeRouteOf(r) // user code: cannot stop the lines below
-		c.routes.get(route).observe(c.slotAt(end), methodIndex(r.Method), status, int64(d), cw.bytes, c.bounds)
+		route, self := c.settleRoute(cw, r) // calls user code, contained
+		if self {
+			// The collector's own Handler (dashboard, scrapes) is counted
+			// apart, out of the figures it shows. It adds to no histogram,
+			// so taking it back from started keeps started minus the
+			// histograms' total the requests in flight.
+			c.started.Add(^uint64(0))
+			c.selfRequests.Add(1)
+		} else {
+			c.routes.get(route).observe(c.slotAt(end), methodIndex(r.Method), status, int64(d), cw.bytes, c.bounds)
+		}
 	}()
 	m.next.ServeHTTP(cw.wrap(w), r)
 	finished = true
@@ -148,6 +168,12 @@ type rw struct {
 	bytes    int64               // body bytes written
 	hijacked bool                // the handler took over the connection
 	done     atomic.Bool         // set when the handler returned: the writer is retired
+
+	// The route as the adapters report it (pattern.go), which find this
+	// record through the writers' Unwrap chain, on the request's goroutine.
+	c    *Collector
+	rep  routeReport
+	note *routeNote // the context's record, when the fallback is on
 }
 
 // errLate is what a writer used after its handler returned answers.

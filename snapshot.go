@@ -51,6 +51,20 @@ type Snapshot struct {
 	// RoutesCapped reports that Options.MaxRoutes was reached: requests to
 	// routes seen later count under RouteOther ("routes_capped").
 	RoutesCapped bool
+	// UnmatchedSuccess counts the 2xx responses among the RouteUnmatched
+	// requests since Start ("unmatched_success"). A mux answers 404 or 405
+	// for what it did not match, so 2xx there means routes whose pattern
+	// vitals never saw: a middleware between Middleware and the mux copied
+	// the request (wrap the mux with Collector.Routes), or Options.Route
+	// cannot see the router's route (see Collector.RouteFunc). 3xx are left
+	// out: ServeMux itself redirects unmatched paths that need cleaning.
+	UnmatchedSuccess uint64
+	// SelfRequests counts the requests that the collector's own Handler
+	// served through its Middleware since this collector was created
+	// (dashboard refreshes, Prometheus scrapes, JSON reads): they are
+	// counted here only, and left out of every other figure, so that
+	// watching the server does not change what it shows ("self_requests").
+	SelfRequests uint64
 
 	Runtime Runtime // the Go runtime's health ("runtime")
 }
@@ -347,6 +361,10 @@ func (c *Collector) build(now time.Time, sessionsActive int) *Snapshot {
 		}
 	}
 	c.buildWindow(s, current)
+	var unmatched [numClasses]uint64
+	c.routes.unmatched.classTotals(&unmatched)
+	s.UnmatchedSuccess = unmatched[1]
+	s.SelfRequests = c.selfRequests.Load()
 	return s
 }
 

@@ -87,6 +87,7 @@ func (w *rwPlain) WriteHeader(code int)              { (*rw)(w).WriteHeader(code
 func (w *rwPlain) Write(p []byte) (int, error)       { return (*rw)(w).Write(p) }
 func (w *rwPlain) WriteString(s string) (int, error) { return (*rw)(w).WriteString(s) }
 func (w *rwPlain) Unwrap() http.ResponseWriter       { return (*rw)(w).unwrap() }
+func (w *rwPlain) record() *rw                       { return (*rw)(w) }
 
 type rwF rw
 
@@ -95,6 +96,7 @@ func (w *rwF) WriteHeader(code int)              { (*rw)(w).WriteHeader(code) }
 func (w *rwF) Write(p []byte) (int, error)       { return (*rw)(w).Write(p) }
 func (w *rwF) WriteString(s string) (int, error) { return (*rw)(w).WriteString(s) }
 func (w *rwF) Unwrap() http.ResponseWriter       { return (*rw)(w).unwrap() }
+func (w *rwF) record() *rw                       { return (*rw)(w) }
 func (w *rwF) Flush()                            { (*rw)(w).flush() }
 func (w *rwF) FlushError() error                 { return (*rw)(w).flushError() }
 
@@ -105,6 +107,7 @@ func (w *rwH) WriteHeader(code int)                         { (*rw)(w).WriteHead
 func (w *rwH) Write(p []byte) (int, error)                  { return (*rw)(w).Write(p) }
 func (w *rwH) WriteString(s string) (int, error)            { return (*rw)(w).WriteString(s) }
 func (w *rwH) Unwrap() http.ResponseWriter                  { return (*rw)(w).unwrap() }
+func (w *rwH) record() *rw                                  { return (*rw)(w) }
 func (w *rwH) Hijack() (net.Conn, *bufio.ReadWriter, error) { return (*rw)(w).hijack() }
 
 type rwFH rw
@@ -114,6 +117,7 @@ func (w *rwFH) WriteHeader(code int)                         { (*rw)(w).WriteHea
 func (w *rwFH) Write(p []byte) (int, error)                  { return (*rw)(w).Write(p) }
 func (w *rwFH) WriteString(s string) (int, error)            { return (*rw)(w).WriteString(s) }
 func (w *rwFH) Unwrap() http.ResponseWriter                  { return (*rw)(w).unwrap() }
+func (w *rwFH) record() *rw                                  { return (*rw)(w) }
 func (w *rwFH) Flush()                                       { (*rw)(w).flush() }
 func (w *rwFH) FlushError() error                            { return (*rw)(w).flushError() }
 func (w *rwFH) Hijack() (net.Conn, *bufio.ReadWriter, error) { return (*rw)(w).hijack() }
@@ -125,6 +129,7 @@ func (w *rwR) WriteHeader(code int)                  { (*rw)(w).WriteHeader(code
 func (w *rwR) Write(p []byte) (int, error)           { return (*rw)(w).Write(p) }
 func (w *rwR) WriteString(s string) (int, error)     { return (*rw)(w).WriteString(s) }
 func (w *rwR) Unwrap() http.ResponseWriter           { return (*rw)(w).unwrap() }
+func (w *rwR) record() *rw                           { return (*rw)(w) }
 func (w *rwR) ReadFrom(src io.Reader) (int64, error) { return (*rw)(w).readFrom(src) }
 
 type rwFR rw
@@ -134,6 +139,7 @@ func (w *rwFR) WriteHeader(code int)                  { (*rw)(w).WriteHeader(cod
 func (w *rwFR) Write(p []byte) (int, error)           { return (*rw)(w).Write(p) }
 func (w *rwFR) WriteString(s string) (int, error)     { return (*rw)(w).WriteString(s) }
 func (w *rwFR) Unwrap() http.ResponseWriter           { return (*rw)(w).unwrap() }
+func (w *rwFR) record() *rw                           { return (*rw)(w) }
 func (w *rwFR) Flush()                                { (*rw)(w).flush() }
 func (w *rwFR) FlushError() error                     { return (*rw)(w).flushError() }
 func (w *rwFR) ReadFrom(src io.Reader) (int64, error) { return (*rw)(w).readFrom(src) }
@@ -145,6 +151,7 @@ func (w *rwHR) WriteHeader(code int)                         { (*rw)(w).WriteHea
 func (w *rwHR) Write(p []byte) (int, error)                  { return (*rw)(w).Write(p) }
 func (w *rwHR) WriteString(s string) (int, error)            { return (*rw)(w).WriteString(s) }
 func (w *rwHR) Unwrap() http.ResponseWriter                  { return (*rw)(w).unwrap() }
+func (w *rwHR) record() *rw                                  { return (*rw)(w) }
 func (w *rwHR) Hijack() (net.Conn, *bufio.ReadWriter, error) { return (*rw)(w).hijack() }
 func (w *rwHR) ReadFrom(src io.Reader) (int64, error)        { return (*rw)(w).readFrom(src) }
 
@@ -155,6 +162,7 @@ func (w *rwFHR) WriteHeader(code int)                         { (*rw)(w).WriteHe
 func (w *rwFHR) Write(p []byte) (int, error)                  { return (*rw)(w).Write(p) }
 func (w *rwFHR) WriteString(s string) (int, error)            { return (*rw)(w).WriteString(s) }
 func (w *rwFHR) Unwrap() http.ResponseWriter                  { return (*rw)(w).unwrap() }
+func (w *rwFHR) record() *rw                                  { return (*rw)(w) }
 func (w *rwFHR) Flush()                                       { (*rw)(w).flush() }
 func (w *rwFHR) FlushError() error                            { return (*rw)(w).flushError() }
 func (w *rwFHR) Hijack() (net.Conn, *bufio.ReadWriter, error) { return (*rw)(w).hijack() }
@@ -167,6 +175,7 @@ func (w *rwP) WriteHeader(code int)                             { (*rw)(w).Write
 func (w *rwP) Write(p []byte) (int, error)                      { return (*rw)(w).Write(p) }
 func (w *rwP) WriteString(s string) (int, error)                { return (*rw)(w).WriteString(s) }
 func (w *rwP) Unwrap() http.ResponseWriter                      { return (*rw)(w).unwrap() }
+func (w *rwP) record() *rw                                      { return (*rw)(w) }
 func (w *rwP) Push(target string, opts *http.PushOptions) error { return (*rw)(w).push(target, opts) }
 
 type rwFP rw
@@ -176,6 +185,7 @@ func (w *rwFP) WriteHeader(code int)                             { (*rw)(w).Writ
 func (w *rwFP) Write(p []byte) (int, error)                      { return (*rw)(w).Write(p) }
 func (w *rwFP) WriteString(s string) (int, error)                { return (*rw)(w).WriteString(s) }
 func (w *rwFP) Unwrap() http.ResponseWriter                      { return (*rw)(w).unwrap() }
+func (w *rwFP) record() *rw                                      { return (*rw)(w) }
 func (w *rwFP) Flush()                                           { (*rw)(w).flush() }
 func (w *rwFP) FlushError() error                                { return (*rw)(w).flushError() }
 func (w *rwFP) Push(target string, opts *http.PushOptions) error { return (*rw)(w).push(target, opts) }
@@ -187,6 +197,7 @@ func (w *rwHP) WriteHeader(code int)                             { (*rw)(w).Writ
 func (w *rwHP) Write(p []byte) (int, error)                      { return (*rw)(w).Write(p) }
 func (w *rwHP) WriteString(s string) (int, error)                { return (*rw)(w).WriteString(s) }
 func (w *rwHP) Unwrap() http.ResponseWriter                      { return (*rw)(w).unwrap() }
+func (w *rwHP) record() *rw                                      { return (*rw)(w) }
 func (w *rwHP) Hijack() (net.Conn, *bufio.ReadWriter, error)     { return (*rw)(w).hijack() }
 func (w *rwHP) Push(target string, opts *http.PushOptions) error { return (*rw)(w).push(target, opts) }
 
@@ -197,6 +208,7 @@ func (w *rwFHP) WriteHeader(code int)                             { (*rw)(w).Wri
 func (w *rwFHP) Write(p []byte) (int, error)                      { return (*rw)(w).Write(p) }
 func (w *rwFHP) WriteString(s string) (int, error)                { return (*rw)(w).WriteString(s) }
 func (w *rwFHP) Unwrap() http.ResponseWriter                      { return (*rw)(w).unwrap() }
+func (w *rwFHP) record() *rw                                      { return (*rw)(w) }
 func (w *rwFHP) Flush()                                           { (*rw)(w).flush() }
 func (w *rwFHP) FlushError() error                                { return (*rw)(w).flushError() }
 func (w *rwFHP) Hijack() (net.Conn, *bufio.ReadWriter, error)     { return (*rw)(w).hijack() }
@@ -209,6 +221,7 @@ func (w *rwRP) WriteHeader(code int)                             { (*rw)(w).Writ
 func (w *rwRP) Write(p []byte) (int, error)                      { return (*rw)(w).Write(p) }
 func (w *rwRP) WriteString(s string) (int, error)                { return (*rw)(w).WriteString(s) }
 func (w *rwRP) Unwrap() http.ResponseWriter                      { return (*rw)(w).unwrap() }
+func (w *rwRP) record() *rw                                      { return (*rw)(w) }
 func (w *rwRP) ReadFrom(src io.Reader) (int64, error)            { return (*rw)(w).readFrom(src) }
 func (w *rwRP) Push(target string, opts *http.PushOptions) error { return (*rw)(w).push(target, opts) }
 
@@ -219,6 +232,7 @@ func (w *rwFRP) WriteHeader(code int)                             { (*rw)(w).Wri
 func (w *rwFRP) Write(p []byte) (int, error)                      { return (*rw)(w).Write(p) }
 func (w *rwFRP) WriteString(s string) (int, error)                { return (*rw)(w).WriteString(s) }
 func (w *rwFRP) Unwrap() http.ResponseWriter                      { return (*rw)(w).unwrap() }
+func (w *rwFRP) record() *rw                                      { return (*rw)(w) }
 func (w *rwFRP) Flush()                                           { (*rw)(w).flush() }
 func (w *rwFRP) FlushError() error                                { return (*rw)(w).flushError() }
 func (w *rwFRP) ReadFrom(src io.Reader) (int64, error)            { return (*rw)(w).readFrom(src) }
@@ -231,6 +245,7 @@ func (w *rwHRP) WriteHeader(code int)                             { (*rw)(w).Wri
 func (w *rwHRP) Write(p []byte) (int, error)                      { return (*rw)(w).Write(p) }
 func (w *rwHRP) WriteString(s string) (int, error)                { return (*rw)(w).WriteString(s) }
 func (w *rwHRP) Unwrap() http.ResponseWriter                      { return (*rw)(w).unwrap() }
+func (w *rwHRP) record() *rw                                      { return (*rw)(w) }
 func (w *rwHRP) Hijack() (net.Conn, *bufio.ReadWriter, error)     { return (*rw)(w).hijack() }
 func (w *rwHRP) ReadFrom(src io.Reader) (int64, error)            { return (*rw)(w).readFrom(src) }
 func (w *rwHRP) Push(target string, opts *http.PushOptions) error { return (*rw)(w).push(target, opts) }
@@ -242,6 +257,7 @@ func (w *rwFHRP) WriteHeader(code int)                         { (*rw)(w).WriteH
 func (w *rwFHRP) Write(p []byte) (int, error)                  { return (*rw)(w).Write(p) }
 func (w *rwFHRP) WriteString(s string) (int, error)            { return (*rw)(w).WriteString(s) }
 func (w *rwFHRP) Unwrap() http.ResponseWriter                  { return (*rw)(w).unwrap() }
+func (w *rwFHRP) record() *rw                                  { return (*rw)(w) }
 func (w *rwFHRP) Flush()                                       { (*rw)(w).flush() }
 func (w *rwFHRP) FlushError() error                            { return (*rw)(w).flushError() }
 func (w *rwFHRP) Hijack() (net.Conn, *bufio.ReadWriter, error) { return (*rw)(w).hijack() }
@@ -257,6 +273,7 @@ func (w *rwC) WriteHeader(code int)              { (*rw)(w).WriteHeader(code) }
 func (w *rwC) Write(p []byte) (int, error)       { return (*rw)(w).Write(p) }
 func (w *rwC) WriteString(s string) (int, error) { return (*rw)(w).WriteString(s) }
 func (w *rwC) Unwrap() http.ResponseWriter       { return (*rw)(w).unwrap() }
+func (w *rwC) record() *rw                       { return (*rw)(w) }
 func (w *rwC) CloseNotify() <-chan bool          { return (*rw)(w).closeNotify() }
 
 type rwFC rw
@@ -266,6 +283,7 @@ func (w *rwFC) WriteHeader(code int)              { (*rw)(w).WriteHeader(code) }
 func (w *rwFC) Write(p []byte) (int, error)       { return (*rw)(w).Write(p) }
 func (w *rwFC) WriteString(s string) (int, error) { return (*rw)(w).WriteString(s) }
 func (w *rwFC) Unwrap() http.ResponseWriter       { return (*rw)(w).unwrap() }
+func (w *rwFC) record() *rw                       { return (*rw)(w) }
 func (w *rwFC) Flush()                            { (*rw)(w).flush() }
 func (w *rwFC) FlushError() error                 { return (*rw)(w).flushError() }
 func (w *rwFC) CloseNotify() <-chan bool          { return (*rw)(w).closeNotify() }
@@ -277,6 +295,7 @@ func (w *rwHC) WriteHeader(code int)                         { (*rw)(w).WriteHea
 func (w *rwHC) Write(p []byte) (int, error)                  { return (*rw)(w).Write(p) }
 func (w *rwHC) WriteString(s string) (int, error)            { return (*rw)(w).WriteString(s) }
 func (w *rwHC) Unwrap() http.ResponseWriter                  { return (*rw)(w).unwrap() }
+func (w *rwHC) record() *rw                                  { return (*rw)(w) }
 func (w *rwHC) Hijack() (net.Conn, *bufio.ReadWriter, error) { return (*rw)(w).hijack() }
 func (w *rwHC) CloseNotify() <-chan bool                     { return (*rw)(w).closeNotify() }
 
@@ -287,6 +306,7 @@ func (w *rwFHC) WriteHeader(code int)                         { (*rw)(w).WriteHe
 func (w *rwFHC) Write(p []byte) (int, error)                  { return (*rw)(w).Write(p) }
 func (w *rwFHC) WriteString(s string) (int, error)            { return (*rw)(w).WriteString(s) }
 func (w *rwFHC) Unwrap() http.ResponseWriter                  { return (*rw)(w).unwrap() }
+func (w *rwFHC) record() *rw                                  { return (*rw)(w) }
 func (w *rwFHC) Flush()                                       { (*rw)(w).flush() }
 func (w *rwFHC) FlushError() error                            { return (*rw)(w).flushError() }
 func (w *rwFHC) Hijack() (net.Conn, *bufio.ReadWriter, error) { return (*rw)(w).hijack() }
@@ -299,6 +319,7 @@ func (w *rwRC) WriteHeader(code int)                  { (*rw)(w).WriteHeader(cod
 func (w *rwRC) Write(p []byte) (int, error)           { return (*rw)(w).Write(p) }
 func (w *rwRC) WriteString(s string) (int, error)     { return (*rw)(w).WriteString(s) }
 func (w *rwRC) Unwrap() http.ResponseWriter           { return (*rw)(w).unwrap() }
+func (w *rwRC) record() *rw                           { return (*rw)(w) }
 func (w *rwRC) ReadFrom(src io.Reader) (int64, error) { return (*rw)(w).readFrom(src) }
 func (w *rwRC) CloseNotify() <-chan bool              { return (*rw)(w).closeNotify() }
 
@@ -309,6 +330,7 @@ func (w *rwFRC) WriteHeader(code int)                  { (*rw)(w).WriteHeader(co
 func (w *rwFRC) Write(p []byte) (int, error)           { return (*rw)(w).Write(p) }
 func (w *rwFRC) WriteString(s string) (int, error)     { return (*rw)(w).WriteString(s) }
 func (w *rwFRC) Unwrap() http.ResponseWriter           { return (*rw)(w).unwrap() }
+func (w *rwFRC) record() *rw                           { return (*rw)(w) }
 func (w *rwFRC) Flush()                                { (*rw)(w).flush() }
 func (w *rwFRC) FlushError() error                     { return (*rw)(w).flushError() }
 func (w *rwFRC) ReadFrom(src io.Reader) (int64, error) { return (*rw)(w).readFrom(src) }
@@ -321,6 +343,7 @@ func (w *rwHRC) WriteHeader(code int)                         { (*rw)(w).WriteHe
 func (w *rwHRC) Write(p []byte) (int, error)                  { return (*rw)(w).Write(p) }
 func (w *rwHRC) WriteString(s string) (int, error)            { return (*rw)(w).WriteString(s) }
 func (w *rwHRC) Unwrap() http.ResponseWriter                  { return (*rw)(w).unwrap() }
+func (w *rwHRC) record() *rw                                  { return (*rw)(w) }
 func (w *rwHRC) Hijack() (net.Conn, *bufio.ReadWriter, error) { return (*rw)(w).hijack() }
 func (w *rwHRC) ReadFrom(src io.Reader) (int64, error)        { return (*rw)(w).readFrom(src) }
 func (w *rwHRC) CloseNotify() <-chan bool                     { return (*rw)(w).closeNotify() }
@@ -332,6 +355,7 @@ func (w *rwFHRC) WriteHeader(code int)                         { (*rw)(w).WriteH
 func (w *rwFHRC) Write(p []byte) (int, error)                  { return (*rw)(w).Write(p) }
 func (w *rwFHRC) WriteString(s string) (int, error)            { return (*rw)(w).WriteString(s) }
 func (w *rwFHRC) Unwrap() http.ResponseWriter                  { return (*rw)(w).unwrap() }
+func (w *rwFHRC) record() *rw                                  { return (*rw)(w) }
 func (w *rwFHRC) Flush()                                       { (*rw)(w).flush() }
 func (w *rwFHRC) FlushError() error                            { return (*rw)(w).flushError() }
 func (w *rwFHRC) Hijack() (net.Conn, *bufio.ReadWriter, error) { return (*rw)(w).hijack() }
@@ -345,6 +369,7 @@ func (w *rwPC) WriteHeader(code int)                             { (*rw)(w).Writ
 func (w *rwPC) Write(p []byte) (int, error)                      { return (*rw)(w).Write(p) }
 func (w *rwPC) WriteString(s string) (int, error)                { return (*rw)(w).WriteString(s) }
 func (w *rwPC) Unwrap() http.ResponseWriter                      { return (*rw)(w).unwrap() }
+func (w *rwPC) record() *rw                                      { return (*rw)(w) }
 func (w *rwPC) Push(target string, opts *http.PushOptions) error { return (*rw)(w).push(target, opts) }
 func (w *rwPC) CloseNotify() <-chan bool                         { return (*rw)(w).closeNotify() }
 
@@ -355,6 +380,7 @@ func (w *rwFPC) WriteHeader(code int)                             { (*rw)(w).Wri
 func (w *rwFPC) Write(p []byte) (int, error)                      { return (*rw)(w).Write(p) }
 func (w *rwFPC) WriteString(s string) (int, error)                { return (*rw)(w).WriteString(s) }
 func (w *rwFPC) Unwrap() http.ResponseWriter                      { return (*rw)(w).unwrap() }
+func (w *rwFPC) record() *rw                                      { return (*rw)(w) }
 func (w *rwFPC) Flush()                                           { (*rw)(w).flush() }
 func (w *rwFPC) FlushError() error                                { return (*rw)(w).flushError() }
 func (w *rwFPC) Push(target string, opts *http.PushOptions) error { return (*rw)(w).push(target, opts) }
@@ -367,6 +393,7 @@ func (w *rwHPC) WriteHeader(code int)                             { (*rw)(w).Wri
 func (w *rwHPC) Write(p []byte) (int, error)                      { return (*rw)(w).Write(p) }
 func (w *rwHPC) WriteString(s string) (int, error)                { return (*rw)(w).WriteString(s) }
 func (w *rwHPC) Unwrap() http.ResponseWriter                      { return (*rw)(w).unwrap() }
+func (w *rwHPC) record() *rw                                      { return (*rw)(w) }
 func (w *rwHPC) Hijack() (net.Conn, *bufio.ReadWriter, error)     { return (*rw)(w).hijack() }
 func (w *rwHPC) Push(target string, opts *http.PushOptions) error { return (*rw)(w).push(target, opts) }
 func (w *rwHPC) CloseNotify() <-chan bool                         { return (*rw)(w).closeNotify() }
@@ -378,6 +405,7 @@ func (w *rwFHPC) WriteHeader(code int)                         { (*rw)(w).WriteH
 func (w *rwFHPC) Write(p []byte) (int, error)                  { return (*rw)(w).Write(p) }
 func (w *rwFHPC) WriteString(s string) (int, error)            { return (*rw)(w).WriteString(s) }
 func (w *rwFHPC) Unwrap() http.ResponseWriter                  { return (*rw)(w).unwrap() }
+func (w *rwFHPC) record() *rw                                  { return (*rw)(w) }
 func (w *rwFHPC) Flush()                                       { (*rw)(w).flush() }
 func (w *rwFHPC) FlushError() error                            { return (*rw)(w).flushError() }
 func (w *rwFHPC) Hijack() (net.Conn, *bufio.ReadWriter, error) { return (*rw)(w).hijack() }
@@ -393,6 +421,7 @@ func (w *rwRPC) WriteHeader(code int)                             { (*rw)(w).Wri
 func (w *rwRPC) Write(p []byte) (int, error)                      { return (*rw)(w).Write(p) }
 func (w *rwRPC) WriteString(s string) (int, error)                { return (*rw)(w).WriteString(s) }
 func (w *rwRPC) Unwrap() http.ResponseWriter                      { return (*rw)(w).unwrap() }
+func (w *rwRPC) record() *rw                                      { return (*rw)(w) }
 func (w *rwRPC) ReadFrom(src io.Reader) (int64, error)            { return (*rw)(w).readFrom(src) }
 func (w *rwRPC) Push(target string, opts *http.PushOptions) error { return (*rw)(w).push(target, opts) }
 func (w *rwRPC) CloseNotify() <-chan bool                         { return (*rw)(w).closeNotify() }
@@ -404,6 +433,7 @@ func (w *rwFRPC) WriteHeader(code int)                  { (*rw)(w).WriteHeader(c
 func (w *rwFRPC) Write(p []byte) (int, error)           { return (*rw)(w).Write(p) }
 func (w *rwFRPC) WriteString(s string) (int, error)     { return (*rw)(w).WriteString(s) }
 func (w *rwFRPC) Unwrap() http.ResponseWriter           { return (*rw)(w).unwrap() }
+func (w *rwFRPC) record() *rw                           { return (*rw)(w) }
 func (w *rwFRPC) Flush()                                { (*rw)(w).flush() }
 func (w *rwFRPC) FlushError() error                     { return (*rw)(w).flushError() }
 func (w *rwFRPC) ReadFrom(src io.Reader) (int64, error) { return (*rw)(w).readFrom(src) }
@@ -419,6 +449,7 @@ func (w *rwHRPC) WriteHeader(code int)                         { (*rw)(w).WriteH
 func (w *rwHRPC) Write(p []byte) (int, error)                  { return (*rw)(w).Write(p) }
 func (w *rwHRPC) WriteString(s string) (int, error)            { return (*rw)(w).WriteString(s) }
 func (w *rwHRPC) Unwrap() http.ResponseWriter                  { return (*rw)(w).unwrap() }
+func (w *rwHRPC) record() *rw                                  { return (*rw)(w) }
 func (w *rwHRPC) Hijack() (net.Conn, *bufio.ReadWriter, error) { return (*rw)(w).hijack() }
 func (w *rwHRPC) ReadFrom(src io.Reader) (int64, error)        { return (*rw)(w).readFrom(src) }
 func (w *rwHRPC) Push(target string, opts *http.PushOptions) error {
@@ -433,6 +464,7 @@ func (w *rwFHRPC) WriteHeader(code int)                         { (*rw)(w).Write
 func (w *rwFHRPC) Write(p []byte) (int, error)                  { return (*rw)(w).Write(p) }
 func (w *rwFHRPC) WriteString(s string) (int, error)            { return (*rw)(w).WriteString(s) }
 func (w *rwFHRPC) Unwrap() http.ResponseWriter                  { return (*rw)(w).unwrap() }
+func (w *rwFHRPC) record() *rw                                  { return (*rw)(w) }
 func (w *rwFHRPC) Flush()                                       { (*rw)(w).flush() }
 func (w *rwFHRPC) FlushError() error                            { return (*rw)(w).flushError() }
 func (w *rwFHRPC) Hijack() (net.Conn, *bufio.ReadWriter, error) { return (*rw)(w).hijack() }

@@ -1,0 +1,507 @@
+package vitals
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// requestID is the usual request-copying middleware: it adds a value to the
+// request's context.
+func requestID(next http.Handler) http.Handler {
+	type key struct{}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), key{}, "id-1")))
+	})
+}
+
+// hideWriter hands the handler a ResponseWriter without Unwrap, as
+// http.TimeoutHandler does, but synchronously.
+func hideWriter(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(struct{ http.ResponseWriter }{w}, r)
+	})
+}
+
+// itemsMux serves GET /items/{id} and POST /items.
+func itemsMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /items/{id}", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, r.PathValue("id")) })
+	mux.HandleFunc("POST /items", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusCreated) })
+	return mux
+}
+
+// serveAll starts a real server with h and sends each "METHOD /path" request
+// to it, checking that every response arrives whole.
+func serveAll(t *testing.T, h http.Handler, reqs ...string) {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	for _, rq := range reqs {
+		method, path, _ := strings.Cut(rq, " ")
+		req, err := http.NewRequest(method, srv.URL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", rq, err)
+		}
+		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+			t.Fatalf("%s: body: %v", rq, err)
+		}
+		resp.Body.Close()
+	}
+}
+
+// routeStatus returns "route: requests 2xx 4xx" per route from a fresh
+// snapshot, and the snapshot.
+func routeStatus(c *Collector) (map[string]string, *Snapshot) {
+	c.refresh()
+	s := c.Snapshot()
+	m := map[string]string{}
+	for _, r := range s.Routes {
+		m[r.Route] = fmt.Sprintf("%d %d %d", r.Requests, r.Status.Success, r.Status.ClientError)
+	}
+	return m, s
+}
+
+// The stacks of real applications: vitals outside, the mux inside, and in
+// between middleware that copies the request, replaces the writer or
+// strips a prefix for a nested mux.
+func TestRoutesThroughMiddlewareStacks(t *testing.T) {
+	reqs := []string{"GET /items/1", "GET /items/2", "POST /items", "DELETE /items/1", "GET /nope"}
+	api := []string{"GET /api/items/1", "GET /api/items/2", "POST /api/items", "DELETE /api/items/1", "GET /api/nope", "GET /nope"}
+	want := map[string]string{"GET /items/{id}": "2 2 0", "POST /items": "1 1 0", "unmatched": "2 0 2"}
+	wantAPI := map[string]string{"GET /api/items/{id}": "2 2 0", "POST /api/items": "1 1 0", "unmatched": "3 0 3"}
+	nested := func(c *Collector) *http.ServeMux {
+		root := http.NewServeMux()
+		root.Handle("/api/", http.StripPrefix("/api", c.Routes(itemsMux())))
+		return root
+	}
+	for _, tc := range []struct {
+		name  string
+		stack func(c *Collector) http.Handler
+		reqs  []string
+		want  map[string]string
+	}{
+		{"direct", func(c *Collector) http.Handler { return c.Middleware(itemsMux()) }, reqs, want},
+		{"direct with Routes", func(c *Collector) http.Handler { return c.Middleware(c.Routes(itemsMux())) }, reqs, want},
+		{"WithContext", func(c *Collector) http.Handler { return c.Middleware(requestID(c.Routes(itemsMux()))) }, reqs, want},
+		{"MaxBytesHandler", func(c *Collector) http.Handler {
+			return c.Middleware(http.MaxBytesHandler(c.Routes(itemsMux()), 1<<20))
+		}, reqs, want},
+		{"StripPrefix nested", func(c *Collector) http.Handler { return c.Middleware(nested(c)) }, api, wantAPI},
+		// A prefix stripped above every mux is no pattern: names stay the mux's.
+		{"StripPrefix at the root", func(c *Collector) http.Handler {
+			return c.Middleware(http.StripPrefix("/app", c.Routes(itemsMux())))
+		}, []string{"GET /app/items/1", "GET /app/items/2", "POST /app/items", "DELETE /app/items/1", "GET /app/nope"}, want},
+		{"StripPrefix nested behind WithContext", func(c *Collector) http.Handler {
+			return c.Middleware(requestID(c.Routes(nested(c))))
+		}, api, wantAPI},
+		{"StripPrefix nested two levels", func(c *Collector) http.Handler {
+			v1 := http.NewServeMux()
+			v1.Handle("/v1/", http.StripPrefix("/v1", c.Routes(nested(c))))
+			return c.Middleware(requestID(c.Routes(v1)))
+		}, []string{"GET /v1/api/items/7", "POST /v1/api/items", "GET /v1/api/x", "GET /v1/x"},
+			map[string]string{"GET /v1/api/items/{id}": "1 1 0", "POST /v1/api/items": "1 1 0", "unmatched": "2 0 2"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, _ := newTestCollector(t, Options{})
+			serveAll(t, tc.stack(c), tc.reqs...)
+			got, s := routeStatus(c)
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("routes = %v, want %v", got, tc.want)
+			}
+			if s.UnmatchedSuccess != 0 || s.InFlight != 0 {
+				t.Errorf("unmatched 2xx %d, in flight %d, want 0, 0", s.UnmatchedSuccess, s.InFlight)
+			}
+			if c.needNote.Load() {
+				t.Error("the context fallback was turned on, though every writer unwraps")
+			}
+		})
+	}
+}
+
+// Behind http.TimeoutHandler the adapter cannot reach the record through
+// the writer. Directly below the middleware, TimeoutHandler is seen coming
+// and every request is named; deeper, the first request turns the context
+// path on (and loses its pattern, which the snapshot says), and every later
+// one is named.
+func TestRoutesBehindTimeoutHandler(t *testing.T) {
+	reqs := []string{"GET /items/1", "GET /items/2", "POST /items", "DELETE /items/1", "GET /nope"}
+	c, _ := newTestCollector(t, Options{})
+	h := c.Middleware(http.TimeoutHandler(c.Routes(itemsMux()), time.Minute, "timeout"))
+	if !c.needNote.Load() {
+		t.Error("the context path is off, though the middleware wraps TimeoutHandler and an adapter exists")
+	}
+	serveAll(t, h, reqs...)
+	got, s := routeStatus(c)
+	want := map[string]string{"GET /items/{id}": "2 2 0", "POST /items": "1 1 0", "unmatched": "2 0 2"}
+	if fmt.Sprint(got) != fmt.Sprint(want) || s.UnmatchedSuccess != 0 {
+		t.Errorf("routes = %v, UnmatchedSuccess = %d; want %v, 0", got, s.UnmatchedSuccess, want)
+	}
+
+	c, _ = newTestCollector(t, Options{})
+	h = c.Middleware(requestID(http.TimeoutHandler(c.Routes(itemsMux()), time.Minute, "timeout")))
+	if c.needNote.Load() {
+		t.Fatal("the context path is on before any request needed it")
+	}
+	serveAll(t, h, "GET /items/0")
+	if !c.needNote.Load() {
+		t.Fatal("the context path is off after a request the adapter could not record")
+	}
+	serveAll(t, h, reqs...)
+	got, s = routeStatus(c)
+	want = map[string]string{"GET /items/{id}": "2 2 0", "POST /items": "1 1 0", "unmatched": "3 1 2"}
+	if fmt.Sprint(got) != fmt.Sprint(want) || s.UnmatchedSuccess != 1 {
+		t.Errorf("routes = %v, UnmatchedSuccess = %d; want %v, 1 (the first request)", got, s.UnmatchedSuccess, want)
+	}
+
+	// A nested mux behind it is joined across the context path too.
+	c, _ = newTestCollector(t, Options{})
+	root := http.NewServeMux()
+	root.Handle("/api/", http.TimeoutHandler(http.StripPrefix("/api", c.Routes(itemsMux())), time.Minute, ""))
+	serveAll(t, c.Middleware(root), "GET /api/items/0", "GET /api/items/1", "GET /api/nope")
+	if got, _ := routeStatus(c); fmt.Sprint(got) != fmt.Sprint(map[string]string{"/api/": "1 1 0", "GET /api/items/{id}": "1 1 0", "unmatched": "1 0 1"}) {
+		t.Errorf("nested behind TimeoutHandler: routes = %v", got)
+	}
+	// Without an adapter, TimeoutHandler alone costs nothing more.
+	c, _ = newTestCollector(t, Options{})
+	c.Middleware(http.TimeoutHandler(itemsMux(), time.Minute, ""))
+	if c.needNote.Load() {
+		t.Error("the context path is on for a TimeoutHandler without adapters")
+	}
+}
+
+// A request the adapter reports into the context after TimeoutHandler gave
+// up on it changes nothing that was counted, and races with nothing.
+func TestRoutesTimedOutHandlerReportsLate(t *testing.T) {
+	c, _ := newTestCollector(t, Options{})
+	c.needNote.Store(true)
+	release, finished := make(chan struct{}), make(chan struct{})
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /slow", func(w http.ResponseWriter, r *http.Request) {
+		<-release
+	})
+	inner := c.Routes(mux)
+	h := c.Middleware(http.TimeoutHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer close(finished)
+		inner.ServeHTTP(w, r)
+	}), time.Millisecond, "timeout"))
+	serveAll(t, h, "GET /slow")
+	got, s := routeStatus(c)
+	close(release)
+	<-finished
+	if fmt.Sprint(got) != fmt.Sprint(map[string]string{"unmatched": "1 0 0"}) || s.Status.ServerError != 1 || s.InFlight != 0 {
+		t.Errorf("routes = %v, 5xx %d, in flight %d; want one 503, unmatched", got, s.Status.ServerError, s.InFlight)
+	}
+}
+
+// Without the adapter, request-copying middleware hides every pattern: the
+// snapshot, the JSON and the page say so and point to the fix.
+func TestUnmatchedSuccessWarns(t *testing.T) {
+	c, _ := newTestCollector(t, Options{})
+	serveAll(t, c.Middleware(requestID(itemsMux())), "GET /items/1", "GET /items/2", "POST /items", "GET /nope")
+	got, s := routeStatus(c)
+	if fmt.Sprint(got) != fmt.Sprint(map[string]string{"unmatched": "4 3 1"}) || s.UnmatchedSuccess != 3 {
+		t.Fatalf("routes = %v, UnmatchedSuccess = %d; want all unmatched, 3", got, s.UnmatchedSuccess)
+	}
+	if body := get(t, c.Handler(), "GET", "/?format=json").Body.String(); !strings.Contains(body, `"unmatched_success":3`) {
+		t.Error("JSON lacks unmatched_success")
+	}
+	page := get(t, c.Handler(), "GET", "/").Body.String()
+	if !strings.Contains(page, `id="unmatched-success"`) || !strings.Contains(page, "c.Routes(mux)") {
+		t.Error("the page does not warn of successful responses counted as unmatched")
+	}
+	c2, _ := newTestCollector(t, Options{})
+	serveAll(t, c2.Middleware(itemsMux()), "GET /items/1", "GET /nope")
+	if _, s := routeStatus(c2); s.UnmatchedSuccess != 0 {
+		t.Errorf("direct mux: UnmatchedSuccess = %d, want 0", s.UnmatchedSuccess)
+	}
+	if page := get(t, c2.Handler(), "GET", "/").Body.String(); strings.Contains(page, `id="unmatched-success"`) {
+		t.Error("the page warns though nothing was lost")
+	}
+}
+
+// The dashboard's polling and Prometheus' scrapes, served by the collector's
+// own Handler through its middleware, are counted apart and change no other
+// figure.
+func TestSelfRequestsCountedApart(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		stack func(c *Collector, mux *http.ServeMux) http.Handler
+	}{
+		{"direct", func(c *Collector, mux *http.ServeMux) http.Handler { return c.Middleware(mux) }},
+		{"behind WithContext", func(c *Collector, mux *http.ServeMux) http.Handler { return c.Middleware(requestID(mux)) }},
+		{"behind a writer without Unwrap, fallback on", func(c *Collector, mux *http.ServeMux) http.Handler {
+			c.needNote.Store(true)
+			return c.Middleware(hideWriter(mux))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, _ := newTestCollector(t, Options{})
+			mux := itemsMux()
+			mux.Handle("GET /metrics", c.Handler())
+			serveAll(t, tc.stack(c, mux), "GET /items/1", "GET /metrics", "GET /metrics?format=json",
+				"GET /metrics?format=prometheus", "GET /items/2")
+			c.refresh()
+			s := c.Snapshot()
+			if s.SelfRequests != 3 || s.Requests != 2 || s.Window.Total != 2 || s.Status.Success != 2 || s.InFlight != 0 || s.Latency.Samples != 2 {
+				t.Errorf("self %d, requests %d, window %d, 2xx %d, in flight %d, samples %d; want 3, 2, 2, 2, 0, 2",
+					s.SelfRequests, s.Requests, s.Window.Total, s.Status.Success, s.InFlight, s.Latency.Samples)
+			}
+			for _, r := range s.Routes {
+				if strings.Contains(r.Route, "metrics") {
+					t.Errorf("route %q counts the collector's own requests", r.Route)
+				}
+			}
+			if page := get(t, c.Handler(), "GET", "/").Body.String(); !strings.Contains(page, `id="self-requests"`) {
+				t.Error("the page does not say that its own requests are counted apart")
+			}
+		})
+	}
+	// Another collector's Handler is ordinary traffic to this one.
+	c, _ := newTestCollector(t, Options{})
+	other, _ := newTestCollector(t, Options{})
+	mux := http.NewServeMux()
+	mux.Handle("GET /other", other.Handler())
+	serveAll(t, c.Middleware(mux), "GET /other")
+	if got, s := routeStatus(c); s.SelfRequests != 0 || got["GET /other"] != "1 1 0" {
+		t.Errorf("another collector's handler: self %d, routes %v", s.SelfRequests, got)
+	}
+}
+
+func TestRouteFunc(t *testing.T) {
+	c, _ := newTestCollector(t, Options{})
+	routeOf := map[string]string{"/a": "/a", "/b/1": "/b/{id}", "/b/2": "/b/{id}", "/boom": "/boom"}
+	named := c.RouteFunc(func(r *http.Request) string {
+		if r.URL.Path == "/panics" || r.URL.Path == "/both" {
+			panic("route function bug")
+		}
+		return routeOf[r.URL.Path]
+	})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/boom" || r.URL.Path == "/both" {
+			panic(http.ErrAbortHandler)
+		}
+		if routeOf[r.URL.Path] == "" && r.URL.Path != "/panics" {
+			http.NotFound(w, r)
+		}
+	}))
+	h := c.Middleware(requestID(named))
+	serveAll(t, h, "GET /a", "DELETE /a", "get /a", "GET /b/1", "GET /b/2", "GET /zzz", "GET /panics")
+	// The handler's panic goes on unchanged, and the route is named; when
+	// the name function panics too, its panic is contained and the
+	// handler's still goes on.
+	for _, path := range []string{"/boom", "/both"} {
+		func() {
+			defer func() {
+				if p := recover(); p != http.ErrAbortHandler {
+					t.Errorf("%s: panic = %v, want http.ErrAbortHandler", path, p)
+				}
+			}()
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", path, nil))
+		}()
+	}
+	got, s := routeStatus(c)
+	want := map[string]string{"DELETE /a": "1 1 0", "GET /a": "1 1 0", "/a": "1 1 0", "GET /b/{id}": "2 2 0", "GET /boom": "1 0 0", "unmatched": "3 1 1"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("routes = %v, want %v", got, want)
+	}
+	if s.InFlight != 0 || s.Requests != 9 {
+		t.Errorf("in flight %d, requests %d; want 0, 9", s.InFlight, s.Requests)
+	}
+}
+
+func TestJoinRoutes(t *testing.T) {
+	c, _ := newTestCollector(t, Options{})
+	for _, tc := range []struct {
+		outer, outerPath, inner, innerPath, want string
+	}{
+		{"/api/", "/api/items/1", "GET /items/{id}", "/items/1", "GET /api/items/{id}"},
+		{"GET /api/", "/api/items", "/items", "/items", "GET /api/items"},
+		{"POST example.com/api/", "/api/x", "GET /x", "/x", "GET example.com/api/x"},
+		{"/api/", "/api/", "/", "/", "/api/"},
+		{"/v1/api/", "/v1/api/x", "/api/x", "/api/x", "/v1/api/x"}, // only /v1 stripped
+		{"/t/{tenant}/", "/t/acme/items", "GET /items", "/items", "GET /t/{tenant}/items"},
+		{"/api/", "/api/items", "GET /api/items", "/api/items", "GET /api/items"}, // nothing stripped
+		{"/api/", "/api/items", "GET /other", "/other", "GET /other"},             // a rewrite: inner wins
+		{"/{rest...}", "/a/b/c", "/c", "/c", "/{rest...}/c"},
+	} {
+		var rep routeReport
+		c.addReport(&rep, tc.inner, tc.innerPath)
+		c.addReport(&rep, tc.outer, tc.outerPath)
+		if rep.name != tc.want {
+			t.Errorf("%q at %s around %q at %s = %q, want %q", tc.outer, tc.outerPath, tc.inner, tc.innerPath, rep.name, tc.want)
+		}
+	}
+	var rep routeReport
+	c.addReport(&rep, "", "/x")
+	c.addReport(&rep, "/api/", "/api/x")
+	if rep.name != "" {
+		t.Errorf("unmatched inside, matched outside = %q, want unmatched", rep.name)
+	}
+}
+
+// The adapters add no allocation to a stack when they reach the record
+// through the writer, and neither do joined and method names once seen:
+// vitals costs each stack exactly its one writer per request (see rw).
+func TestRoutesAllocationFree(t *testing.T) {
+	nested := func(inner http.Handler) http.Handler {
+		root := http.NewServeMux()
+		root.Handle("/api/", http.StripPrefix("/api", inner))
+		return root
+	}
+	c, _ := newTestCollector(t, Options{})
+	for _, tc := range []struct {
+		name, path  string
+		bare, vital http.Handler
+	}{
+		{"direct", "/items/1", okMux(), c.Middleware(okMux())},
+		{"Routes", "/items/1", okMux(), c.Middleware(c.Routes(okMux()))},
+		{"WithContext", "/items/1", requestID(okMux()), c.Middleware(requestID(c.Routes(okMux())))},
+		{"StripPrefix nested", "/api/items/1", nested(okMux()), c.Middleware(nested(c.Routes(okMux())))},
+		{"RouteFunc", "/x/1", requestID(okHandler), c.Middleware(requestID(c.RouteFunc(func(*http.Request) string { return "/x/{id}" })(okHandler)))},
+	} {
+		allocs := func(h http.Handler) float64 {
+			r := httptest.NewRequest("GET", tc.path, nil)
+			w := &benchWriter{h: http.Header{}}
+			h.ServeHTTP(w, r)
+			return testing.AllocsPerRun(100, func() { h.ServeHTTP(w, r) })
+		}
+		if bare, vital := allocs(tc.bare), allocs(tc.vital); vital != bare+1 {
+			t.Errorf("%s: %v allocations per request with vitals, %v without", tc.name, vital, bare)
+		}
+	}
+	if routes := routeCounts(c); len(routes) != 3 || routes["GET /api/items/{id}"] == 0 || routes["GET /x/{id}"] == 0 {
+		t.Errorf("routes = %v", routes)
+	}
+}
+
+// okMux serves okHandler at GET /items/{id}, so that benchmarks count only
+// what the mux and the middlewares allocate.
+func okMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("GET /items/{id}", okHandler)
+	return mux
+}
+
+// BenchmarkRouteAdapters serves the stacks of TestRoutesThroughMiddlewareStacks
+// bare (-bare) and with vitals: what vitals adds is the difference. The
+// fallback is the context path that a writer without Unwrap (as
+// http.TimeoutHandler's) turns on.
+func BenchmarkRouteAdapters(b *testing.B) {
+	stripped := func(c *Collector) http.Handler {
+		root := http.NewServeMux()
+		root.Handle("/api/", http.StripPrefix("/api", c.Routes(okMux())))
+		return root
+	}
+	for _, bc := range []struct {
+		name, path string
+		stack      func(c *Collector) http.Handler
+	}{
+		{"direct-bare", "/items/1", func(*Collector) http.Handler { return okMux() }},
+		{"direct", "/items/1", func(c *Collector) http.Handler { return c.Middleware(okMux()) }},
+		{"withcontext-bare", "/items/1", func(c *Collector) http.Handler { return requestID(okMux()) }},
+		{"withcontext-unmatched", "/items/1", func(c *Collector) http.Handler { return c.Middleware(requestID(okMux())) }},
+		{"withcontext-routes", "/items/1", func(c *Collector) http.Handler { return c.Middleware(requestID(c.Routes(okMux()))) }},
+		{"nested-stripprefix-bare", "/api/items/1", func(c *Collector) http.Handler {
+			root := http.NewServeMux()
+			root.Handle("/api/", http.StripPrefix("/api", okMux()))
+			return root
+		}},
+		{"nested-stripprefix-routes", "/api/items/1", func(c *Collector) http.Handler { return c.Middleware(stripped(c)) }},
+		{"fallback-bare", "/items/1", func(c *Collector) http.Handler { return hideWriter(okMux()) }},
+		{"fallback-routes", "/items/1", func(c *Collector) http.Handler {
+			c.needNote.Store(true)
+			return c.Middleware(hideWriter(c.Routes(okMux())))
+		}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			h := bc.stack(benchCollector(b))
+			r := httptest.NewRequest("GET", bc.path, nil)
+			w := &benchWriter{h: http.Header{}}
+			b.ReportAllocs()
+			for b.Loop() {
+				h.ServeHTTP(w, r)
+			}
+		})
+	}
+}
+
+// TestRoutesConcurrently runs every adapter path at once, behind a barrier,
+// while the context fallback turns on mid-run and the name caches fill:
+// under -race any unguarded access fails it, and every request is counted
+// exactly once, under its route or (only on the stack that turned the
+// fallback on, before it was on) as unmatched.
+func TestRoutesConcurrently(t *testing.T) {
+	const perG = 300
+	c, _ := newTestCollector(t, Options{})
+	nested := http.NewServeMux()
+	nested.Handle("/api/", http.StripPrefix("/api", c.Routes(okMux())))
+	copying := c.Middleware(requestID(c.Routes(nested)))
+	// Not directly below the middleware: the fallback turns on mid-run.
+	timeout := c.Middleware(requestID(http.TimeoutHandler(c.Routes(okMux()), time.Minute, "")))
+	named := c.Middleware(c.RouteFunc(func(r *http.Request) string { return r.URL.Path })(okHandler))
+	self := http.NewServeMux()
+	self.Handle("GET /metrics", c.Handler())
+	selfH := c.Middleware(requestID(self))
+
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := range 2 {
+		for _, run := range []func(i int){
+			func(int) { copying.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/api/items/1", nil)) },
+			func(int) { timeout.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/items/1", nil)) },
+			func(i int) {
+				named.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", fmt.Sprintf("/t%d-%d", g, i%40), nil))
+			},
+			func(int) {
+				selfH.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/metrics?format=json", nil))
+			},
+		} {
+			wg.Go(func() {
+				<-start
+				for i := range perG {
+					run(i)
+				}
+			})
+		}
+	}
+	close(start)
+	wg.Wait()
+	c.refresh()
+	s := c.Snapshot()
+	got := map[string]uint64{}
+	var sum, namedT uint64
+	for _, r := range s.Routes {
+		got[r.Route] = r.Requests
+		sum += r.Requests
+		if strings.HasPrefix(r.Route, "GET /t") {
+			namedT += r.Requests
+		}
+	}
+	lost := got[RouteUnmatched]
+	if got["GET /api/items/{id}"] != 2*perG || namedT != 2*perG || got["GET /items/{id}"]+lost != 2*perG || !c.needNote.Load() {
+		t.Errorf("routes = %v", got)
+	}
+	if s.UnmatchedSuccess != lost || s.SelfRequests != 2*perG || s.Requests != 6*perG || sum != 6*perG || s.InFlight != 0 {
+		t.Errorf("unmatched 2xx %d (lost %d), self %d, requests %d, sum %d, in flight %d", s.UnmatchedSuccess, lost, s.SelfRequests, s.Requests, sum, s.InFlight)
+	}
+	if n := len(s.Routes); n != 2+80+btoi(lost > 0) {
+		t.Errorf("%d routes, want %d", n, 2+80+btoi(lost > 0))
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
