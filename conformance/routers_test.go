@@ -22,10 +22,11 @@ import (
 )
 
 // newCollector returns a collector whose refresh goroutine does not tick
-// during a test; the test reads it with snapshot.
+// during a test (one refresh per one-minute bucket, the longest allowed);
+// the test reads it with snapshot.
 func newCollector(t *testing.T, o vitals.Options) *vitals.Collector {
 	t.Helper()
-	o.RefreshInterval = time.Hour
+	o.RefreshInterval = time.Minute
 	c := vitals.New(o)
 	t.Cleanup(func() { c.Close() })
 	return c
