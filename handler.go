@@ -17,8 +17,14 @@ import (
 //   - ?format=json, or Accept: application/json: the Snapshot as JSON
 //     (see Snapshot.MarshalJSON);
 //   - ?format=prometheus, or Accept: text/plain or
-//     application/openmetrics-text: Prometheus text format 0.0.4.
+//     application/openmetrics-text: Prometheus text format 0.0.4;
+//   - Accept preferring application/vnd.google.protobuf with
+//     proto=io.prometheus.client.MetricFamily and encoding=delimited (as a
+//     Prometheus with native histograms sends it), with or without
+//     ?format=prometheus: the Prometheus protobuf exposition, whose
+//     histograms are native as well as classic.
 //
+// The Prometheus answers are gzipped when Accept-Encoding allows gzip.
 // Without either, it serves the dashboard. An unknown format is answered
 // 400; methods other than GET and HEAD are answered 405. Responses are not
 // cacheable. The handler reads the published Snapshot and the recording
@@ -33,6 +39,7 @@ const (
 	formatHTML format = iota
 	formatJSON
 	formatPrometheus
+	formatProtobuf
 )
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
@@ -70,6 +77,9 @@ func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 	case formatPrometheus:
 		h.Set("Content-Type", prometheusContentType)
 		buf.Write(c.appendPrometheus(buf.AvailableBuffer(), s))
+	case formatProtobuf:
+		h.Set("Content-Type", protobufContentType)
+		buf.Write(c.appendProtobuf(buf.AvailableBuffer(), s))
 	default:
 		h.Set("Content-Type", "text/html; charset=utf-8")
 		h.Set("Content-Security-Policy", dashboardCSP)
@@ -79,11 +89,27 @@ func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	body := buf
+	if f == formatPrometheus || f == formatProtobuf {
+		h.Add("Vary", "Accept-Encoding")
+		if acceptsGzip(r.Header.Values("Accept-Encoding")) {
+			zbuf := gzipBufPool.Get().(*bytes.Buffer)
+			zbuf.Reset()
+			defer func() {
+				if zbuf.Cap() <= 1<<20 {
+					gzipBufPool.Put(zbuf)
+				}
+			}()
+			gzipTo(zbuf, buf.Bytes())
+			h.Set("Content-Encoding", "gzip")
+			body = zbuf
+		}
+	}
+	h.Set("Content-Length", strconv.Itoa(body.Len()))
 	if r.Method == http.MethodHead {
 		return
 	}
-	_, _ = w.Write(buf.Bytes())
+	_, _ = w.Write(body.Bytes())
 }
 
 // negotiate picks the format from the query, else from Accept. It reports
@@ -96,6 +122,9 @@ func negotiate(r *http.Request) (format, bool) {
 		case "json":
 			return formatJSON, true
 		case "prometheus":
+			if fromAccept(r.Header.Values("Accept")) == formatProtobuf {
+				return formatProtobuf, true
+			}
 			return formatPrometheus, true
 		}
 		return formatHTML, false
@@ -121,6 +150,11 @@ func fromAccept(values []string) format {
 				f = formatPrometheus
 			case "text/html", "application/xhtml+xml", "*/*", "text/*":
 				f = formatHTML
+			case "application/vnd.google.protobuf":
+				if !isMetricFamilyStream(params) {
+					continue
+				}
+				f = formatProtobuf
 			default:
 				continue
 			}

@@ -1,0 +1,55 @@
+package vitals
+
+import (
+	"bytes"
+	"compress/gzip"
+	"strings"
+	"sync"
+)
+
+// gzipPool keeps gzip writers between scrapes: a new one costs about
+// 800 KB of compressor state, a reset one nothing.
+var gzipPool = sync.Pool{New: func() any {
+	zw, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed) // the level is valid
+	return zw
+}}
+
+// gzipBufPool keeps the buffers of compressed answers, apart from bufPool's
+// larger ones so that each pool's buffers keep their size.
+var gzipBufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// gzipTo writes p to dst, gzipped. Metrics text and protobuf repeat their
+// names and labels, so the fastest level already shrinks them several
+// times over.
+func gzipTo(dst *bytes.Buffer, p []byte) {
+	zw := gzipPool.Get().(*gzip.Writer)
+	zw.Reset(dst)
+	_, _ = zw.Write(p) // a bytes.Buffer does not fail
+	_ = zw.Close()
+	zw.Reset(nil) // drop dst, so the pool does not keep it alive
+	gzipPool.Put(zw)
+}
+
+// acceptsGzip reports whether the Accept-Encoding values allow gzip: gzip
+// or x-gzip with a q-value above zero, or else a * above zero. An explicit
+// gzip;q=0 refuses it whatever * says (RFC 9110, section 12.5.3).
+func acceptsGzip(values []string) bool {
+	gzipQ, starQ := -1.0, -1.0
+	for _, v := range values {
+		for len(v) > 0 {
+			var part string
+			part, v, _ = strings.Cut(v, ",")
+			coding, params, _ := strings.Cut(part, ";")
+			switch strings.ToLower(strings.TrimSpace(coding)) {
+			case "gzip", "x-gzip":
+				gzipQ = max(gzipQ, qvalue(params))
+			case "*":
+				starQ = max(starQ, qvalue(params))
+			}
+		}
+	}
+	if gzipQ >= 0 {
+		return gzipQ > 0
+	}
+	return starQ > 0
+}
