@@ -3,6 +3,8 @@ package vitals
 import (
 	"fmt"
 	"io"
+	"math"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -159,7 +161,8 @@ func BenchmarkSnapshot(b *testing.B) {
 }
 
 // BenchmarkRefresh is one rebuild of the snapshot with a full duration
-// ring, a full window and 100 routes (see fullCollector).
+// ring, a full window and 100 busy routes (see fullCollector): the budget
+// is 1 ms.
 func BenchmarkRefresh(b *testing.B) {
 	c := fullCollector(b)
 	b.ReportAllocs()
@@ -187,12 +190,12 @@ func BenchmarkAddRoutes(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		t := newRouteTable(DefaultMaxRoutes, len(DefaultBuckets))
+		t := newRouteTable(DefaultMaxRoutes, len(DefaultBuckets), slicesFor(DefaultRecentWindow, DefaultBucketWidth))
 		for _, n := range names {
 			s := t.get(n)
-			s.observe(0, 200, 0, 0, nil)
-			s.observe(0, 404, 0, 0, nil)
-			s.observe(2, 201, 0, 0, nil)
+			s.observe(0, 0, 200, 0, 0, nil)
+			s.observe(0, 0, 404, 0, 0, nil)
+			s.observe(0, 2, 201, 0, 0, nil)
 		}
 	}
 }
@@ -241,12 +244,24 @@ func fullCollector(b *testing.B) *Collector {
 		c.RecordDuration(time.Duration(i) * time.Microsecond)
 	}
 	for i := range c.win.buckets {
-		c.win.buckets[i].Add(uint64(1000 + i))
+		c.win.bucket(c.win.prepared - 1 - int64(i)).requests = uint64(1000 + i)
 	}
+	rng := rand.New(rand.NewPCG(1, 2))
 	for r := range DefaultMaxRoutes {
 		s := c.routes.get(fmt.Sprintf("GET /route/%d/{id}", r))
 		for i, code := range []int{200, 201, 304, 404, 500} {
-			s.observe(i%3, code, int64(r*i)*int64(time.Millisecond), 1000, c.bounds)
+			s.observe(c.slotNow(), i%3, code, int64(r*i)*int64(time.Millisecond), 1000, c.bounds)
+		}
+		// Busy: every live time slice and the retired total hold
+		// durations spread over three decades (about 10 octaves).
+		for slot := range s.slices {
+			for range 200 {
+				d := int64(float64(time.Millisecond) * math.Exp(1.5*rng.NormFloat64()))
+				s.observe(slot, 0, 200, d, 1000, c.bounds)
+			}
+		}
+		for range 200 {
+			s.retired.add(histIndex(int64(float64(time.Millisecond)*math.Exp(1.5*rng.NormFloat64())))-histMinIndex, 1)
 		}
 	}
 	return c

@@ -17,24 +17,36 @@ const (
 	DefaultWindowBuckets   = 60
 	DefaultSessionTTL      = 30 * time.Minute
 	DefaultMaxSessions     = 10000
+	DefaultRecentWindow    = 5 * time.Minute
 )
 
-// DefaultBuckets are the upper bounds, in seconds, of the request duration
-// histogram when Options.Buckets is nil: 1 ms to 10 s in steps of about 2.5x,
-// so each decade from a millisecond up has three buckets.
-var DefaultBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+// DefaultBuckets are the upper bounds, in seconds, of the classic
+// Prometheus duration histogram when Options.Buckets is nil: 100 µs to 10 s
+// in steps of about 2.5x, so each decade has three buckets. (The
+// percentiles of a Snapshot come from a finer histogram; see Recent.)
+var DefaultBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 
 // Options configures a Collector. The zero value is ready to use: every zero
 // field means the default documented on it.
 type Options struct {
 	// RefreshInterval is how often the snapshot is rebuilt, the request
-	// window rotated and expired sessions swept. Default 1s; at least 1ms.
+	// window rotated and expired sessions swept. Default 1s; at least 1ms
+	// and at most BucketWidth.
 	RefreshInterval time.Duration
 
 	// BucketWidth is the time one bucket of the request window covers.
 	// Buckets are aligned to the Unix epoch (one-minute buckets are calendar
-	// minutes). Default one minute; at least 1ms.
+	// minutes). Default one minute; at least 1ms, and at least
+	// RefreshInterval, so that every bucket is prepared before the clock
+	// reaches it.
 	BucketWidth time.Duration
+
+	// RecentWindow is what "now" means: the Recent figures of a Snapshot
+	// cover the buckets that reach back RecentWindow from the moment of the
+	// snapshot, so between RecentWindow and RecentWindow plus one
+	// BucketWidth (Recent.Span says exactly). Default DefaultRecentWindow
+	// (5 minutes), or BucketWidth if that is longer; at most 60 buckets.
+	RecentWindow time.Duration
 
 	// WindowBuckets is how many buckets the request window keeps, the
 	// current partial one included. Default 60 (an hour of minutes); at most
@@ -101,7 +113,9 @@ type Options struct {
 
 	// Now is the clock for the request window, session expiry, uptime and
 	// snapshot times; request durations always use the monotonic clock.
-	// Default time.Now. Tests inject a fake one.
+	// Default time.Now: the bucket of a request then comes from the
+	// monotonic reading the middleware takes anyway. Tests inject a fake
+	// clock, which the middleware then calls once per request.
 	Now func() time.Time
 }
 
@@ -112,6 +126,9 @@ func (o Options) normalize() (Options, error) {
 	}
 	if o.BucketWidth == 0 {
 		o.BucketWidth = DefaultBucketWidth
+	}
+	if o.RecentWindow == 0 {
+		o.RecentWindow = max(DefaultRecentWindow, o.BucketWidth)
 	}
 	if o.WindowBuckets == 0 {
 		o.WindowBuckets = DefaultWindowBuckets
@@ -139,6 +156,10 @@ func (o Options) normalize() (Options, error) {
 		return o, fmt.Errorf("vitals: RefreshInterval %v is below 1ms", o.RefreshInterval)
 	case o.BucketWidth < time.Millisecond:
 		return o, fmt.Errorf("vitals: BucketWidth %v is below 1ms", o.BucketWidth)
+	case o.BucketWidth < o.RefreshInterval:
+		return o, fmt.Errorf("vitals: BucketWidth %v is below RefreshInterval %v: each bucket must see a refresh", o.BucketWidth, o.RefreshInterval)
+	case o.RecentWindow < 0 || o.RecentWindow > 60*o.BucketWidth:
+		return o, fmt.Errorf("vitals: RecentWindow %v is outside 0..60 buckets of %v", o.RecentWindow, o.BucketWidth)
 	case o.WindowBuckets < 1 || o.WindowBuckets > 100000:
 		return o, fmt.Errorf("vitals: WindowBuckets %d is outside 1..100000", o.WindowBuckets)
 	case o.SessionTTL < 0:
@@ -185,10 +206,16 @@ type Collector struct {
 	opts   Options
 	bounds []int64     // histogram upper bounds in nanoseconds
 	base   time.Time   // monotonic origin of request timings
-	win    *window     // request counts per bucket
-	routes *routeTable // per route: counts by status and method, histogram, bytes
+	win    *window     // time slices and per-bucket figures
+	routes *routeTable // per route: counts by status and method, histograms, bytes
 	sess   *sessions   // active sessions
-	_      [64]byte
+	manual *stats      // IncrementRequests and RecordDuration, in time slices
+	// baseWall is base's wall clock in unix nanos: base plus a monotonic
+	// reading places a request in its bucket. fakeClock is set when
+	// Options.Now was injected; then the middleware reads it instead.
+	baseWall  int64
+	fakeClock bool
+	_         [64]byte
 
 	// started counts the requests the middleware began. It finishes one by
 	// adding it to its route's histogram, so the requests in flight are
@@ -220,6 +247,8 @@ type Collector struct {
 	mu      sync.Mutex
 	scratch []int64  // ring copy for percentiles
 	hist    []uint64 // one route's histogram
+	scr     [3]histCopy
+	live    []liveBucket // per time slice, all recorders together
 	rt      runtimeReader
 
 	closeOnce sync.Once
@@ -246,6 +275,7 @@ func New(opts Options) *Collector {
 // Open is New that returns an error for invalid options instead of
 // panicking.
 func Open(opts Options) (*Collector, error) {
+	fake := opts.Now != nil
 	opts, err := opts.normalize()
 	if err != nil {
 		return nil, err
@@ -256,13 +286,14 @@ func Open(opts Options) (*Collector, error) {
 	}
 	now := opts.Now()
 	c := &Collector{
-		opts:   opts,
-		base:   time.Now(),
-		start:  now,
-		win:    newWindow(opts.WindowBuckets, opts.BucketWidth, now),
-		sess:   newSessions(opts.MaxSessions, opts.SessionTTL),
-		done:   make(chan struct{}),
-		exited: make(chan struct{}),
+		opts:      opts,
+		base:      time.Now(),
+		fakeClock: fake,
+		start:     now,
+		win:       newWindow(opts.WindowBuckets, opts.BucketWidth, opts.RecentWindow, now),
+		sess:      newSessions(opts.MaxSessions, opts.SessionTTL),
+		done:      make(chan struct{}),
+		exited:    make(chan struct{}),
 	}
 	c.promConstant = constant
 	c.promConstPairs = constLabelPairs(opts.ConstLabels)
@@ -274,7 +305,10 @@ func Open(opts Options) (*Collector, error) {
 	for i, b := range opts.Buckets {
 		c.bounds[i] = int64(b * float64(time.Second))
 	}
-	c.routes = newRouteTable(opts.MaxRoutes, len(c.bounds))
+	c.baseWall = c.base.UnixNano()
+	c.routes = newRouteTable(opts.MaxRoutes, len(c.bounds), c.win.n)
+	c.manual = newStats("", len(c.bounds), c.win.n)
+	c.live = make([]liveBucket, c.win.n)
 	c.scratch = make([]int64, ringSize)
 	c.hist = make([]uint64, len(c.bounds)+1)
 	c.rt.init()
@@ -327,13 +361,33 @@ func (c *Collector) Close() error {
 
 // refresh rotates the window, sweeps sessions and publishes a new snapshot.
 func (c *Collector) refresh() {
+	c.Refresh()
+}
+
+// Refresh rotates the request window, sweeps expired sessions, builds a
+// snapshot now, publishes it (later Snapshot calls return it) and returns
+// it, without waiting for the next RefreshInterval: for tests and shutdown
+// paths. Safe for concurrent use; refreshes are serialised.
+func (c *Collector) Refresh() *Snapshot {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now := c.opts.Now()
+	now := c.now()
 	c.clock.Store(now.UnixNano())
-	c.win.rotate(now)
+	c.rotate(now)
 	active := c.sess.sweep(now.UnixNano())
-	c.snap.Store(c.build(now, active))
+	s := c.build(now, active)
+	c.snap.Store(s)
+	return s
+}
+
+// now reads the collector's clock: the injected Options.Now, or base plus
+// the monotonic time since, the same clock the middleware places requests
+// by (it does not jump when the wall clock is set).
+func (c *Collector) now() time.Time {
+	if c.fakeClock {
+		return c.opts.Now()
+	}
+	return c.base.Add(time.Since(c.base))
 }
 
 // Snapshot returns the most recent snapshot, at most RefreshInterval old.
@@ -344,15 +398,20 @@ func (c *Collector) Snapshot() *Snapshot {
 }
 
 // IncrementRequests counts one request that did not go through Middleware
-// (the middleware counts its own).
+// (the middleware counts its own). It takes no clock reading: the request
+// counts in the bucket that was current at the last refresh, at most
+// RefreshInterval late.
 func (c *Collector) IncrementRequests() {
-	c.win.add(1)
+	c.manual.slices[c.slotNow()].requests.Add(1)
 }
 
-// RecordDuration adds one request duration to the latency figures. A
-// negative duration counts as zero. The middleware records its own.
+// RecordDuration adds one request duration to the latency figures: the
+// Recent and Window percentiles and Latency. A negative duration counts as
+// zero. The middleware records its own. Like IncrementRequests, it counts
+// in the bucket current at the last refresh.
 func (c *Collector) RecordDuration(d time.Duration) {
 	c.ring.record(d)
+	c.manual.slices[c.slotNow()].hist.observe(int64(max(d, 0)))
 }
 
 // ConnOpen counts a request as in flight, for requests that do not go

@@ -1,6 +1,7 @@
 package vitals
 
 import (
+	"cmp"
 	"encoding/json"
 	"math/rand/v2"
 	"runtime"
@@ -44,7 +45,8 @@ func newTestCollector(t *testing.T, o Options) (*Collector, *fakeClock) {
 		o.Now = clk.Now
 	}
 	if o.RefreshInterval == 0 {
-		o.RefreshInterval = time.Hour
+		// As long as allowed: the ticker should not fire during a test.
+		o.RefreshInterval = cmp.Or(o.BucketWidth, DefaultBucketWidth)
 	}
 	c, err := Open(o)
 	if err != nil {
@@ -306,6 +308,9 @@ func TestOptionsRejected(t *testing.T) {
 		{"tiny refresh", Options{RefreshInterval: time.Nanosecond}, "RefreshInterval"},
 		{"negative refresh", Options{RefreshInterval: -time.Second}, "RefreshInterval"},
 		{"tiny bucket", Options{BucketWidth: time.Microsecond}, "BucketWidth"},
+		{"bucket below refresh", Options{BucketWidth: time.Second, RefreshInterval: 2 * time.Second}, "below RefreshInterval"},
+		{"recent window of 61 buckets", Options{RecentWindow: 61 * time.Minute}, "RecentWindow"},
+		{"negative recent window", Options{RecentWindow: -time.Minute}, "RecentWindow"},
 		{"huge window", Options{WindowBuckets: 1 << 30}, "WindowBuckets"},
 		{"negative window", Options{WindowBuckets: -1}, "WindowBuckets"},
 		{"negative ttl", Options{SessionTTL: -time.Second}, "SessionTTL"},
@@ -423,7 +428,7 @@ func TestSnapshotJSONNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"time", "start", "uptime_seconds", "requests", "in_flight", "connections",
-		"sessions_active", "sessions_dropped", "window", "latency", "status", "bytes_written", "runtime"} {
+		"sessions_active", "sessions_dropped", "recent", "window", "latency", "status", "bytes_written", "runtime"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("JSON lacks %q: %s", k, b)
 		}
@@ -432,7 +437,22 @@ func TestSnapshotJSONNames(t *testing.T) {
 	if lat["p50_seconds"] != 1.5 || lat["samples"] != 1.0 {
 		t.Errorf("latency = %v, want p50_seconds 1.5 and samples 1", lat)
 	}
-	if w := m["window"].(map[string]any); w["bucket_width_seconds"] != 60.0 {
+	w := m["window"].(map[string]any)
+	if w["bucket_width_seconds"] != 60.0 {
 		t.Errorf("window = %v", w)
+	}
+	for _, k := range []string{"errors", "p50_seconds", "p90_seconds", "p99_seconds", "no_data", "heap_bytes", "goroutines"} {
+		if _, ok := w[k]; !ok {
+			t.Errorf("window lacks %q: %v", k, w)
+		}
+	}
+	rec := m["recent"].(map[string]any)
+	for _, k := range []string{"span_seconds", "requests", "errors", "status", "p50_seconds", "p90_seconds", "p99_seconds", "p999_seconds"} {
+		if _, ok := rec[k]; !ok {
+			t.Errorf("recent lacks %q: %v", k, rec)
+		}
+	}
+	if p := rec["p50_seconds"].(float64); p < 1.5*0.989 || p > 1.5*1.011 {
+		t.Errorf("recent p50_seconds = %v, want 1.5 ±1.1%%", p)
 	}
 }

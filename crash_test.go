@@ -4,10 +4,15 @@ package vitals
 
 import (
 	"bufio"
+	"fmt"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -108,4 +113,124 @@ func TestCrashSafety(t *testing.T) {
 		t.Errorf("%d temporary files left after a clean start", len(tmp))
 	}
 	t.Logf("%d kills; final total %d requests", kills, last)
+}
+
+const counterChildEnv = "VITALS_COUNTER_CHILD_STATE"
+
+// TestCounterChild is the child of TestCountersAcrossCrash: it restores
+// the state file, then serves batches of requests through the middleware,
+// saving after every third and printing after each what a scrape of http_requests_total
+// sums to and how many requests this process served, until killed.
+func TestCounterChild(t *testing.T) {
+	path := os.Getenv(counterChildEnv)
+	if path == "" {
+		t.Skip("run by TestCountersAcrossCrash")
+	}
+	c, err := Open(Options{StateFile: path, SaveInterval: time.Hour})
+	if err != nil {
+		t.Fatalf("child Open: %v", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /x", func(w http.ResponseWriter, r *http.Request) {})
+	h := c.Middleware(mux)
+	req := httptest.NewRequest("GET", "/x", nil)
+	var served int
+	for batch := 1; ; batch++ {
+		for range 10 {
+			h.ServeHTTP(httptest.NewRecorder(), req)
+			served++
+		}
+		// Saves are rarer than scrapes, as with the defaults (10s and
+		// 15s or less): a scrape often sees more than the file holds.
+		if batch%3 == 0 {
+			if err := c.saveFile(); err != nil {
+				t.Fatalf("child save: %v", err)
+			}
+		}
+		fmt.Printf("scrape %d %d %d\n", scrapeRequests(c), served, c.Refresh().Requests)
+	}
+}
+
+// scrapeRequests sums the http_requests_total samples of the Prometheus
+// text, as a scrape would read them.
+func scrapeRequests(c *Collector) uint64 {
+	var total uint64
+	for line := range strings.Lines(string(c.appendPrometheus(nil, c.Snapshot()))) {
+		if strings.HasPrefix(line, "http_requests_total{") {
+			v, _ := strconv.ParseUint(strings.TrimSpace(line[strings.LastIndexByte(line, ' ')+1:]), 10, 64)
+			total += v
+		}
+	}
+	return total
+}
+
+// TestCountersAcrossCrash scrapes a child, kills it with SIGKILL, restarts
+// it on the same state file and scrapes again, several times, and computes
+// what Prometheus' increase() says over each restart: a counter that drops
+// is a reset, so the increase is the new value. It must never exceed the
+// requests the new process really served, while the snapshot's since-start
+// total keeps what was saved. (With the restored totals in the counters, a
+// scrape after the restart read less than the one before, and increase()
+// counted everything restored as new.)
+func TestCountersAcrossCrash(t *testing.T) {
+	if os.Getenv(counterChildEnv) != "" || os.Getenv(crashChildEnv) != "" {
+		t.Skip("in a child")
+	}
+	path := filepath.Join(t.TempDir(), "vitals.state")
+	type scrape struct{ counter, served, total uint64 }
+	start := func() (*exec.Cmd, *bufio.Reader) {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestCounterChild$", "-test.count=1")
+		cmd.Env = append(os.Environ(), counterChildEnv+"="+path)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd, bufio.NewReader(out)
+	}
+	read := func(r *bufio.Reader) scrape {
+		line, err := r.ReadString('\n')
+		var s scrape
+		if _, err2 := fmt.Sscanf(line, "scrape %d %d %d", &s.counter, &s.served, &s.total); err != nil || err2 != nil {
+			t.Fatalf("child said %q (%v, %v)", line, err, err2)
+		}
+		return s
+	}
+	var prev scrape // the last scrape before a kill
+	for round := range 4 {
+		cmd, r := start()
+		first := read(r)
+		if round > 0 {
+			// Prometheus' increase() between the last scrape before the
+			// kill and the first after the restart.
+			increase := first.counter - prev.counter
+			if first.counter < prev.counter {
+				increase = first.counter // a reset
+			}
+			t.Logf("restart %d: scraped %d before the kill, %d after; increase %d for %d served since the restart",
+				round, prev.counter, first.counter, increase, first.served)
+			if increase > first.served {
+				t.Errorf("restart %d: increase() = %d exceeds the %d requests served since the restart", round, increase, first.served)
+			}
+			// The snapshot's since-start total restores what was saved:
+			// something, and never more than was counted before the kill.
+			if restored := first.total - first.served; first.total <= first.served || restored > prev.total {
+				t.Errorf("restart %d: since-start total %d with %d served now: restored %d, want 1..%d",
+					round, first.total, first.served, restored, prev.total)
+			}
+		}
+		last := first
+		for range 4 + round {
+			last = read(r)
+		}
+		if last.counter != last.served {
+			t.Errorf("round %d: scrape %d, want the %d requests this process served", round, last.counter, last.served)
+		}
+		prev = last
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		_ = cmd.Wait()
+	}
 }

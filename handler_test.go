@@ -183,7 +183,7 @@ func TestPageShowsFigures(t *testing.T) {
 	c.refresh()
 	body := get(t, c.Handler(), "GET", "/metrics").Body.String()
 	for _, want := range []string{"1,235", "Requests per minute", "Latency distribution", `class="card bad"`, "0.1% of responses", "<rect class=\"s5\"",
-		"<td>unmatched</td><td>1,235</td>", "<td>≤1ms</td>"} {
+		"<td>unmatched</td><td>1,235</td>", "<td>≤100µs</td>"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q", want)
 		}
@@ -195,13 +195,20 @@ func TestJSONGolden(t *testing.T) {
 	s := &Snapshot{
 		Time: at, Start: at.Add(-90 * time.Second), Uptime: 90 * time.Second,
 		Requests: 12, InFlight: 2, Connections: 3, SessionsActive: 4, SessionsDropped: 5,
-		Window: Window{Start: at.Add(-2 * time.Minute).Truncate(time.Minute), BucketWidth: time.Minute, Counts: []uint64{3, 4, 5}, Total: 12},
+		Recent: Recent{Span: 5*time.Minute + 30*time.Second, Requests: 9, Errors: 1, Status: Status{Success: 8, ServerError: 1},
+			P50: LatencyFloor, P90: 38 * time.Microsecond, P99: 1200 * time.Microsecond, P999: LatencyCeiling},
+		Window: Window{Start: at.Add(-2 * time.Minute).Truncate(time.Minute), BucketWidth: time.Minute, Counts: []uint64{0, 4, 5}, Total: 9,
+			Errors: []uint64{0, 0, 1}, P50: []time.Duration{0, time.Millisecond, 2 * time.Millisecond},
+			P90: []time.Duration{0, 3 * time.Millisecond, 4 * time.Millisecond}, P99: []time.Duration{0, 5 * time.Millisecond, 480 * time.Millisecond},
+			NoData: 1, HeapBytes: []uint64{0, 1 << 20, 2 << 20}, Goroutines: []int{0, 8, 9}},
 		Latency: Latency{Samples: 12, Mean: 15 * time.Millisecond, Min: time.Millisecond, Max: 250 * time.Millisecond,
 			P50: 5 * time.Millisecond, P90: 20 * time.Millisecond, P99: 250 * time.Millisecond},
 		Status:       Status{Informational: 1, Success: 7, Redirect: 1, ClientError: 2, ServerError: 1},
 		BytesWritten: 4096,
 		Routes: []RouteStats{{Route: "GET /items/{id}", Requests: 12, Errors: 1, Status: Status{Success: 11, ServerError: 1},
-			Bytes: 4096, P50: 5 * time.Millisecond, P90: 20 * time.Millisecond, P99: 250 * time.Millisecond}},
+			Bytes: 4096, P50: 5 * time.Millisecond, P90: 20 * time.Millisecond, P99: 250 * time.Millisecond, P999: 480 * time.Millisecond,
+			Recent: Recent{Span: 5*time.Minute + 30*time.Second, Requests: 9, Errors: 1, Status: Status{Success: 8, ServerError: 1},
+				P50: 5 * time.Millisecond, P90: 20 * time.Millisecond, P99: 250 * time.Millisecond, P999: 480 * time.Millisecond}}},
 		RoutesCapped: true,
 		Runtime:      Runtime{Goroutines: 9, HeapBytes: 1 << 20, TotalBytes: 8 << 20, GCCycles: 3, GCPause: 1500 * time.Microsecond},
 	}
@@ -219,7 +226,7 @@ func promFixture(t *testing.T, o Options) (*Collector, *Snapshot) {
 	ms := int64(time.Millisecond)
 	routes := []string{"GET /items/{id}", "", `POST /say/"hi"\n`}
 	for i, d := range []int64{ms / 2, 3 * ms, 3 * ms, 40 * ms, 2000 * ms, 20000 * ms} {
-		c.routes.get(routes[i%3]).observe(methodIndex([]string{"GET", "POST", "BREW"}[i%3]), []int{200, 404, 200, 500, 200, 200}[i], d, 100, c.bounds)
+		c.routes.get(routes[i%3]).observe(c.slotNow(), methodIndex([]string{"GET", "POST", "BREW"}[i%3]), []int{200, 404, 200, 500, 200, 200}[i], d, 100, c.bounds)
 	}
 	c.started.Add(7) // the six above, finished, and one in flight
 	c.TouchSession("x")

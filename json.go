@@ -22,6 +22,7 @@ type jsonSnapshot struct {
 	Connections     int64       `json:"connections"`
 	SessionsActive  int         `json:"sessions_active"`
 	SessionsDropped uint64      `json:"sessions_dropped"`
+	Recent          jsonRecent  `json:"recent"`
 	Window          jsonWindow  `json:"window"`
 	Latency         jsonLatency `json:"latency"`
 	Status          jsonStatus  `json:"status"`
@@ -37,9 +38,46 @@ type jsonRoute struct {
 	Errors   uint64     `json:"errors"`
 	Status   jsonStatus `json:"status"`
 	Bytes    uint64     `json:"bytes"`
-	P50      float64    `json:"p50_seconds"`
-	P90      float64    `json:"p90_seconds"`
-	P99      float64    `json:"p99_seconds"`
+	jsonPercentiles
+	Recent jsonRecent `json:"recent"`
+}
+
+// jsonPercentiles are the percentiles of the high-resolution histogram;
+// a bound (LatencyFloor, LatencyCeiling) carries "<" or ">" in its
+// *_bound field, which is absent for an estimate.
+type jsonPercentiles struct {
+	P50       float64 `json:"p50_seconds"`
+	P50Bound  string  `json:"p50_bound,omitempty"`
+	P90       float64 `json:"p90_seconds"`
+	P90Bound  string  `json:"p90_bound,omitempty"`
+	P99       float64 `json:"p99_seconds"`
+	P99Bound  string  `json:"p99_bound,omitempty"`
+	P999      float64 `json:"p999_seconds"`
+	P999Bound string  `json:"p999_bound,omitempty"`
+}
+
+func percentiles(p50, p90, p99, p999 time.Duration) jsonPercentiles {
+	return jsonPercentiles{
+		P50: p50.Seconds(), P50Bound: boundOf(p50),
+		P90: p90.Seconds(), P90Bound: boundOf(p90),
+		P99: p99.Seconds(), P99Bound: boundOf(p99),
+		P999: p999.Seconds(), P999Bound: boundOf(p999),
+	}
+}
+
+type jsonRecent struct {
+	Span     float64    `json:"span_seconds"`
+	Requests uint64     `json:"requests"`
+	Errors   uint64     `json:"errors"`
+	Status   jsonStatus `json:"status"`
+	jsonPercentiles
+}
+
+func recentJSON(r Recent) jsonRecent {
+	return jsonRecent{
+		Span: r.Span.Seconds(), Requests: r.Requests, Errors: r.Errors, Status: jsonStatus(r.Status),
+		jsonPercentiles: percentiles(r.P50, r.P90, r.P99, r.P999),
+	}
 }
 
 type jsonWindow struct {
@@ -47,6 +85,30 @@ type jsonWindow struct {
 	BucketWidth float64   `json:"bucket_width_seconds"`
 	Counts      []uint64  `json:"counts"`
 	Total       uint64    `json:"total"`
+	Errors      []uint64  `json:"errors"`
+	P50         []float64 `json:"p50_seconds"`
+	P90         []float64 `json:"p90_seconds"`
+	P99         []float64 `json:"p99_seconds"`
+	NoData      int       `json:"no_data"`
+	HeapBytes   []uint64  `json:"heap_bytes"`
+	Goroutines  []int     `json:"goroutines"`
+}
+
+// nonNil returns s, or an empty slice for nil, so that JSON has [] and
+// not null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func seconds(d []time.Duration) []float64 {
+	out := make([]float64, len(d))
+	for i, v := range d {
+		out[i] = v.Seconds()
+	}
+	return out
 }
 
 type jsonLatency struct {
@@ -77,15 +139,12 @@ type jsonRuntime struct {
 }
 
 func (s *Snapshot) jsonForm() *jsonSnapshot {
-	counts := s.Window.Counts
-	if counts == nil {
-		counts = []uint64{}
-	}
 	routes := make([]jsonRoute, len(s.Routes))
 	for i, r := range s.Routes {
 		routes[i] = jsonRoute{
 			Route: r.Route, Requests: r.Requests, Errors: r.Errors, Status: jsonStatus(r.Status), Bytes: r.Bytes,
-			P50: r.P50.Seconds(), P90: r.P90.Seconds(), P99: r.P99.Seconds(),
+			jsonPercentiles: percentiles(r.P50, r.P90, r.P99, r.P999),
+			Recent:          recentJSON(r.Recent),
 		}
 	}
 	return &jsonSnapshot{
@@ -99,11 +158,19 @@ func (s *Snapshot) jsonForm() *jsonSnapshot {
 		Connections:     s.Connections,
 		SessionsActive:  s.SessionsActive,
 		SessionsDropped: s.SessionsDropped,
+		Recent:          recentJSON(s.Recent),
 		Window: jsonWindow{
 			Start:       s.Window.Start,
 			BucketWidth: s.Window.BucketWidth.Seconds(),
-			Counts:      counts,
+			Counts:      nonNil(s.Window.Counts),
 			Total:       s.Window.Total,
+			Errors:      nonNil(s.Window.Errors),
+			P50:         seconds(s.Window.P50),
+			P90:         seconds(s.Window.P90),
+			P99:         seconds(s.Window.P99),
+			NoData:      s.Window.NoData,
+			HeapBytes:   nonNil(s.Window.HeapBytes),
+			Goroutines:  nonNil(s.Window.Goroutines),
 		},
 		Latency: jsonLatency{
 			Samples: s.Latency.Samples,

@@ -25,9 +25,9 @@ func TestMemoryBound(t *testing.T) {
 	fresh := heapInUse() - before
 	for i := range DefaultMaxRoutes {
 		s := c.routes.get(fmt.Sprintf("GET /route/%d/{id}", i))
-		s.observe(0, 200, 0, 0, c.bounds)
-		s.observe(0, 404, 0, 0, c.bounds)
-		s.observe(2, 201, 0, 0, c.bounds)
+		s.observe(c.slotNow(), 0, 200, 0, 0, c.bounds)
+		s.observe(c.slotNow(), 0, 404, 0, 0, c.bounds)
+		s.observe(c.slotNow(), 2, 201, 0, 0, c.bounds)
 	}
 	routes := heapInUse() - before - fresh
 	for i := range DefaultMaxSessions {

@@ -52,7 +52,8 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cw.w = w
 	finished := false
 	defer func() {
-		d := time.Since(c.base) - start
+		end := time.Since(c.base)
+		d := end - start
 		status := cw.status
 		if !finished {
 			status = http.StatusInternalServerError
@@ -62,9 +63,8 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if status < 100 || status > 999 {
 			status = http.StatusInternalServerError
 		}
-		c.win.add(1)
 		c.ring.record(d)
-		c.routes.get(c.routeOf(r)).observe(methodIndex(r.Method), status, int64(d), cw.bytes, c.bounds)
+		c.routes.get(c.routeOf(r)).observe(c.slotAt(end), methodIndex(r.Method), status, int64(d), cw.bytes, c.bounds)
 		*cw = rw{}
 		writerPool.Put(cw)
 	}()

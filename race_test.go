@@ -47,7 +47,7 @@ func TestAllPathsConcurrently(t *testing.T) {
 	handler := c.Handler()
 
 	// A saved state of 100 requests, restored while everything runs.
-	donor := New(Options{RefreshInterval: time.Hour})
+	donor := New(Options{RefreshInterval: time.Minute})
 	for range 100 {
 		donor.IncrementRequests()
 	}

@@ -43,14 +43,15 @@ type routeTable struct {
 	other     *stats                            // immutable: the counters of RouteOther
 	max       int                               // immutable
 	bounds    int                               // immutable: histogram bounds
+	slices    int                               // immutable: time slices per route
 	mu        sync.Mutex                        // serialises add
 }
 
-func newRouteTable(max, bounds int) *routeTable {
+func newRouteTable(max, bounds, slices int) *routeTable {
 	t := &routeTable{
-		max: max, bounds: bounds,
-		unmatched: newStats(RouteUnmatched, bounds),
-		other:     newStats(RouteOther, bounds),
+		max: max, bounds: bounds, slices: slices,
+		unmatched: newStats(RouteUnmatched, bounds, slices),
+		other:     newStats(RouteOther, bounds, slices),
 	}
 	m := map[string]*stats{RouteUnmatched: t.unmatched, RouteOther: t.other}
 	t.m.Store(&m)
@@ -93,7 +94,7 @@ func (t *routeTable) add(name string) *stats {
 	// The key is an owned copy, so the map does not keep a caller's larger
 	// string alive; the shown name is valid UTF-8 (a cut may split a rune).
 	key := strings.Clone(name)
-	s := newStats(strings.ToValidUTF8(key, "\uFFFD"), t.bounds)
+	s := newStats(strings.ToValidUTF8(key, "\uFFFD"), t.bounds, t.slices)
 	m[key] = s
 	t.m.Store(&m)
 	return s
@@ -119,62 +120,49 @@ func (c *Collector) routeOf(r *http.Request) string {
 	return r.Pattern
 }
 
-// RouteStats are the figures of one route, cumulative since start.
+// RouteStats are the figures of one route: since Snapshot.Start (restored
+// from the state file, if any, plus this process), and Recent.
 type RouteStats struct {
 	Route    string // the pattern, RouteUnmatched or RouteOther ("route")
 	Requests uint64 // ("requests")
 	Errors   uint64 // responses with status 5xx ("errors")
 	Status   Status // responses by status class ("status")
 	Bytes    uint64 // response body bytes ("bytes")
-	// Latency percentiles estimated from the route's histogram by linear
-	// interpolation within a bucket, as Prometheus' histogram_quantile does
-	// ("p50_seconds", "p90_seconds", "p99_seconds"). A percentile that falls
-	// in the last, unbounded bucket is reported as the highest bound.
+	// Latency percentiles since start from the high-resolution histogram,
+	// within ±1.1 % of the exact ones (see LatencyFloor for the bounds):
+	// ("p50_seconds", "p90_seconds", "p99_seconds", "p999_seconds").
 	P50, P90, P99 time.Duration
-	P999          time.Duration // ("p999_seconds")
+	P999          time.Duration
 	// Recent has this route's figures of the last Options.RecentWindow
 	// ("recent").
 	Recent Recent
 }
 
-// routeStats summarises s. counts is scratch space for the histogram.
-func (c *Collector) routeStats(s *stats, counts []uint64) RouteStats {
-	var cl [numClasses]uint64
-	s.classTotals(&cl)
-	rs := RouteStats{Route: s.name, Bytes: s.bytes.Load(), Status: statusOf(cl)}
-	rs.Requests = s.loadHist(counts)
+// routeStats fills in the since-start figures of s into rs: counts from
+// the atomics plus what was restored, percentiles from all (the route's
+// since-start high-resolution histogram), and adds the status classes to
+// cl. Called with c.mu held.
+func (c *Collector) routeStats(s *stats, rs *RouteStats, all *histCopy, cl *[numClasses]uint64) {
+	var own [numClasses]uint64
+	s.classTotals(&own)
+	rs.Route = s.name
+	rs.Bytes = s.bytes.Load()
+	rs.Requests = s.loadHist(c.hist)
+	if r := s.restored; r != nil {
+		for k, n := range r.codes {
+			own[k[1]/100-1] += n
+		}
+		rs.Bytes += r.bytes
+		rs.Requests += sum(r.hist)
+	}
+	for i, n := range own {
+		cl[i] += n
+	}
+	rs.Status = statusOf(own)
 	rs.Errors = rs.Status.ServerError
-	rs.P50 = c.quantile(counts, rs.Requests, 0.50)
-	rs.P90 = c.quantile(counts, rs.Requests, 0.90)
-	rs.P99 = c.quantile(counts, rs.Requests, 0.99)
-	return rs
-}
-
-// quantile estimates the q-quantile of a histogram with the collector's
-// bounds: it finds the bucket holding rank q*total and interpolates
-// linearly between the bucket's lower and upper bound.
-func (c *Collector) quantile(counts []uint64, total uint64, q float64) time.Duration {
-	if total == 0 {
-		return 0
-	}
-	rank := q * float64(total)
-	var cum uint64
-	for i, n := range counts {
-		if n == 0 || float64(cum+n) < rank {
-			cum += n
-			continue
-		}
-		if i == len(c.bounds) {
-			return time.Duration(c.bounds[i-1]) // the +Inf bucket
-		}
-		lower := int64(0)
-		if i > 0 {
-			lower = c.bounds[i-1]
-		}
-		frac := (rank - float64(cum)) / float64(n)
-		return time.Duration(float64(lower) + frac*float64(c.bounds[i]-lower))
-	}
-	return time.Duration(c.bounds[len(c.bounds)-1])
+	var q [4]time.Duration
+	all.quantiles(recentQuantiles[:], q[:])
+	rs.P50, rs.P90, rs.P99, rs.P999 = q[0], q[1], q[2], q[3]
 }
 
 func statusOf(cl [numClasses]uint64) Status {

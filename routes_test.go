@@ -142,52 +142,67 @@ func TestRouteNamesAreUntrusted(t *testing.T) {
 	}
 }
 
+// TestRouteQuantiles checks a route's percentiles: within 1.1 % of the
+// exact ones, at any scale, and bounds outside the histogram's range.
 func TestRouteQuantiles(t *testing.T) {
 	c, _ := newTestCollector(t, Options{Buckets: []float64{0.1, 0.2, 0.4}})
 	s := c.routes.get("r")
-	ms := int64(time.Millisecond)
+	us := int64(time.Microsecond)
 	for range 50 {
-		s.observe(0, 200, 50*ms, 0, c.bounds) // (0, 100ms]
+		s.observe(c.slotNow(), 0, 200, 5*us, 0, c.bounds)
 	}
 	for range 40 {
-		s.observe(0, 200, 150*ms, 0, c.bounds) // (100, 200ms]
+		s.observe(c.slotNow(), 0, 200, 150*us, 0, c.bounds)
 	}
 	for range 9 {
-		s.observe(0, 200, 300*ms, 0, c.bounds) // (200, 400ms]
+		s.observe(c.slotNow(), 0, 200, 300*int64(time.Millisecond), 0, c.bounds)
 	}
-	s.observe(0, 200, 5000*ms, 0, c.bounds) // +Inf
-	rs := c.routeStats(s, make([]uint64, 4))
-	// p50: rank 50 is the last of bucket 1: 100ms. p90: rank 90 ends
-	// bucket 2: 200ms. p99: rank 99 ends bucket 3: 400ms.
-	if rs.P50 != 100*time.Millisecond || rs.P90 != 200*time.Millisecond || rs.P99 != 400*time.Millisecond {
-		t.Errorf("p50 %v p90 %v p99 %v, want 100ms 200ms 400ms", rs.P50, rs.P90, rs.P99)
+	s.observe(c.slotNow(), 0, 200, 2*int64(time.Hour), 0, c.bounds) // overflow
+	rs := routeNamed(t, c.Refresh(), "r")
+	near := func(name string, got, want time.Duration) {
+		t.Helper()
+		if e := float64(got)/float64(want) - 1; e > 0.011 || e < -0.011 {
+			t.Errorf("%s = %v, want %v ±1.1%%", name, got, want)
+		}
 	}
-	for range 100 {
-		s.observe(0, 200, 5000*ms, 0, c.bounds)
+	near("p50", rs.P50, 5*time.Microsecond)
+	near("p90", rs.P90, 150*time.Microsecond)
+	near("p99", rs.P99, 300*time.Millisecond)
+	if rs.P999 != LatencyCeiling {
+		t.Errorf("p99.9 in the overflow = %v, want the bound LatencyCeiling", rs.P999)
 	}
-	if rs := c.routeStats(s, make([]uint64, 4)); rs.P90 != 400*time.Millisecond {
-		t.Errorf("p90 in the +Inf bucket = %v, want the highest bound 400ms", rs.P90)
+	if rs.Recent.P50 != rs.P50 || rs.Recent.Requests != 100 {
+		t.Errorf("recent p50 %v requests %d, want %v 100", rs.Recent.P50, rs.Recent.Requests, rs.P50)
 	}
-	// Within a bucket the estimate interpolates: 10 samples in (0, 100ms],
-	// p50 is rank 5 of 10, so 50ms.
 	s2 := c.routes.get("r2")
 	for range 10 {
-		s2.observe(0, 200, ms, 0, c.bounds)
+		s2.observe(c.slotNow(), 0, 200, 100, 0, c.bounds) // 100ns
 	}
-	if rs := c.routeStats(s2, make([]uint64, 4)); rs.P50 != 50*time.Millisecond {
-		t.Errorf("interpolated p50 = %v, want 50ms", rs.P50)
+	if rs := routeNamed(t, c.Refresh(), "r2"); rs.P50 != LatencyFloor || rs.P99 != LatencyFloor {
+		t.Errorf("sub-microsecond p50 %v p99 %v, want the bound LatencyFloor", rs.P50, rs.P99)
 	}
+}
+
+func routeNamed(t *testing.T, s *Snapshot, name string) RouteStats {
+	t.Helper()
+	for _, r := range s.Routes {
+		if r.Route == name {
+			return r
+		}
+	}
+	t.Fatalf("no route %q in the snapshot", name)
+	return RouteStats{}
 }
 
 func TestPageSortsRoutes(t *testing.T) {
 	c, _ := newTestCollector(t, Options{})
 	ms := int64(time.Millisecond)
 	for range 5 {
-		c.routes.get("many").observe(0, 200, ms, 0, c.bounds)
+		c.routes.get("many").observe(c.slotNow(), 0, 200, ms, 0, c.bounds)
 	}
-	c.routes.get("slow").observe(0, 200, 3000*ms, 0, c.bounds)
+	c.routes.get("slow").observe(c.slotNow(), 0, 200, 3000*ms, 0, c.bounds)
 	for range 2 {
-		c.routes.get("failing").observe(0, 503, ms, 0, c.bounds)
+		c.routes.get("failing").observe(c.slotNow(), 0, 503, ms, 0, c.bounds)
 	}
 	c.refresh()
 	order := func(sort string) []string {

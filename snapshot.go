@@ -1,7 +1,7 @@
 package vitals
 
 import (
-	"runtime"
+	"math"
 	"runtime/metrics"
 	"time"
 )
@@ -103,15 +103,19 @@ type Runtime struct {
 	HeapBytes  uint64 // bytes in live and not yet swept heap objects ("heap_bytes")
 	TotalBytes uint64 // all memory the runtime has mapped ("total_bytes")
 	GCCycles   uint64 // completed GC cycles ("gc_cycles")
-	// GCPause is the total time the world was stopped for GC, derived from
-	// the runtime's GC pause CPU time divided by GOMAXPROCS
+	// GCPause is the total time the world was stopped for GC since the
+	// process started, from the runtime's histogram of pauses
+	// (/sched/pauses/total/gc:seconds: each pause counted at its bucket's
+	// midpoint, so within a few percent). It never goes backwards
 	// ("gc_pause_seconds").
 	GCPause time.Duration
 }
 
-// runtimeReader reads the Runtime figures into a reused sample slice.
+// runtimeReader reads the Runtime figures into a reused sample slice. It
+// is the refresh goroutine's (guarded by Collector.mu).
 type runtimeReader struct {
 	samples [5]metrics.Sample
+	pause   time.Duration // the largest GCPause returned: it only grows
 }
 
 func (r *runtimeReader) init() {
@@ -120,7 +124,7 @@ func (r *runtimeReader) init() {
 		"/memory/classes/heap/objects:bytes",
 		"/memory/classes/total:bytes",
 		"/gc/cycles/total:gc-cycles",
-		"/cpu/classes/gc/pause:cpu-seconds",
+		"/sched/pauses/total/gc:seconds",
 	}
 	for i, n := range names {
 		r.samples[i].Name = n
@@ -135,18 +139,54 @@ func (r *runtimeReader) read() Runtime {
 		}
 		return 0
 	}
-	var pause time.Duration
-	if v := r.samples[4].Value; v.Kind() == metrics.KindFloat64 {
-		pause = time.Duration(v.Float64() / float64(runtime.GOMAXPROCS(0)) * float64(time.Second))
+	if v := r.samples[4].Value; v.Kind() == metrics.KindFloat64Histogram {
+		r.pause = max(r.pause, histogramSum(v.Float64Histogram()))
 	}
 	return Runtime{
 		Goroutines: int(u(0)),
 		HeapBytes:  u(1),
 		TotalBytes: u(2),
 		GCCycles:   u(3),
-		GCPause:    pause,
+		GCPause:    r.pause,
 	}
 }
+
+// histogramSum estimates the sum of a runtime/metrics histogram of
+// seconds: each count at its bucket's midpoint, or at its finite edge for
+// the unbounded first and last buckets. As counts only grow, so does the
+// sum.
+func histogramSum(h *metrics.Float64Histogram) time.Duration {
+	var sum float64
+	for i, n := range h.Counts {
+		if n == 0 {
+			continue
+		}
+		lo, hi := h.Buckets[i], h.Buckets[i+1]
+		var mid float64
+		switch {
+		case math.IsInf(lo, -1) && math.IsInf(hi, 1):
+			mid = 0
+		case math.IsInf(lo, -1):
+			mid = max(hi, 0)
+		case math.IsInf(hi, 1):
+			mid = lo
+		default:
+			mid = (lo + hi) / 2
+		}
+		sum += float64(n) * mid
+	}
+	return time.Duration(sum * float64(time.Second))
+}
+
+// liveBucket sums the live time slice of one bucket over every recorder,
+// for the window's figures. Refresh scratch space.
+type liveBucket struct {
+	requests, errors uint64
+	h                histCopy
+}
+
+// recentQuantiles are the percentiles of Recent and RouteStats.
+var recentQuantiles = [4]float64{0.50, 0.90, 0.99, 0.999}
 
 // build assembles a snapshot at now. Called with c.mu held, after the
 // window has been rotated to now.
@@ -155,31 +195,161 @@ func (c *Collector) build(now time.Time, sessionsActive int) *Snapshot {
 		Time:            now,
 		Start:           time.Unix(0, c.firstStart.Load()).In(now.Location()),
 		Uptime:          now.Sub(c.start),
-		Requests:        c.win.total(),
 		InFlight:        c.inFlightNow(),
 		Connections:     c.conns.Load(),
 		SessionsActive:  sessionsActive,
 		SessionsDropped: c.sess.dropped.Load(),
 		Runtime:         c.rt.read(),
 	}
-	s.Window.Start = c.win.start()
-	s.Window.BucketWidth = c.win.width
-	s.Window.Counts = c.win.counts(make([]uint64, 0, len(c.win.buckets)))
-	for _, n := range s.Window.Counts {
-		s.Window.Total += n
+	w := c.win
+	n := int64(w.n)
+	p := w.prepared // the live buckets are p-n+1 .. p
+	nowNs := now.UnixNano()
+	current := p - 1 // the bucket of now, or later if the clock moved back
+	b := w.bucket(current)
+	b.heap, b.goroutines = s.Runtime.HeapBytes, s.Runtime.Goroutines
+
+	// The recent figures cover the live buckets that end after now minus
+	// RecentWindow, and never reach before this collector was created.
+	oldest := max(floorDiv(nowNs-w.recent, w.width), p-n+1)
+	from := max(oldest*w.width, c.start.UnixNano())
+	recent := Recent{Span: time.Duration(max(nowNs-from, 0))}
+
+	for i := range c.live {
+		c.live[i].requests, c.live[i].errors = 0, 0
+		c.live[i].h.reset()
 	}
+	all, rec, overall := &c.scr[0], &c.scr[1], &c.scr[2]
+	overall.reset()
+	// summarise reads recorder r: its since-start histogram into all, its
+	// recent one into rec and its recent counts into rs, and adds its live
+	// slices to the window's.
+	summarise := func(r *stats, rs *Recent) (manual uint64) {
+		all.reset()
+		rec.reset()
+		all.merge(&r.retired)
+		if r.restored != nil {
+			all.merge(&r.restored.hires)
+		}
+		var cl [numClasses]uint64
+		for a := p - n + 1; a <= p; a++ {
+			sl := &r.slices[w.slotOf(a)]
+			lv := &c.live[w.slotOf(a)]
+			if a >= oldest {
+				sl.hist.addTo(&lv.h, all, rec)
+			} else {
+				sl.hist.addTo(&lv.h, all)
+			}
+			m := sl.requests.Load()
+			lv.requests += m
+			var k [numClasses]uint64
+			for i := range k {
+				k[i] = sl.classes[i].Load()
+				lv.requests += k[i]
+			}
+			lv.errors += k[4]
+			if a >= oldest {
+				manual += m
+				for i := range k {
+					cl[i] += k[i]
+				}
+			}
+		}
+		st := statusOf(cl)
+		rs.Status, rs.Errors = st, st.ServerError
+		rs.Requests = manual + st.Informational + st.Success + st.Redirect + st.ClientError + st.ServerError + st.Other
+		var q [4]time.Duration
+		rec.quantiles(recentQuantiles[:], q[:])
+		rs.P50, rs.P90, rs.P99, rs.P999 = q[0], q[1], q[2], q[3]
+		overall.merge(rec)
+		return manual
+	}
+
 	s.Latency = summarize(c.ring.copyTo(c.scratch))
 	var cl [numClasses]uint64
 	routes := c.routes.list()
 	s.Routes = make([]RouteStats, 0, len(routes))
 	for _, r := range routes {
-		r.classTotals(&cl)
-		s.BytesWritten += r.bytes.Load()
-		if rs := c.routeStats(r, c.hist); rs.Requests > 0 {
+		rs := RouteStats{Recent: Recent{Span: recent.Span}}
+		summarise(r, &rs.Recent)
+		c.routeStats(r, &rs, all, &cl)
+		s.BytesWritten += rs.Bytes
+		s.Requests += rs.Requests
+		addRecent(&recent, &rs.Recent)
+		if rs.Requests > 0 {
 			s.Routes = append(s.Routes, rs)
 		}
 	}
+	var mr Recent
+	summarise(c.manual, &mr)
+	addRecent(&recent, &mr)
+	s.Requests += c.manual.retiredRequests
+	if c.manual.restored != nil {
+		s.Requests += c.manual.restored.requests
+	}
+	for a := p - n + 1; a <= p; a++ {
+		s.Requests += c.manual.slices[w.slotOf(a)].requests.Load()
+	}
+	var q [4]time.Duration
+	overall.quantiles(recentQuantiles[:], q[:])
+	recent.P50, recent.P90, recent.P99, recent.P999 = q[0], q[1], q[2], q[3]
+	s.Recent = recent
 	s.Status = statusOf(cl)
 	s.RoutesCapped = c.routes.capped.Load()
+	c.buildWindow(s, current)
 	return s
+}
+
+// addRecent adds the counts of r to sum (the percentiles are merged
+// separately).
+func addRecent(sum, r *Recent) {
+	sum.Requests += r.Requests
+	sum.Errors += r.Errors
+	st, o := &sum.Status, r.Status
+	st.Informational += o.Informational
+	st.Success += o.Success
+	st.Redirect += o.Redirect
+	st.ClientError += o.ClientError
+	st.ServerError += o.ServerError
+	st.Other += o.Other
+}
+
+// buildWindow fills in s.Window, whose last bucket is current, from the
+// kept figures and the live slices summed in c.live.
+func (c *Collector) buildWindow(s *Snapshot, current int64) {
+	w := c.win
+	nb := int64(len(w.buckets))
+	first := current - nb + 1
+	win := &s.Window
+	win.Start = time.Unix(0, first*w.width).In(s.Time.Location())
+	win.BucketWidth = time.Duration(w.width)
+	win.Counts = make([]uint64, nb)
+	win.Errors = make([]uint64, nb)
+	win.P50 = make([]time.Duration, nb)
+	win.P90 = make([]time.Duration, nb)
+	win.P99 = make([]time.Duration, nb)
+	win.HeapBytes = make([]uint64, nb)
+	win.Goroutines = make([]int, nb)
+	startNs := s.Start.UnixNano()
+	for i := range nb {
+		a := first + i
+		f := w.figures(a)
+		if a > w.prepared-int64(w.n) {
+			lv := &c.live[w.slotOf(a)]
+			f.requests += lv.requests
+			f.errors += lv.errors
+			if lv.h.total() > 0 {
+				var q [3]time.Duration
+				lv.h.quantiles(windowQuantiles[:], q[:])
+				f.p50, f.p90, f.p99 = q[0], q[1], q[2]
+			}
+		}
+		win.Counts[i], win.Errors[i] = f.requests, f.errors
+		win.P50[i], win.P90[i], win.P99[i] = f.p50, f.p90, f.p99
+		win.HeapBytes[i], win.Goroutines[i] = f.heap, f.goroutines
+		win.Total += f.requests
+		if (a+1)*w.width <= startNs {
+			win.NoData++
+		}
+	}
 }

@@ -2,6 +2,7 @@ package vitals
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -261,8 +262,9 @@ func (d *decoder) str(limit int) string {
 	return s
 }
 
-// capture reads the collector's state with atomic loads; the window, whose
-// rotation state the refresh goroutine owns, under c.mu.
+// capture reads the collector's state under c.mu (the retired and
+// restored figures are the refresh goroutine's), the counters with atomic
+// loads.
 func (c *Collector) capture() *state {
 	st := &state{
 		savedAt:    c.opts.Now().UnixNano(),
@@ -271,26 +273,75 @@ func (c *Collector) capture() *state {
 		ringNext:   c.ring.next.Load(),
 	}
 	c.mu.Lock()
-	st.width = int64(c.win.width)
-	st.abs = c.win.abs
-	st.retired = c.win.retired
-	st.window = c.win.counts(nil)
-	c.mu.Unlock()
+	defer c.mu.Unlock()
+	w := c.win
+	st.width = w.width
+	current := w.prepared - 1
+	st.abs = current
+	recs := append(c.routes.list(), c.manual)
+	var inWindow uint64
+	for a := current - int64(len(w.buckets)) + 1; a <= current; a++ {
+		n := w.figures(a).requests
+		if a > w.prepared-int64(w.n) {
+			for _, r := range recs {
+				sl := &r.slices[w.slotOf(a)]
+				n += sl.requests.Load()
+				for i := range sl.classes {
+					n += sl.classes[i].Load()
+				}
+			}
+		}
+		st.window = append(st.window, n)
+		inWindow += n
+	}
 
 	n := min(st.ringNext, ringSize)
 	st.ring = make([]int64, n)
 	for i := range n { // oldest first
 		st.ring[i] = c.ring.slots[slot(st.ringNext-n+i)].Load()
 	}
-	for _, s := range c.routes.list() {
+	var total uint64
+	for _, s := range recs[:len(recs)-1] {
 		r := routeState{name: s.name, sumNs: s.sumNs.Load(), bytes: s.bytes.Load(), hist: make([]uint64, len(s.hist))}
 		s.loadHist(r.hist)
+		codes := map[[2]int]uint64{}
 		s.forEachCode(func(method, code int, n uint64) {
-			r.codes = append(r.codes, codeCount{method, code, n})
+			codes[[2]int{method, code}] += n
 		})
+		if rs := s.restored; rs != nil {
+			for k, n := range rs.codes {
+				codes[k] += n
+			}
+			for i, n := range rs.hist {
+				r.hist[i] += n
+			}
+			r.sumNs += rs.sumNs
+			r.bytes += rs.bytes
+		}
+		for k, n := range codes {
+			r.codes = append(r.codes, codeCount{k[0], k[1], n})
+		}
+		slices.SortFunc(r.codes, func(a, b codeCount) int { return cmp.Or(a.method-b.method, a.code-b.code) })
+		total += sum(r.hist)
 		st.routes = append(st.routes, r)
 	}
+	total += c.manualTotal()
+	st.retired = total - min(total, inWindow)
 	return st
+}
+
+// manualTotal returns the IncrementRequests since start. Called with c.mu
+// held.
+func (c *Collector) manualTotal() uint64 {
+	m := c.manual
+	t := m.retiredRequests
+	if m.restored != nil {
+		t += m.restored.requests
+	}
+	for i := range m.slices {
+		t += m.slices[i].requests.Load()
+	}
+	return t
 }
 
 // Save writes the collector's cumulative state to w: the counts by route,
@@ -329,7 +380,9 @@ func (c *Collector) Restore(r io.Reader) error {
 	return nil
 }
 
-// apply adds a decoded state to the collector.
+// apply adds a decoded state to the collector: to the since-start figures
+// of the snapshot, not to the counters of the Prometheus text, which start
+// from zero in each process.
 func (c *Collector) apply(st *state) {
 	now := c.opts.Now().UnixNano()
 	if st.firstStart < c.firstStart.Load() && st.firstStart <= now {
@@ -337,47 +390,35 @@ func (c *Collector) apply(st *state) {
 	}
 
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	w := c.win
 	var skew int64 // a state from the future is read as saved now
 	if st.savedAt > now {
 		skew = st.savedAt - now
 	}
-	n := int64(len(w.buckets))
+	current := w.prepared - 1
+	nb := int64(len(w.buckets))
 	first := st.abs - int64(len(st.window)) + 1
+	var inWindow uint64
 	for i, cnt := range st.window {
+		inWindow += cnt
 		startNs := (first+int64(i))*st.width - skew
-		age := w.abs - floorDiv(startNs, int64(w.width))
-		if age < 0 {
-			age = 0
+		a := min(floorDiv(startNs, w.width), current)
+		if current-a >= nb || cnt == 0 {
+			continue // out of the window, still in the total
 		}
-		if age >= n {
-			w.retired += cnt // out of the window, still in the total
-			continue
-		}
-		pos := (int64(w.idx.Load()) - age + n) % n
-		w.buckets[pos].Add(cnt)
+		w.bucket(a).requests += cnt
 	}
-	w.retired += st.retired
-	c.mu.Unlock()
 
 	for _, d := range st.ring {
 		c.ring.record(time.Duration(d))
 	}
-	// Restored requests finished long ago: count them as started too, so
-	// that they are not taken for requests in flight.
-	for _, r := range st.routes {
-		c.started.Add(sum(r.hist))
-	}
+	var routed uint64
 	sameBounds := slices.Equal(st.bounds, c.bounds)
 	for _, r := range st.routes {
-		s := c.routes.get(r.name)
+		rs := restoredOf(c.routes.get(r.name), len(c.bounds))
 		for _, cc := range r.codes {
-			class := cc.code/100 - 1
-			b := s.codes[cc.method][class].Load()
-			if b == nil {
-				b = s.block(cc.method, class)
-			}
-			b[cc.code%100].Add(cc.n)
+			rs.codes[[2]int{cc.method, cc.code}] += cc.n
 		}
 		for i, cnt := range r.hist {
 			j := i
@@ -387,11 +428,26 @@ func (c *Collector) apply(st *state) {
 					j, _ = slices.BinarySearch(c.bounds, st.bounds[i])
 				}
 			}
-			s.hist[j].Add(cnt)
+			rs.hist[j] += cnt
+			routed += cnt
 		}
-		s.sumNs.Add(r.sumNs)
-		s.bytes.Add(r.bytes)
+		rs.sumNs += r.sumNs
+		rs.bytes += r.bytes
 	}
+	// What the window counted beyond the routes' requests came from
+	// IncrementRequests.
+	if total := st.retired + inWindow; total > routed {
+		restoredOf(c.manual, len(c.bounds)).requests += total - routed
+	}
+}
+
+// restoredOf returns the restored figures of s, creating them. Called with
+// c.mu held.
+func restoredOf(s *stats, bounds int) *restoredStats {
+	if s.restored == nil {
+		s.restored = &restoredStats{codes: map[[2]int]uint64{}, hist: make([]uint64, bounds+1)}
+	}
+	return s.restored
 }
 
 func sum(v []uint64) (s uint64) {

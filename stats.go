@@ -45,30 +45,68 @@ func methodIndex(m string) int {
 // element i counts status class*100 + i.
 type codeBlock [100]atomic.Uint64
 
-// stats holds the cumulative request counters that the Prometheus text and
-// the status classes of a Snapshot are read from: requests by exact status
-// code and method, a duration histogram and bytes written.
+// stats holds the counters of one route (or of the requests recorded
+// without the middleware, Collector.manual).
 //
-// The request path adds to them with atomics; readers load them. Code blocks
-// are allocated on first use of a (method, class) pair and published with a
-// compare-and-swap, so a route that only ever answers GET 2xx holds one
-// 800-byte block rather than all 90.
+// Since-start counters of this process, read by the Prometheus text and
+// the snapshot: requests by exact status code and method, the classic
+// duration histogram (Options.Buckets), the sum of durations and bytes
+// written. Code blocks are allocated on first use of a (method, class)
+// pair and published with a compare-and-swap, so a route that only ever
+// answers GET 2xx holds one 800-byte block rather than all 90.
+//
+// Recent counters: a ring of time slices, one per bucket of the request
+// window (see Collector.rotate), each with the status classes and the
+// high-resolution histogram of the requests that ended in that bucket. The
+// request path adds to the slice of its own clock reading; the refresh
+// goroutine drains each slice as it expires into retired (the since-start
+// high-resolution histogram is retired plus the live slices) and into the
+// window's per-bucket figures.
+//
+// The request path adds with atomics; readers load them.
 type stats struct {
-	name  string          // the route as shown: valid UTF-8, at most maxRouteLen bytes
-	hist  []atomic.Uint64 // per bucket (not cumulative); the last is +Inf
-	codes [numMethods][numClasses]atomic.Pointer[codeBlock]
-	_     [64]byte      // the counters below are written by every request: keep them off the lines read above
-	sumNs atomic.Uint64 // sum of durations in nanoseconds
-	bytes atomic.Uint64 // response body bytes written
+	name   string          // the route as shown: valid UTF-8, at most maxRouteLen bytes
+	hist   []atomic.Uint64 // per bucket (not cumulative); the last is +Inf
+	codes  [numMethods][numClasses]atomic.Pointer[codeBlock]
+	slices []slice       // the recent time slices; see Collector.slotAt
+	_      [64]byte      // the counters below are written by every request: keep them off the lines read above
+	sumNs  atomic.Uint64 // sum of durations in nanoseconds
+	bytes  atomic.Uint64 // response body bytes written
+
+	// Owned by the refresh goroutine: guarded by Collector.mu.
+	retired         histCopy // durations of the slices that expired, in this process
+	retiredRequests uint64   // IncrementRequests of the slices that expired (manual only)
+	restored        *restoredStats
 }
 
-func newStats(name string, bounds int) *stats {
-	return &stats{name: name, hist: make([]atomic.Uint64, bounds+1)}
+// slice is what one recorder counted in one bucket of time.
+type slice struct {
+	classes  [numClasses]atomic.Uint64 // responses by status class
+	requests atomic.Uint64             // IncrementRequests (Collector.manual only)
+	hist     hist
 }
 
-// observe counts one finished request. code must be in 100..999 and d
-// non-negative. Safe for concurrent use.
-func (s *stats) observe(method, code int, d int64, bytes int64, bounds []int64) {
+// restoredStats are the counts of a route restored from a saved state:
+// they belong to the since-start figures of the snapshot, not to the
+// Prometheus counters, which start from zero in each process. Guarded by
+// Collector.mu.
+type restoredStats struct {
+	codes    map[[2]int]uint64 // by method index and code
+	hist     []uint64          // classic buckets, the collector's bounds
+	hires    histCopy
+	sumNs    uint64
+	bytes    uint64
+	requests uint64 // manual only: IncrementRequests
+}
+
+func newStats(name string, bounds, slices int) *stats {
+	return &stats{name: name, hist: make([]atomic.Uint64, bounds+1), slices: make([]slice, slices)}
+}
+
+// observe counts one finished request in the since-start counters and in
+// time slice slot. code must be in 100..999 and d non-negative. Safe for
+// concurrent use.
+func (s *stats) observe(slot, method, code int, d int64, bytes int64, bounds []int64) {
 	class := code/100 - 1
 	b := s.codes[method][class].Load()
 	if b == nil {
@@ -82,6 +120,9 @@ func (s *stats) observe(method, code int, d int64, bytes int64, bounds []int64) 
 	s.hist[i].Add(1)
 	s.sumNs.Add(uint64(d))
 	s.bytes.Add(uint64(bytes))
+	sl := &s.slices[slot]
+	sl.classes[class].Add(1)
+	sl.hist.observe(d)
 }
 
 // block returns the code block of (method, class), allocating it on first

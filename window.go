@@ -5,106 +5,187 @@ import (
 	"time"
 )
 
-// window counts requests in fixed-width time buckets (one minute by
-// default), the last n of them, as a ring.
+// window places requests in time: fixed-width buckets (one minute by
+// default) aligned to the Unix epoch, numbered by their start in unix
+// nanoseconds divided by the width (their absolute number).
 //
-// The request path loads idx and adds one to buckets[idx]. Only the refresh
-// goroutine (holding Collector.mu) rotates: it zeroes the buckets that the
-// clock has moved past and then publishes the new idx. The fields below the
-// line are its private state.
+// The request path writes only the time slices of its route (stats.slices),
+// a ring of n of them: the buckets that Options.RecentWindow reaches into,
+// the current one, and one prepared ahead. Each request computes the bucket
+// of its own end-time clock reading and adds to that bucket's slice. The
+// refresh goroutine (Collector.rotate) prepares the next bucket before the
+// clock reaches it: it drains the slice that bucket will reuse (the oldest)
+// into the since-start totals and the per-bucket figures below, and only
+// then publishes the prepared bucket in cur. A request never writes a slice
+// that was not emptied for its bucket; a reading past the prepared bucket
+// (a refresh late by a whole bucket) is counted in the prepared one, and
+// one older than the live slices in the oldest live one.
 //
-// Totals are exact: every Add lands in some bucket, and every bucket is
-// emptied with Swap, whose result moves to retired, so
-// retired + sum(buckets) is the number of requests ever counted.
+// Below cur, the fields are the refresh goroutine's (guarded by
+// Collector.mu): the figures of each bucket of the window, kept when its
+// slice is drained (and, for the live buckets, added from the slices at
+// each snapshot).
 type window struct {
-	idx     atomic.Uint64   // slot of the current bucket; written by rotate, read by the request path
-	buckets []atomic.Uint64 // requests per bucket; added to by the request path
+	// cur is the prepared bucket: its absolute number shifted left 8 bits,
+	// and the index of its slice in the low 8 bits. Written by rotate, read
+	// by every request.
+	cur atomic.Uint64
 
-	// Owned by the refresh goroutine (under Collector.mu).
-	width   time.Duration
-	abs     int64  // absolute number of the current bucket: unix nanos / width
-	retired uint64 // requests in buckets that have been recycled
+	// Immutable.
+	width  int64 // bucket width in nanoseconds
+	n      int   // time slices per recorder
+	recent int64 // Options.RecentWindow in nanoseconds
+
+	// Owned by the refresh goroutine (Collector.mu).
+	prepared int64       // absolute number of the prepared bucket
+	buckets  []winBucket // figures by absolute number modulo len
 }
 
-func newWindow(n int, width time.Duration, now time.Time) *window {
-	w := &window{buckets: make([]atomic.Uint64, n), width: width}
-	w.abs = w.bucketOf(now)
+// winBucket are the figures of one bucket of the window.
+type winBucket struct {
+	abs              int64 // the bucket these figures belong to; any other is stale
+	requests, errors uint64
+	p50, p90, p99    time.Duration
+	heap             uint64
+	goroutines       int
+}
+
+// slicesFor returns how many time slices cover a recent window: the
+// buckets that reach back RecentWindow from any moment of the current one
+// (the current one included), plus the one prepared ahead.
+func slicesFor(recent, width time.Duration) int {
+	k := int((recent + width - 1) / width)
+	return k + 2
+}
+
+func newWindow(buckets int, width, recent time.Duration, now time.Time) *window {
+	w := &window{
+		width:   int64(width),
+		n:       slicesFor(recent, width),
+		recent:  int64(recent),
+		buckets: make([]winBucket, buckets),
+	}
+	w.prepared = floorDiv(now.UnixNano(), w.width) + 1
+	w.cur.Store(uint64(w.prepared)<<8 | uint64(w.prepared%int64(w.n)))
 	return w
 }
 
-// bucketOf returns the absolute bucket number of t. Buckets are aligned to
-// the Unix epoch, so with one-minute buckets each one is a calendar minute.
-func (w *window) bucketOf(t time.Time) int64 {
-	return floorDiv(t.UnixNano(), int64(w.width))
+// slotOf returns the slice index of bucket a.
+func (w *window) slotOf(a int64) int {
+	return int(a % int64(w.n))
 }
 
-// add counts n requests in the current bucket. Safe for concurrent use.
-func (w *window) add(n uint64) {
-	w.buckets[w.idx.Load()].Add(n)
+// bucket returns the figures of bucket a, emptied first if they were
+// another bucket's. Called with Collector.mu held.
+func (w *window) bucket(a int64) *winBucket {
+	b := &w.buckets[a%int64(len(w.buckets))]
+	if b.abs != a {
+		*b = winBucket{abs: a}
+	}
+	return b
 }
 
-// rotate moves the window to the bucket that holds now. It follows the
-// clock, not a count of calls: after a pause of k bucket widths it advances
-// k buckets and zeroes each one it passes (all of them, once, if k is at
-// least the window's length). A clock that moved backwards leaves the
-// window as it is.
-//
-// The order matters: each bucket is zeroed before idx points at it, so no
-// request-path Add can land in a bucket between its publication and its
-// zeroing (that Add would be wiped). A writer that loaded the old idx just
-// before the Store adds to the previous bucket, which is not zeroed: the
-// request is counted, one bucket early at worst. When the pause is a whole
-// window, the current bucket is itself zeroed while writers may still add to
-// it; Swap moves what it held into retired and later adds stay in the
-// bucket, so again nothing is lost or counted twice.
-//
-// Called only with Collector.mu held.
-func (w *window) rotate(now time.Time) {
-	target := w.bucketOf(now)
-	steps := target - w.abs
-	if steps <= 0 {
+// figures returns the kept figures of bucket a, or zeros.
+// Called with Collector.mu held.
+func (w *window) figures(a int64) winBucket {
+	if b := w.buckets[a%int64(len(w.buckets))]; b.abs == a {
+		return b
+	}
+	return winBucket{abs: a}
+}
+
+// slotAt returns the slice of a request that ended at end, a reading of
+// the monotonic clock since c.base: the bucket of its own reading,
+// clamped to the live slices. With an injected clock (Options.Now) the
+// reading comes from it instead. Safe for concurrent use; no division in
+// the usual case (the current or the prepared bucket).
+func (c *Collector) slotAt(end time.Duration) int {
+	w := c.win
+	cur := w.cur.Load()
+	p, ps := int64(cur>>8), int(cur&0xff)
+	wall := c.baseWall + int64(end)
+	if c.fakeClock {
+		wall = c.opts.Now().UnixNano()
+	}
+	start := p * w.width
+	switch {
+	case wall >= start:
+		return ps
+	case wall >= start-w.width:
+		if ps == 0 {
+			return w.n - 1
+		}
+		return ps - 1
+	}
+	return w.slotOf(max(floorDiv(wall, w.width), p-int64(w.n)+1))
+}
+
+// slotNow returns the slice of the bucket current at the last refresh,
+// for the recording methods that take no clock reading of their own.
+func (c *Collector) slotNow() int {
+	ps := int(c.win.cur.Load() & 0xff)
+	if ps == 0 {
+		return c.win.n - 1
+	}
+	return ps - 1
+}
+
+// rotate prepares the bucket after the one that holds now: for each bucket
+// the clock has moved into since the last call (at most n), it drains the
+// slice that bucket reuses, then publishes the newest prepared bucket. A
+// clock that moved backwards changes nothing. Called with c.mu held.
+func (c *Collector) rotate(now time.Time) {
+	w := c.win
+	target := floorDiv(now.UnixNano(), w.width) + 1
+	if target <= w.prepared {
 		return
 	}
-	n := int64(len(w.buckets))
-	if steps > n {
-		steps = n
-	}
-	pos := w.idx.Load()
-	for range steps {
-		pos++
-		if pos == uint64(n) {
-			pos = 0
+	n := int64(w.n)
+	recs := append(c.routes.list(), c.manual)
+	for a := max(w.prepared+1, target-n+1); a <= target; a++ {
+		old := a - n // the bucket slice slotOf(a) holds now
+		if old > w.prepared {
+			old -= (old - w.prepared + n - 1) / n * n
 		}
-		w.retired += w.buckets[pos].Swap(0)
+		c.retire(old, w.slotOf(a), target, recs)
 	}
-	w.idx.Store(pos)
-	w.abs = target
+	w.prepared = target
+	w.cur.Store(uint64(target)<<8 | uint64(w.slotOf(target)))
 }
 
-// total returns the number of requests ever counted.
-// Called only with Collector.mu held.
-func (w *window) total() uint64 {
-	t := w.retired
-	for i := range w.buckets {
-		t += w.buckets[i].Load()
+// retire drains slice slot, which holds bucket old, of every recorder (recs) into
+// their since-start totals and the window's figures of old (if old is still
+// in the window that ends before target). Called with c.mu held.
+func (c *Collector) retire(old int64, slot int, target int64, recs []*stats) {
+	sc := &c.scr[0]
+	sc.reset()
+	var requests, errors uint64
+	for _, r := range recs {
+		sl := &r.slices[slot]
+		for cl := range sl.classes {
+			n := sl.classes[cl].Swap(0)
+			requests += n
+			if cl == 4 {
+				errors += n
+			}
+		}
+		m := sl.requests.Swap(0)
+		r.retiredRequests += m
+		requests += m
+		sl.hist.drainInto(&r.retired, sc)
 	}
-	return t
+	if old < target-int64(len(c.win.buckets)) {
+		return // before the window: only the totals keep it
+	}
+	b := c.win.bucket(old)
+	b.requests += requests
+	b.errors += errors
+	if sc.total() > 0 {
+		var q [3]time.Duration
+		sc.quantiles(windowQuantiles[:], q[:])
+		b.p50, b.p90, b.p99 = q[0], q[1], q[2]
+	}
 }
 
-// counts appends the buckets to dst, oldest first, the current (partial)
-// bucket last. Called only with Collector.mu held.
-func (w *window) counts(dst []uint64) []uint64 {
-	n := uint64(len(w.buckets))
-	pos := w.idx.Load()
-	for i := uint64(1); i <= n; i++ {
-		dst = append(dst, w.buckets[(pos+i)%n].Load())
-	}
-	return dst
-}
-
-// start returns the start of the oldest bucket in the window.
-// Called only with Collector.mu held.
-func (w *window) start() time.Time {
-	first := w.abs - int64(len(w.buckets)) + 1
-	return time.Unix(0, first*int64(w.width))
-}
+// windowQuantiles are the percentiles of each bucket of the window.
+var windowQuantiles = [3]float64{0.50, 0.90, 0.99}

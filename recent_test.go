@@ -1,0 +1,183 @@
+package vitals
+
+import (
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"runtime/metrics"
+	"slices"
+	"testing"
+	"time"
+)
+
+// serveN serves n requests to pattern through the middleware, each taking
+// about d on a handler that answers code.
+func serveN(c *Collector, pattern string, code, n int) {
+	mux := http.NewServeMux()
+	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(code) })
+	h := c.Middleware(mux)
+	for range n {
+		h.ServeHTTP(newTestInner(), httptest.NewRequest("GET", "/x", nil))
+	}
+}
+
+// TestRecentAgesOut checks that traffic leaves Recent after RecentWindow
+// while it stays in the since-start figures, and what Span says.
+func TestRecentAgesOut(t *testing.T) {
+	c, clk := newTestCollector(t, Options{RecentWindow: 5 * time.Minute, WindowBuckets: 10})
+	clk.Add(30 * time.Second) // 12:00:30
+	serveN(c, "GET /x", 200, 7)
+	serveN(c, "GET /x", 500, 3)
+	c.RecordDuration(time.Second) // counted in Recent's latency only
+
+	s := c.Refresh()
+	if s.Recent.Requests != 10 || s.Recent.Errors != 3 || s.Recent.Status.Success != 7 {
+		t.Errorf("Recent = %+v, want 10 requests, 3 errors, 7 2xx", s.Recent)
+	}
+	if s.Recent.Span != 30*time.Second {
+		t.Errorf("Span = %v, want 30s: never before the collector started", s.Recent.Span)
+	}
+	if s.Recent.P999 < 989*time.Millisecond || s.Recent.P999 > 1011*time.Millisecond {
+		t.Errorf("Recent.P999 = %v, want RecordDuration's 1s ±1.1%%", s.Recent.P999)
+	}
+	r := routeNamed(t, s, "GET /x")
+	if r.Recent.Requests != 10 || r.Recent.Errors != 3 {
+		t.Errorf("route Recent = %+v, want 10 requests, 3 errors", r.Recent)
+	}
+
+	clk.Add(4 * time.Minute) // 12:04:30: still within the last 5 minutes
+	s = c.Refresh()
+	if s.Recent.Requests != 10 || s.Recent.Span != 4*time.Minute+30*time.Second {
+		t.Errorf("after 4m: Recent.Requests %d Span %v, want 10 and 4m30s", s.Recent.Requests, s.Recent.Span)
+	}
+
+	clk.Add(2 * time.Minute) // 12:06:30: the 12:00 bucket ended 6m30s ago
+	s = c.Refresh()
+	if s.Recent.Requests != 0 || s.Recent.Errors != 0 || s.Recent.P50 != 0 {
+		t.Errorf("after 6m: Recent = %+v, want empty", s.Recent)
+	}
+	if want := 5*time.Minute + 30*time.Second; s.Recent.Span != want {
+		t.Errorf("after 6m: Span = %v, want %v (whole buckets reaching back 5m)", s.Recent.Span, want)
+	}
+	r = routeNamed(t, s, "GET /x")
+	if r.Recent.Requests != 0 {
+		t.Errorf("route Recent.Requests = %d after 6m, want 0", r.Recent.Requests)
+	}
+	// Since start, nothing is lost.
+	if s.Requests != 10 || s.Status.ServerError != 3 || r.Requests != 10 || r.Errors != 3 || r.P50 == 0 {
+		t.Errorf("since start: Requests %d 5xx %d route %d/%d p50 %v; want 10 3 10/3 and a p50",
+			s.Requests, s.Status.ServerError, r.Requests, r.Errors, r.P50)
+	}
+	// The window keeps the bucket's figures: 10 requests, 3 errors at
+	// 12:00, six buckets before the current 12:06.
+	i := len(s.Window.Counts) - 7
+	if s.Window.Counts[i] != 10 || s.Window.Errors[i] != 3 || s.Window.P50[i] == 0 || s.Window.P99[i] == 0 {
+		t.Errorf("window bucket 12:00: count %d errors %d p50 %v p99 %v, want 10 3 and percentiles",
+			s.Window.Counts[i], s.Window.Errors[i], s.Window.P50[i], s.Window.P99[i])
+	}
+	if s.Window.Total != 10 {
+		t.Errorf("Window.Total = %d, want 10", s.Window.Total)
+	}
+	// Buckets before 12:00 are no data, not zero requests.
+	if s.Window.NoData != len(s.Window.Counts)-7 {
+		t.Errorf("NoData = %d, want %d", s.Window.NoData, len(s.Window.Counts)-7)
+	}
+	if s.Window.HeapBytes[len(s.Window.HeapBytes)-1] == 0 || s.Window.Goroutines[len(s.Window.Goroutines)-1] == 0 {
+		t.Errorf("no runtime sample in the current bucket: heap %v goroutines %v", s.Window.HeapBytes, s.Window.Goroutines)
+	}
+}
+
+// TestRequestLandsInItsOwnBucket checks that a request that ends after a
+// bucket boundary counts in the new bucket even before the next refresh.
+func TestRequestLandsInItsOwnBucket(t *testing.T) {
+	c, clk := newTestCollector(t, Options{WindowBuckets: 3})
+	clk.Add(59*time.Second + 900*time.Millisecond) // 12:00:59.9
+	c.Refresh()
+	serveN(c, "GET /x", 200, 2)     // in 12:00
+	clk.Add(200 * time.Millisecond) // 12:01:00.1, no refresh yet
+	serveN(c, "GET /x", 503, 5)     // in 12:01
+	clk.Add(time.Second)
+	s := c.Refresh()
+	if want := []uint64{0, 2, 5}; !slices.Equal(s.Window.Counts, want) {
+		t.Errorf("Counts = %v, want %v", s.Window.Counts, want)
+	}
+	if want := []uint64{0, 0, 5}; !slices.Equal(s.Window.Errors, want) {
+		t.Errorf("Errors = %v, want %v", s.Window.Errors, want)
+	}
+}
+
+// TestSlotAtRealClock checks the bucket a monotonic reading maps to.
+func TestSlotAtRealClock(t *testing.T) {
+	c := New(Options{RefreshInterval: time.Minute})
+	defer c.Close()
+	w := c.win
+	p := w.prepared
+	at := func(wall int64) int { return c.slotAt(time.Duration(wall - c.baseWall)) }
+	cases := []struct {
+		name string
+		wall int64
+		want int64
+	}{
+		{"in the current bucket", (p-1)*w.width + 5, p - 1},
+		{"in the prepared bucket", p*w.width + 5, p},
+		{"past the prepared bucket: clamped", (p+3)*w.width + 5, p},
+		{"an older live bucket", (p-3)*w.width + 5, p - 3},
+		{"older than the live slices: the oldest", (p-100)*w.width + 5, p - int64(w.n) + 1},
+	}
+	for _, tt := range cases {
+		if got, want := at(tt.wall), w.slotOf(tt.want); got != want {
+			t.Errorf("%s: slot %d, want %d", tt.name, got, want)
+		}
+	}
+}
+
+// TestRefreshReturnsPublished checks that Refresh publishes what it
+// returns, with what was recorded just before.
+func TestRefreshReturnsPublished(t *testing.T) {
+	c, _ := newTestCollector(t, Options{})
+	c.IncrementRequests()
+	s := c.Refresh()
+	if s != c.Snapshot() {
+		t.Error("Refresh returned a snapshot other than the published one")
+	}
+	if s.Requests != 1 || s.Recent.Requests != 1 {
+		t.Errorf("Requests %d Recent.Requests %d, want 1 1", s.Requests, s.Recent.Requests)
+	}
+}
+
+// TestGCPauseNeverGoesBack checks the GC pause total across collections
+// and changes of GOMAXPROCS, which Go makes at run time in containers (a
+// figure divided by the current GOMAXPROCS would drop here).
+func TestGCPauseNeverGoesBack(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	var r runtimeReader
+	r.init()
+	prev := r.read().GCPause
+	for _, procs := range []int{1, 8, 2, 16, 1} {
+		runtime.GOMAXPROCS(procs)
+		runtime.GC()
+		p := r.read().GCPause
+		if p < prev {
+			t.Fatalf("GOMAXPROCS %d: GC pause total went back from %v to %v", procs, prev, p)
+		}
+		prev = p
+	}
+	if prev <= 0 {
+		t.Errorf("GC pause total %v after five collections, want > 0", prev)
+	}
+	// The same reader never reports less, whatever the runtime says.
+	r.pause = prev + time.Hour
+	if p := r.read().GCPause; p != prev+time.Hour {
+		t.Errorf("GCPause = %v after a larger one was reported, want %v", p, prev+time.Hour)
+	}
+}
+
+func TestHistogramSum(t *testing.T) {
+	inf := math.Inf(1)
+	h := &metrics.Float64Histogram{Counts: []uint64{1, 2, 3, 4}, Buckets: []float64{-inf, 0.001, 0.002, 0.004, inf}}
+	// 1 at 1ms (finite edge), 2 at 1.5ms, 3 at 3ms, 4 at 4ms.
+	if got, want := histogramSum(h), time.Duration((0.001+2*0.0015+3*0.003+4*0.004)*float64(time.Second)); got != want {
+		t.Errorf("histogramSum = %v, want %v", got, want)
+	}
+}
