@@ -341,11 +341,19 @@ func (c *Collector) expose(w *expoWriter, s *Snapshot) {
 
 	w.family("http_request_duration_seconds", typeHistogram, "Time to serve a request through the middleware, by route.")
 	h := histData{bounds: c.opts.Buckets, les: c.promLe, counts: make([]uint64, len(c.opts.Buckets)+1)}
+	var sc *nativeScratch
+	if w.proto { // the text cannot carry native histograms
+		sc = nativePool.Get().(*nativeScratch)
+		defer nativePool.Put(sc)
+	}
 	for _, r := range routes {
 		if r.loadHist(h.counts) == 0 {
 			continue // unmatched and other exist from the start; show them once used
 		}
 		h.sum = float64(r.sumNs.Load()) / 1e9
+		if sc != nil {
+			h.native = c.nativeOf(r, sc)
+		}
 		w.histogram("http_request_duration_seconds", &h, "route", r.name)
 	}
 
