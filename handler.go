@@ -28,7 +28,9 @@ import (
 // Without either, it serves the dashboard. An unknown format is answered
 // 400; methods other than GET and HEAD are answered 405. Responses are not
 // cacheable. The handler reads the published Snapshot and the recording
-// atomics only, so serving it never waits on, or slows, the request path.
+// atomics, so serving it never waits on, or slows, the request path; the
+// protobuf face also takes the refresh goroutine's lock briefly per route,
+// to read the route's high-resolution histogram whole.
 func (c *Collector) Handler() http.Handler {
 	return http.HandlerFunc(c.serve)
 }
