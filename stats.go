@@ -146,12 +146,6 @@ func (s *stats) loadHist(dst []uint64) (total uint64) {
 	return total
 }
 
-// labels returns the Prometheus label pairs of a series of this route: the
-// route label and then pairs.
-func (s *stats) labels(pairs ...string) []string {
-	return append([]string{"route", s.name}, pairs...)
-}
-
 // classTotals adds the requests per status class (index 0 is 1xx) to dst.
 func (s *stats) classTotals(dst *[numClasses]uint64) {
 	for m := range s.codes {
