@@ -385,6 +385,13 @@ func (p *promServer) checkDashboard(ctx context.Context, t *testing.T, path stri
 		t.Fatal(err)
 	}
 	var dash struct {
+		Templating struct {
+			List []struct {
+				Name       string `json:"name"`
+				Type       string `json:"type"`
+				Definition string `json:"definition"`
+			} `json:"list"`
+		} `json:"templating"`
 		Panels []struct {
 			Title   string `json:"title"`
 			Targets []struct {
@@ -405,6 +412,26 @@ func (p *promServer) checkDashboard(ctx context.Context, t *testing.T, path stri
 				t.Errorf("prometheus (%s): dashboard panel %q: no data for %s", p.name, panel.Title, expr)
 			}
 		}
+	}
+	// The variables' label_values(selector, label) queries, as Grafana runs
+	// them: the label's values among the series the selector matches.
+	for _, v := range dash.Templating.List {
+		if v.Type != "query" {
+			continue
+		}
+		args, ok := strings.CutPrefix(v.Definition, "label_values(")
+		if !ok {
+			t.Errorf("variable %s: %q is not label_values()", v.Name, v.Definition)
+			continue
+		}
+		args = strings.TrimSuffix(args, ")")
+		i := strings.LastIndexByte(args, ',')
+		sel, label := r.Replace(strings.TrimSpace(args[:i])), strings.TrimSpace(args[i+1:])
+		var values []string
+		if err := p.api(ctx, t, "/api/v1/label/"+label+"/values?match[]="+url.QueryEscape(sel), &values); err != nil || len(values) == 0 {
+			t.Errorf("prometheus (%s): variable %s: values %v, %v", p.name, v.Name, values, err)
+		}
+		queries++
 	}
 	if queries < 10 {
 		t.Errorf("%d dashboard queries found, want every panel's", queries)
