@@ -364,6 +364,13 @@ func (p *promServer) checkRules(ctx context.Context, t *testing.T) {
 					t.Errorf("prometheus (%s): rule %s: health %s, %s", p.name, r.Name, r.Health, r.LastError)
 				}
 			}
+			// Every recording rule has data: its metric names are the ones
+			// vitals exposes.
+			for _, r := range all {
+				if r.Type == "recording" && len(p.query(ctx, t, r.Name)) == 0 {
+					t.Errorf("prometheus (%s): recording rule %s has no data", p.name, r.Name)
+				}
+			}
 			t.Logf("prometheus (%s): %d rules evaluated without error", p.name, len(all))
 			return
 		}
