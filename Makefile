@@ -43,10 +43,12 @@ demo:
 generate:
 	$(GO) generate ./...
 
-# The state decoder's fuzz target; FUZZTIME=10m for a longer run.
+# The state decoder's fuzz targets, one after the other; FUZZTIME=10m for a
+# longer run.
 FUZZTIME ?= 2m
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeState -fuzztime $(FUZZTIME) .
+	$(GO) test -run '^$$' -fuzz FuzzStateFields -fuzztime $(FUZZTIME) .
 
 # The fuzz target that feeds hostile routes and labels through both
 # Prometheus faces and Prometheus' decoders (conformance/ is its own module).

@@ -98,17 +98,35 @@ type Options struct {
 	// StateFile names a file that keeps the collector's cumulative state
 	// across restarts (see Collector.Save for what is kept). Open restores
 	// from it, locks it against a second collector, saves it every
-	// SaveInterval and once more on Close. A file that cannot be read back
-	// is renamed aside (with a ".bad-" suffix) and Open returns an error
-	// naming it; use Open, not New, when persisting. Default: none.
+	// SaveInterval and once more on Close; use Open, not New, when
+	// persisting. Its directory must exist: Open fails otherwise, and when
+	// another collector holds the file.
+	//
+	// A file that cannot be read or decoded (damaged, truncated, written by
+	// a newer version, not a vitals file, over 64 MiB) never stops the
+	// server: it is renamed aside to StateFile.bad-<unix seconds> (with -2,
+	// -3, … added when that name is taken, so a bad file is never
+	// overwritten), the error naming both files goes to OnError, and Open
+	// returns a working collector that starts counting from zero. If the
+	// file cannot even be renamed, it is left in place and the collector
+	// runs without persistence rather than overwrite it (also reported).
+	// Set StrictState to make Open return that error instead. Default:
+	// none.
 	StateFile string
+
+	// StrictState makes Open fail, with an error naming the file, when
+	// StateFile cannot be read or decoded, instead of reporting it through
+	// OnError and starting empty. The file is set aside either way.
+	StrictState bool
 
 	// SaveInterval is how often StateFile is saved. Default 10s; at least
 	// 10ms.
 	SaveInterval time.Duration
 
 	// OnError receives the errors of periodic saves, from the saving
-	// goroutine; the next save retries. Default: the log package.
+	// goroutine (the next save retries), and, unless StrictState is set,
+	// the error of a state file that Open could not use, from Open's
+	// goroutine. Default: the log package.
 	OnError func(error)
 
 	// Now is the clock for the request window, session expiry, uptime and
@@ -192,13 +210,17 @@ func (o Options) normalize() (Options, error) {
 // Create one with New or Open; the zero value is not usable. All methods are
 // safe for simultaneous use by multiple goroutines, and the recording methods
 // (Middleware's handler, IncrementRequests, RecordDuration, ConnOpen,
-// ConnClose, ConnState, TouchSession) neither block nor allocate, before or
-// after Close.
+// ConnClose, ConnState, TouchSession) never block, before or after Close,
+// and allocate only the first time a route's latency histogram reaches an
+// octave of durations in one of its time slices (256 bytes, kept for reuse:
+// at most 32 octaves per slice; see hist).
 //
-// The request path only adds to typed atomics. One goroutine, started by New
-// and stopped by Close, rotates the request window, sweeps expired sessions
-// and every RefreshInterval builds a new immutable Snapshot, which it
-// publishes through an atomic pointer: Snapshot is one atomic load.
+// The request path only adds to typed atomics, in the time slice of the
+// bucket its own clock reading falls in. One goroutine, started by New and
+// stopped by Close, prepares the next bucket, drains expired slices into
+// the since-start totals, sweeps expired sessions and every RefreshInterval
+// builds a new immutable Snapshot, which it publishes through an atomic
+// pointer: Snapshot is one atomic load.
 type Collector struct {
 	// Read by every request, written only by Open. They come first, away
 	// from the counters below, so that a core adding to a counter does not
@@ -220,8 +242,7 @@ type Collector struct {
 	// started counts the requests the middleware began. It finishes one by
 	// adding it to its route's histogram, so the requests in flight are
 	// started minus the histograms' total: one atomic add per request
-	// instead of two. Restored histogram counts are added here too. It has
-	// a cache line to itself (see above).
+	// instead of two. It has a cache line to itself (see above).
 	started atomic.Uint64
 	_       [56]byte
 	ring    ring // recent request durations; pads its own write index
@@ -249,6 +270,7 @@ type Collector struct {
 	hist    []uint64 // one route's histogram
 	scr     [3]histCopy
 	live    []liveBucket // per time slice, all recorders together
+	sealed  []winBucket  // per time slice: the window's figures of an ended bucket
 	rt      runtimeReader
 
 	closeOnce sync.Once
@@ -273,7 +295,9 @@ func New(opts Options) *Collector {
 }
 
 // Open is New that returns an error for invalid options instead of
-// panicking.
+// panicking, and for a StateFile that cannot be used: one in a directory
+// that does not exist, one locked by another collector, or, with
+// StrictState, one that cannot be read or decoded (see Options.StateFile).
 func Open(opts Options) (*Collector, error) {
 	fake := opts.Now != nil
 	opts, err := opts.normalize()
@@ -309,6 +333,7 @@ func Open(opts Options) (*Collector, error) {
 	c.routes = newRouteTable(opts.MaxRoutes, len(c.bounds), c.win.n)
 	c.manual = newStats("", len(c.bounds), c.win.n)
 	c.live = make([]liveBucket, c.win.n)
+	c.sealed = make([]winBucket, c.win.n)
 	c.scratch = make([]int64, ringSize)
 	c.hist = make([]uint64, len(c.bounds)+1)
 	c.rt.init()

@@ -70,7 +70,7 @@ func init() {
 // (histZeroMaxNs, histTopNs] nanoseconds, without a logarithm: the float's
 // exponent gives the octave and a table its sub-bucket.
 func histIndex(ns int64) int {
-	bits := math.Float64bits(float64(ns) / 1e9)
+	bits := math.Float64bits(float64(ns) * 1e-9)
 	exp := int(bits>>52&0x7ff) - 1023
 	mant := bits & (1<<52 - 1)
 	j := int(histSubStart[mant>>44])

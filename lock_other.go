@@ -13,7 +13,7 @@ import (
 func lockFile(path string) (func(), error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("vitals: state file is in use by another collector, or one crashed: %s exists (%v)", path, err)
+		return nil, fmt.Errorf("in use by another collector, or one crashed: %s exists (%v)", path, err)
 	}
 	return func() { f.Close(); os.Remove(path) }, nil
 }

@@ -15,7 +15,7 @@ import (
 func lockFile(path string) (func(), error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("vitals: opening lock file: %w", err)
+		return nil, fmt.Errorf("opening lock file: %w", err)
 	}
 	for {
 		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
@@ -26,9 +26,9 @@ func lockFile(path string) (func(), error) {
 	if err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("vitals: state file is in use by another collector: %s is locked", path)
+			return nil, fmt.Errorf("in use by another collector: %s is locked", path)
 		}
-		return nil, fmt.Errorf("vitals: locking %s: %w", path, err)
+		return nil, fmt.Errorf("locking %s: %w", path, err)
 	}
 	return func() { f.Close() }, nil // closing the file releases the lock
 }

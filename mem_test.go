@@ -2,6 +2,8 @@ package vitals
 
 import (
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"runtime"
 	"testing"
 )
@@ -14,34 +16,64 @@ func heapInUse() uint64 {
 	return m.HeapAlloc
 }
 
+// fillRoutes gives 100 routes three kinds of responses in every time slice,
+// with durations from gen, and as many in their since-start histograms.
+func fillRoutes(c *Collector, gen func() int64) {
+	for i := range DefaultMaxRoutes {
+		s := c.routes.get(fmt.Sprintf("GET /route/%d/{id}", i))
+		for slot := range s.slices {
+			for range 300 {
+				s.observe(slot, 0, 200, gen(), 0, c.bounds)
+				s.observe(slot, 0, 404, gen(), 0, c.bounds)
+				s.observe(slot, 2, 201, gen(), 0, c.bounds)
+			}
+		}
+		for range 300 {
+			if d := gen(); d > histZeroMaxNs && d <= histTopNs {
+				s.retired.add(histIndex(d)-histMinIndex, 1)
+			}
+		}
+	}
+}
+
 // TestMemoryBound checks what a Collector holds at default options, and
-// with every default cap full: 100 routes that each answered three kinds of
-// responses, and MaxSessions sessions. It logs the figures the README
-// states.
+// with every default cap full: 100 busy routes, each with three kinds of
+// responses whose durations spread over three decades (lognormal around
+// 2 ms) in every time slice, and MaxSessions sessions. Then the worst case:
+// routes whose durations cover the histogram's whole range in every slice.
+// It logs the figures the README states.
 func TestMemoryBound(t *testing.T) {
 	before := heapInUse()
 	c := New(Options{})
 	defer c.Close()
 	fresh := heapInUse() - before
-	for i := range DefaultMaxRoutes {
-		s := c.routes.get(fmt.Sprintf("GET /route/%d/{id}", i))
-		s.observe(c.slotNow(), 0, 200, 0, 0, c.bounds)
-		s.observe(c.slotNow(), 0, 404, 0, 0, c.bounds)
-		s.observe(c.slotNow(), 2, 201, 0, 0, c.bounds)
-	}
+	rng := rand.New(rand.NewPCG(1, 1))
+	fillRoutes(c, func() int64 { return int64(2e6 * math.Exp(1.5*rng.NormFloat64())) })
 	routes := heapInUse() - before - fresh
 	for i := range DefaultMaxSessions {
 		c.TouchSession(fmt.Sprint("session-", i))
 	}
+	c.Refresh() // and the refresh's scratch space
 	all := heapInUse() - before
 	sessions := all - fresh - routes
-	t.Logf("collector at defaults: %d B; 100 routes: %d B; %d sessions: %d B; all: %d B",
-		fresh, routes, DefaultMaxSessions, sessions, all)
-	if fresh > 1<<20 {
-		t.Errorf("a new collector holds %d bytes, over 1 MiB", fresh)
+	t.Logf("collector at defaults: %d KiB; 100 busy routes: %d KiB; %d sessions: %d KiB; all: %d KiB",
+		fresh>>10, routes>>10, DefaultMaxSessions, sessions>>10, all>>10)
+	if fresh > 256<<10 {
+		t.Errorf("a new collector holds %d KiB, over 256 KiB", fresh>>10)
 	}
-	if all > 2<<20 {
-		t.Errorf("a collector with every default cap full holds %d bytes, over 2 MiB", all)
+	if all > 4<<20 {
+		t.Errorf("a collector with every default cap full holds %d KiB, over 4 MiB", all>>10)
+	}
+
+	// Every octave of every histogram touched: the most the histograms
+	// can hold, 100 routes × (slices + since start + refresh copies) × 32
+	// octaves of 256 bytes.
+	fillRoutes(c, func() int64 { return int64(math.Exp(rng.Float64() * math.Log(5e12))) })
+	c.Refresh()
+	worst := heapInUse() - before
+	t.Logf("worst case, every octave of every route's histograms touched: %d KiB", worst>>10)
+	if limit := all + uint64(DefaultMaxRoutes*(c.win.n+1)*histOctaves*256); worst > limit {
+		t.Errorf("worst case %d KiB, over the %d KiB the octaves can add", worst>>10, limit>>10)
 	}
 	runtime.KeepAlive(c)
 }

@@ -1,8 +1,10 @@
 package vitals
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log"
 	"os"
@@ -16,13 +18,24 @@ import (
 const DefaultSaveInterval = 10 * time.Second
 
 // openState locks the state file, restores from it if it exists, and
-// starts the goroutine that saves it every SaveInterval until Close. A file that cannot be decoded is
-// renamed aside, never overwritten, and reported.
+// starts the goroutine that saves it every SaveInterval until Close.
+//
+// A file that cannot be read or decoded is renamed aside, never
+// overwritten, and reported: through OnError, after which the collector
+// starts empty, or, with Options.StrictState, as Open's error. A file that
+// cannot even be set aside is left in place and, without StrictState, the
+// collector runs without persistence rather than overwrite it.
 func (c *Collector) openState() error {
 	path := c.opts.StateFile
+	dir := filepath.Dir(path)
+	if fi, err := os.Stat(dir); err != nil {
+		return fmt.Errorf("vitals: StateFile %s: its directory cannot be used: %w", path, err)
+	} else if !fi.IsDir() {
+		return fmt.Errorf("vitals: StateFile %s: %s is not a directory", path, dir)
+	}
 	unlock, err := lockFile(path + ".lock")
 	if err != nil {
-		return err
+		return fmt.Errorf("vitals: StateFile %s: %w", path, err)
 	}
 	// Temporary files of a process that died mid-save; the lock says no
 	// one is writing them now.
@@ -31,23 +44,21 @@ func (c *Collector) openState() error {
 			os.Remove(f)
 		}
 	}
-	data, err := os.ReadFile(path)
+	st, why := loadStateFile(path)
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		// First start: nothing to restore.
-	case err != nil:
-		unlock()
-		return fmt.Errorf("vitals: reading state file: %w", err)
-	case len(data) > maxStateSize:
-		unlock()
-		return c.setAside(path, fmt.Sprintf("larger than %d bytes", maxStateSize))
-	default:
-		st, err := decodeState(data)
-		if err != nil {
-			unlock()
-			return c.setAside(path, err.Error())
-		}
+	case st != nil:
 		c.apply(st)
+	case why != "":
+		kept, err := c.setAside(path, why)
+		if c.opts.StrictState {
+			unlock()
+			return err
+		}
+		c.reportError(err)
+		if !kept {
+			unlock()
+			return nil // no saver: it would overwrite the file left in place
+		}
 	}
 	c.unlock = unlock
 	c.saverExited = make(chan struct{})
@@ -57,6 +68,55 @@ func (c *Collector) openState() error {
 		}
 	}, c.saverExited)
 	return nil
+}
+
+// loadStateFile reads and decodes the state file at path. It returns the
+// state, or why the file cannot be used, or neither when there is no file.
+// It checks the size before reading, so a huge file is never read into
+// memory, and reads at most maxStateSize+1 bytes even if the file grows
+// meanwhile.
+func loadStateFile(path string) (*state, string) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, "" // first start: nothing to restore
+	}
+	if err != nil {
+		return nil, err.Error()
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err.Error()
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, "not a regular file"
+	}
+	if fi.Size() > maxStateSize {
+		return nil, fmt.Sprintf("larger than %d bytes (%d)", maxStateSize, fi.Size())
+	}
+	data, err := readLimited(f, fi.Size())
+	if err != nil {
+		return nil, err.Error()
+	}
+	st, err := decodeState(data)
+	if err != nil {
+		return nil, err.Error()
+	}
+	return st, ""
+}
+
+// readLimited reads r to its end into a buffer sized for size bytes,
+// reading at most maxStateSize+1 bytes; more than maxStateSize is an error.
+func readLimited(r io.Reader, size int64) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(int(min(max(size, 0), maxStateSize)) + bytes.MinRead)
+	if _, err := buf.ReadFrom(io.LimitReader(r, maxStateSize+1)); err != nil {
+		return nil, err
+	}
+	if buf.Len() > maxStateSize {
+		return nil, fmt.Errorf("larger than %d bytes", maxStateSize)
+	}
+	return buf.Bytes(), nil
 }
 
 // globEscape escapes the pattern characters of filepath.Match in s.
@@ -72,14 +132,28 @@ func globEscape(s string) string {
 	return string(b)
 }
 
-// setAside renames a state file that cannot be used, so that the next start
-// neither reads nor overwrites it, and returns an error naming both files.
-func (c *Collector) setAside(path, why string) error {
-	aside := path + ".bad-" + strconv.FormatInt(c.opts.Now().Unix(), 10)
-	if err := os.Rename(path, aside); err != nil {
-		return fmt.Errorf("vitals: state file %s: %s; it could not be set aside (%v), so it was left in place and not used", path, why, err)
+// setAside renames a state file that cannot be used to a name no file
+// has, so that the next start neither reads nor overwrites it, and returns
+// whether it was kept aside and an error naming both files. The name is
+// path.bad-<unix seconds>, with -2, -3, … added when that is taken; the
+// state file's lock, held by the caller, keeps other collectors from
+// choosing the same name meanwhile.
+func (c *Collector) setAside(path, why string) (kept bool, err error) {
+	base := path + ".bad-" + strconv.FormatInt(c.opts.Now().Unix(), 10)
+	aside := base
+	for i := 2; ; i++ {
+		if _, err := os.Lstat(aside); errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		if i > 10000 {
+			return false, fmt.Errorf("vitals: state file %s: %s; it could not be set aside (%s-2 … -%d are taken), so it was left in place and not used", path, why, base, i-1)
+		}
+		aside = base + "-" + strconv.Itoa(i)
 	}
-	return fmt.Errorf("vitals: state file %s: %s; kept as %s, and the next start begins empty", path, why, aside)
+	if err := os.Rename(path, aside); err != nil {
+		return false, fmt.Errorf("vitals: state file %s: %s; it could not be set aside (%v), so it was left in place and not used", path, why, err)
+	}
+	return true, fmt.Errorf("vitals: state file %s: %s; kept as %s, and counting starts empty", path, why, aside)
 }
 
 func (c *Collector) reportError(err error) {

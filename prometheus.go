@@ -326,8 +326,10 @@ func (c *Collector) appendProtobuf(b []byte, s *Snapshot) []byte {
 }
 
 // expose writes every metric family, in a fixed order. Counters and
-// histograms are read from the live atomics, so they are cumulative and
-// current; gauges of sessions and the runtime come from the snapshot.
+// histograms are read from the live atomics, which count this process only
+// (a restored state goes to the snapshot alone), so they are current and
+// start from zero in each process; gauges of sessions and the runtime come
+// from the snapshot.
 func (c *Collector) expose(w *expoWriter, s *Snapshot) {
 	routes := c.routes.list()
 	codes := codeNames()

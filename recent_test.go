@@ -51,6 +51,16 @@ func TestRecentAgesOut(t *testing.T) {
 	if s.Recent.Requests != 10 || s.Recent.Span != 4*time.Minute+30*time.Second {
 		t.Errorf("after 4m: Recent.Requests %d Span %v, want 10 and 4m30s", s.Recent.Requests, s.Recent.Span)
 	}
+	// The 12:00 bucket has ended but its slice is live: its figures were
+	// sealed at the first refresh after it ended, and stay.
+	for range 2 {
+		i := len(s.Window.Counts) - 5
+		if s.Window.Counts[i] != 10 || s.Window.Errors[i] != 3 || s.Window.P50[i] == 0 {
+			t.Errorf("after 4m: window bucket 12:00: count %d errors %d p50 %v, want 10 3 and a p50",
+				s.Window.Counts[i], s.Window.Errors[i], s.Window.P50[i])
+		}
+		s = c.Refresh()
+	}
 
 	clk.Add(2 * time.Minute) // 12:06:30: the 12:00 bucket ended 6m30s ago
 	s = c.Refresh()

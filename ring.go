@@ -58,7 +58,8 @@ func (r *ring) copyTo(buf []int64) []int64 {
 }
 
 // Latency summarises request durations: the most recent ones, up to 4096,
-// kept in the collector's duration ring.
+// kept in the collector's duration ring, exactly and however old (they do
+// not age out when traffic stops; Snapshot.Recent is the figure for now).
 type Latency struct {
 	Samples int           // number of durations summarised
 	Mean    time.Duration // arithmetic mean

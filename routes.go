@@ -149,9 +149,9 @@ func (c *Collector) routeStats(s *stats, rs *RouteStats, all *histCopy, cl *[num
 	rs.Bytes = s.bytes.Load()
 	rs.Requests = s.loadHist(c.hist)
 	if r := s.restored; r != nil {
-		for k, n := range r.codes {
-			own[k[1]/100-1] += n
-		}
+		r.forEachCode(func(_, code int, n uint64) {
+			own[code/100-1] += n
+		})
 		rs.Bytes += r.bytes
 		rs.Requests += sum(r.hist)
 	}

@@ -185,6 +185,17 @@ type liveBucket struct {
 	h                histCopy
 }
 
+// figures returns the window's figures of bucket a from what lb summed.
+func (lb *liveBucket) figures(a int64) winBucket {
+	f := winBucket{abs: a, requests: lb.requests, errors: lb.errors}
+	if lb.h.total() > 0 {
+		var q [3]time.Duration
+		lb.h.quantiles(windowQuantiles[:], q[:])
+		f.p50, f.p90, f.p99 = q[0], q[1], q[2]
+	}
+	return f
+}
+
 // recentQuantiles are the percentiles of Recent and RouteStats.
 var recentQuantiles = [4]float64{0.50, 0.90, 0.99, 0.999}
 
@@ -233,21 +244,28 @@ func (c *Collector) build(now time.Time, sessionsActive int) *Snapshot {
 		}
 		var cl [numClasses]uint64
 		for a := p - n + 1; a <= p; a++ {
-			sl := &r.slices[w.slotOf(a)]
-			lv := &c.live[w.slotOf(a)]
+			slot := w.slotOf(a)
+			sl := &r.slices[slot]
+			dst := all
 			if a >= oldest {
-				sl.hist.addTo(&lv.h, all, rec)
-			} else {
-				sl.hist.addTo(&lv.h, all)
+				dst = rec
 			}
-			m := sl.requests.Load()
-			lv.requests += m
 			var k [numClasses]uint64
 			for i := range k {
 				k[i] = sl.classes[i].Load()
-				lv.requests += k[i]
 			}
-			lv.errors += k[4]
+			m := sl.requests.Load()
+			if c.sealed[slot].abs == a {
+				sl.hist.addTo(dst)
+			} else { // the window's figures of this bucket need it too
+				lv := &c.live[slot]
+				sl.hist.addTo(dst, &lv.h)
+				lv.requests += m
+				for i := range k {
+					lv.requests += k[i]
+				}
+				lv.errors += k[4]
+			}
 			if a >= oldest {
 				manual += m
 				for i := range k {
@@ -255,6 +273,7 @@ func (c *Collector) build(now time.Time, sessionsActive int) *Snapshot {
 				}
 			}
 		}
+		all.merge(rec)
 		st := statusOf(cl)
 		rs.Status, rs.Errors = st, st.ServerError
 		rs.Requests = manual + st.Informational + st.Success + st.Redirect + st.ClientError + st.ServerError + st.Other
@@ -296,6 +315,16 @@ func (c *Collector) build(now time.Time, sessionsActive int) *Snapshot {
 	s.Recent = recent
 	s.Status = statusOf(cl)
 	s.RoutesCapped = c.routes.capped.Load()
+	// Seal the window's figures of the buckets that ended since the last
+	// refresh: later refreshes reuse them instead of summing every route's
+	// slices again. (A request that ends in a bucket after it was sealed is
+	// still in the since-start figures and, when the slice is drained, in
+	// the bucket's kept figures.)
+	for a := p - n + 1; a < current; a++ {
+		if sl := w.slotOf(a); c.sealed[sl].abs != a {
+			c.sealed[sl] = c.live[sl].figures(a)
+		}
+	}
 	c.buildWindow(s, current)
 	return s
 }
@@ -335,13 +364,14 @@ func (c *Collector) buildWindow(s *Snapshot, current int64) {
 		a := first + i
 		f := w.figures(a)
 		if a > w.prepared-int64(w.n) {
-			lv := &c.live[w.slotOf(a)]
-			f.requests += lv.requests
-			f.errors += lv.errors
-			if lv.h.total() > 0 {
-				var q [3]time.Duration
-				lv.h.quantiles(windowQuantiles[:], q[:])
-				f.p50, f.p90, f.p99 = q[0], q[1], q[2]
+			lf := c.sealed[w.slotOf(a)]
+			if lf.abs != a {
+				lf = c.live[w.slotOf(a)].figures(a)
+			}
+			f.requests += lf.requests
+			f.errors += lf.errors
+			if lf.p50 != 0 {
+				f.p50, f.p90, f.p99 = lf.p50, lf.p90, lf.p99
 			}
 		}
 		win.Counts[i], win.Errors[i] = f.requests, f.errors

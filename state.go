@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"io/fs"
+	"math"
 	"slices"
 	"time"
 	"unicode/utf8"
@@ -32,16 +34,48 @@ import (
 //	  name n (method code count)×n       counts by method index and code
 //	  m hist×m sumNs bytes
 //
-// Every length is checked against the bytes that remain before anything is
-// allocated, so a hostile length cannot make the decoder allocate more than
-// the input's size.
+// Format 2 adds, after the routes:
+//
+//	n (errors p50 p90 p99 heap goroutines)×n   per window bucket, aligned
+//	                                           with the counts; durations
+//	                                           in nanoseconds
+//	n (zero over m (gap count)×m)×n            per route, in route order: the
+//	                                           since-start high-resolution
+//	                                           histogram, its non-empty
+//	                                           buckets by position (index
+//	                                           minus histMinIndex), each
+//	                                           after a gap from the last
+//
+// Format 1 files still load: their routes have no high-resolution
+// histogram and their window buckets no figures beyond the counts.
+//
+// The checksum protects against rot, not against a crafted file, so the
+// decoder trusts nothing: every number is checked against its range before
+// it is converted or used (limits below), and every length against both
+// its limit and the bytes that remain.
+//
+// Memory is bounded by construction, not by the input's size: the window,
+// the ring and the bounds are decoded into slices whose lengths are capped
+// by constants (at most about 830 KB together), and the routes, which make
+// up the bulk of a large file, are only checked in place and then read one
+// at a time into the same scratch space when they are applied.
 const (
 	stateMagic   = "VITALS\x00S"
-	stateVersion = 1
+	stateVersion = 2
 	stateHeader  = 8 + 4 + 8
-	// maxStateSize bounds what Restore reads: far above any real state (a
-	// full default collector saves about 40 KB).
+	// maxStateSize bounds what Open and Restore read: far above any real
+	// state (a full default collector saves about 40 KB).
 	maxStateSize = 64 << 20
+
+	// Limits of the decoded numbers.
+	maxStateTime   = 1 << 62 // unix nanos (year 2116); times are not negative
+	maxStateWidth  = 1 << 62 // bucket width in nanoseconds
+	maxStateWindow = 100000  // window buckets, as Options.WindowBuckets
+	maxStateBounds = 100     // histogram bounds, as Options.Buckets
+	maxStateBound  = 1e18    // a bound in nanoseconds (Options.Buckets: 1e9 s)
+	maxStateRoutes = 10000 + 2
+	maxStateCodes  = numMethods * 900 // distinct (method, code) pairs
+	maxStateCount  = 1 << 62          // a sum of counts: far from wrapping
 )
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
@@ -55,7 +89,127 @@ type state struct {
 	ringNext            uint64
 	ring                []int64
 	bounds              []int64
-	routes              []routeState
+	// nroutes routes encoded back to back as the format says (appendRoute);
+	// decodeState has checked each. Read them with eachRoute.
+	nroutes int
+	routes  []byte
+	// Format 2: the window's figures (figures) and the routes'
+	// high-resolution histograms (hires), encoded as the format says and
+	// checked by decodeState; read them with eachFigure and eachHires.
+	// Empty for format 1.
+	figures, hires []byte
+}
+
+// appendFigures appends the figures of the window's buckets.
+func appendFigures(b []byte, fs []winBucket) []byte {
+	p := binary.AppendUvarint
+	b = p(b, uint64(len(fs)))
+	for _, f := range fs {
+		b = p(b, f.errors)
+		b = p(b, uint64(f.p50))
+		b = p(b, uint64(f.p90))
+		b = p(b, uint64(f.p99))
+		b = p(b, f.heap)
+		b = p(b, uint64(f.goroutines))
+	}
+	return b
+}
+
+// appendHires appends one high-resolution histogram.
+func appendHires(b []byte, h *histCopy) []byte {
+	p := binary.AppendUvarint
+	b = p(b, h.zero)
+	b = p(b, h.over)
+	n := 0
+	h.forEachBucket(func(int32, uint64) { n++ })
+	b = p(b, uint64(n))
+	last := -1
+	h.forEachBucket(func(i int32, c uint64) {
+		pos := int(i) - histMinIndex
+		b = p(b, uint64(pos-last))
+		b = p(b, c)
+		last = pos
+	})
+	return b
+}
+
+// figure reads the figures of one window bucket.
+func (d *decoder) figure(f *winBucket) {
+	f.errors = d.num("bucket errors", 0, maxStateCount)
+	f.p50 = time.Duration(d.num("bucket p50", 0, math.MaxInt64))
+	f.p90 = time.Duration(d.num("bucket p90", 0, math.MaxInt64))
+	f.p99 = time.Duration(d.num("bucket p99", 0, math.MaxInt64))
+	f.heap = d.uv()
+	f.goroutines = int(d.num("bucket goroutines", 0, math.MaxInt32))
+}
+
+// hist reads one high-resolution histogram into h (reset first), or with
+// h nil only checks it.
+func (d *decoder) hist(h *histCopy) {
+	zero := d.num("zero bucket", 0, maxStateCount)
+	over := d.num("overflow bucket", 0, maxStateCount)
+	n := d.count("histogram buckets", 0, histOctaves*histSub)
+	total, ok := zero+over, true
+	pos := -1
+	for range n {
+		pos += int(d.num("bucket gap", 1, histOctaves*histSub))
+		c := d.num("bucket count", 1, maxStateCount)
+		if d.err == nil && pos >= histOctaves*histSub {
+			d.fail("bucket position %d out of range", pos)
+		}
+		if d.err != nil {
+			return
+		}
+		if total += c; total < c || total > maxStateCount {
+			ok = false
+		}
+		if h != nil {
+			h.add(pos, c)
+		}
+	}
+	if !ok {
+		d.fail("histogram counts add up to more than %d", uint64(maxStateCount))
+	}
+	if h != nil {
+		h.zero += zero
+		h.over += over
+	}
+}
+
+// eachFigure calls f with the figures of each window bucket, aligned with
+// st.window. Format 1 has none.
+func (st *state) eachFigure(f func(i int, b *winBucket)) {
+	if len(st.figures) == 0 {
+		return
+	}
+	d := decoder{b: st.figures}
+	n := d.count("window figures", 0, maxStateWindow)
+	var b winBucket
+	for i := range n {
+		d.figure(&b)
+		if d.err != nil {
+			return
+		}
+		f(i, &b)
+	}
+}
+
+// eachHires calls f with the high-resolution histogram of each route, in
+// route order; h is reused from one call to the next. Format 1 has none.
+func (st *state) eachHires(h *histCopy, f func(i int, h *histCopy)) {
+	if len(st.hires) == 0 {
+		return
+	}
+	d := decoder{b: st.hires}
+	n := d.count("route histograms", 0, maxStateRoutes)
+	for i := range n {
+		h.reset()
+		d.hist(h)
+		if d.err != nil {
+			return
+		}
+		f(i, h)
+	}
 }
 
 type routeState struct {
@@ -77,10 +231,53 @@ func badState(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", errBadState, fmt.Sprintf(format, args...))
 }
 
+// addRoute appends r to the state's routes.
+func (st *state) addRoute(r *routeState) {
+	st.routes = appendRoute(st.routes, r)
+	st.nroutes++
+}
+
+func appendRoute(b []byte, r *routeState) []byte {
+	p := binary.AppendUvarint
+	b = p(b, uint64(len(r.name)))
+	b = append(b, r.name...)
+	b = p(b, uint64(len(r.codes)))
+	for _, cc := range r.codes {
+		b = p(b, uint64(cc.method))
+		b = p(b, uint64(cc.code))
+		b = p(b, cc.n)
+	}
+	b = p(b, uint64(len(r.hist)))
+	for _, n := range r.hist {
+		b = p(b, n)
+	}
+	b = p(b, r.sumNs)
+	return p(b, r.bytes)
+}
+
+// eachRoute calls f with each route in turn. The routeState and its slices
+// are reused from one call to the next: f must not keep them.
+func (st *state) eachRoute(f func(*routeState)) error {
+	d := decoder{b: st.routes}
+	var r routeState
+	for range st.nroutes {
+		d.route(&r, len(st.bounds))
+		if d.err != nil {
+			return d.err
+		}
+		f(&r)
+	}
+	return nil
+}
+
 func (st *state) encode() []byte {
-	b := make([]byte, stateHeader, 4096)
+	b := make([]byte, stateHeader, 4096+len(st.routes))
 	copy(b, stateMagic)
-	binary.LittleEndian.PutUint32(b[8:], stateVersion)
+	version := uint32(stateVersion)
+	if len(st.figures) == 0 && len(st.hires) == 0 {
+		version = 1 // nothing beyond format 1
+	}
+	binary.LittleEndian.PutUint32(b[8:], version)
 	p := binary.AppendUvarint
 	b = p(b, uint64(st.savedAt))
 	b = p(b, uint64(st.firstStart))
@@ -100,29 +297,17 @@ func (st *state) encode() []byte {
 	for _, v := range st.bounds {
 		b = p(b, uint64(v))
 	}
-	b = p(b, uint64(len(st.routes)))
-	for _, r := range st.routes {
-		b = p(b, uint64(len(r.name)))
-		b = append(b, r.name...)
-		b = p(b, uint64(len(r.codes)))
-		for _, cc := range r.codes {
-			b = p(b, uint64(cc.method))
-			b = p(b, uint64(cc.code))
-			b = p(b, cc.n)
-		}
-		b = p(b, uint64(len(r.hist)))
-		for _, n := range r.hist {
-			b = p(b, n)
-		}
-		b = p(b, r.sumNs)
-		b = p(b, r.bytes)
-	}
+	b = p(b, uint64(st.nroutes))
+	b = append(b, st.routes...)
+	b = append(b, st.figures...)
+	b = append(b, st.hires...)
 	binary.LittleEndian.PutUint64(b[12:], uint64(len(b)-stateHeader))
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, crcTable))
 }
 
-// decodeState parses and validates a whole state. It never panics and
-// allocates at most in proportion to len(data).
+// decodeState parses and validates a whole state. It never panics, and
+// what it allocates is bounded by constants whatever data holds (see the
+// format's comment); the state's routes alias data.
 func decodeState(data []byte) (*state, error) {
 	switch {
 	case len(data) == 0:
@@ -132,7 +317,8 @@ func decodeState(data []byte) (*state, error) {
 	case len(data) < stateHeader+4:
 		return nil, badState("truncated header (%d bytes)", len(data))
 	}
-	if v := binary.LittleEndian.Uint32(data[8:]); v != stateVersion {
+	version := binary.LittleEndian.Uint32(data[8:])
+	if v := version; v != stateVersion && v != 1 {
 		if v > stateVersion {
 			return nil, badState("written by a newer version of vitals (format %d; this one reads %d)", v, stateVersion)
 		}
@@ -151,38 +337,78 @@ func decodeState(data []byte) (*state, error) {
 	}
 	d := decoder{b: data[stateHeader:end]}
 	st := &state{
-		savedAt:    int64(d.uv()),
-		firstStart: int64(d.uv()),
-		width:      int64(d.uv()),
-		abs:        int64(d.uv()),
-		retired:    d.uv(),
+		savedAt:    int64(d.num("save time", 0, maxStateTime)),
+		firstStart: int64(d.num("start time", 0, maxStateTime)),
+		width:      int64(d.num("bucket width", uint64(time.Millisecond), maxStateWidth)),
 	}
-	st.window = d.uvs(100000)
+	// The window's buckets, oldest first, end at bucket abs and start at or
+	// after bucket 0, and their times fit in maxStateTime: no arithmetic
+	// on them can overflow.
+	st.abs = int64(d.num("window position", 0, uint64(maxStateTime/max(st.width, 1)-1)))
+	st.retired = d.uv()
+	st.window = d.uvs("window", 1, int(min(maxStateWindow, st.abs+1)))
+	if d.err == nil {
+		total, ok := checkedSum(st.retired, st.window)
+		if !ok || total > maxStateCount {
+			d.fail("request window counts add up to more than %d", uint64(maxStateCount))
+		}
+	}
 	st.ringNext = d.uv()
-	for _, v := range d.uvs(ringSize) {
-		st.ring = append(st.ring, int64(v))
+	if n := d.count("duration ring", 0, ringSize); d.err == nil {
+		if uint64(n) != min(st.ringNext, ringSize) {
+			d.fail("duration ring holds %d samples for position %d", n, st.ringNext)
+		}
+		st.ring = make([]int64, 0, n)
+		for range n {
+			st.ring = append(st.ring, int64(d.num("duration", 0, math.MaxInt64)))
+		}
 	}
-	for _, v := range d.uvs(100) {
-		st.bounds = append(st.bounds, int64(v))
-	}
-	nr := d.count(10000 + 2)
-	for range nr {
-		var r routeState
-		r.name = d.str(maxRouteLen)
-		nc := d.count(numMethods * 900)
-		for range nc {
-			cc := codeCount{method: int(d.uv()), code: int(d.uv()), n: d.uv()}
-			if d.err == nil && (cc.method >= numMethods || cc.code < 100 || cc.code > 999) {
-				d.fail("route %q: method %d, code %d out of range", r.name, cc.method, cc.code)
+	if n := d.count("histogram bounds", 1, maxStateBounds); d.err == nil {
+		st.bounds = make([]int64, 0, n)
+		for range n {
+			v := int64(d.num("histogram bound", 1, maxStateBound))
+			if d.err == nil && len(st.bounds) > 0 && v <= st.bounds[len(st.bounds)-1] {
+				d.fail("histogram bounds are not increasing")
 			}
-			r.codes = append(r.codes, cc)
+			st.bounds = append(st.bounds, v)
 		}
-		r.hist = d.uvs(101)
-		r.sumNs, r.bytes = d.uv(), d.uv()
-		if d.err == nil && len(r.hist) != len(st.bounds)+1 {
-			d.fail("route %q has %d histogram buckets for %d bounds", r.name, len(r.hist), len(st.bounds))
+	}
+	st.nroutes = d.count("routes", 0, maxStateRoutes)
+	st.routes = d.b
+	var r routeState
+	var requests uint64 // the routes' total, which apply adds to started
+	for range st.nroutes {
+		d.route(&r, len(st.bounds))
+		if d.err != nil {
+			break
 		}
-		st.routes = append(st.routes, r)
+		n, ok := checkedSum(0, r.hist)
+		if requests += n; !ok || requests > maxStateCount {
+			d.fail("route histograms add up to more than %d", uint64(maxStateCount))
+		}
+	}
+	st.routes = st.routes[:len(st.routes)-len(d.b)]
+	if version >= 2 && d.err == nil {
+		// Checked in place, like the routes; apply reads them again.
+		rest := d.b
+		if n := d.count("window figures", 0, maxStateWindow); d.err == nil && n != len(st.window) {
+			d.fail("%d window figures for %d buckets", n, len(st.window))
+		} else {
+			var f winBucket
+			for range n {
+				d.figure(&f)
+			}
+		}
+		st.figures = rest[:len(rest)-len(d.b)]
+		rest = d.b
+		if n := d.count("route histograms", 0, maxStateRoutes); d.err == nil && n != st.nroutes {
+			d.fail("%d route histograms for %d routes", n, st.nroutes)
+		} else {
+			for range n {
+				d.hist(nil)
+			}
+		}
+		st.hires = rest[:len(rest)-len(d.b)]
 	}
 	if d.err != nil {
 		return nil, d.err
@@ -190,15 +416,19 @@ func decodeState(data []byte) (*state, error) {
 	if len(d.b) != 0 {
 		return nil, badState("%d bytes left over in the payload", len(d.b))
 	}
-	switch {
-	case st.width < int64(time.Millisecond):
-		return nil, badState("bucket width %d ns", st.width)
-	case len(st.window) == 0:
-		return nil, badState("empty request window")
-	case !slices.IsSorted(st.bounds) || len(st.bounds) == 0 || st.bounds[0] <= 0:
-		return nil, badState("histogram bounds are not positive and increasing")
-	}
 	return st, nil
+}
+
+// checkedSum returns base plus the sum of v, and false if it wraps.
+func checkedSum(base uint64, v []uint64) (uint64, bool) {
+	s := base
+	for _, n := range v {
+		s += n
+		if s < n {
+			return 0, false
+		}
+	}
+	return s, true
 }
 
 // decoder reads uvarints and strings, remembering the first error; after
@@ -228,20 +458,30 @@ func (d *decoder) uv() uint64 {
 	return v
 }
 
-// count reads a length: at most limit, and at most the bytes left (every
-// element takes at least one byte), so nothing is allocated for elements
-// that are not there.
-func (d *decoder) count(limit int) int {
-	n := d.uv()
-	if d.err == nil && (n > uint64(limit) || n > uint64(len(d.b))) {
-		d.fail("length %d out of range", n)
+// num reads a number that must lie in lo..hi; what names it in the error.
+func (d *decoder) num(what string, lo, hi uint64) uint64 {
+	v := d.uv()
+	if d.err == nil && (v < lo || v > hi) {
+		d.fail("%s %d is outside %d..%d", what, v, lo, hi)
+		return 0
+	}
+	return v
+}
+
+// count reads a length in lo..hi that is also at most the bytes left
+// (every element takes at least one byte), so nothing is allocated for
+// elements that are not there.
+func (d *decoder) count(what string, lo, hi int) int {
+	n := d.num(what+" length", uint64(lo), uint64(hi))
+	if d.err == nil && n > uint64(len(d.b)) {
+		d.fail("%s: %d elements announced, %d bytes left", what, n, len(d.b))
 		return 0
 	}
 	return int(n)
 }
 
-func (d *decoder) uvs(limit int) []uint64 {
-	n := d.count(limit)
+func (d *decoder) uvs(what string, lo, hi int) []uint64 {
+	n := d.count(what, lo, hi)
 	out := make([]uint64, 0, n)
 	for range n {
 		out = append(out, d.uv())
@@ -249,17 +489,46 @@ func (d *decoder) uvs(limit int) []uint64 {
 	return out
 }
 
-func (d *decoder) str(limit int) string {
-	n := d.count(limit)
+// str reads a string of valid UTF-8 of at most limit bytes.
+func (d *decoder) str(what string, limit int) string {
+	n := d.count(what, 0, limit)
 	if d.err != nil {
 		return ""
 	}
 	s := string(d.b[:n])
 	d.b = d.b[n:]
 	if !utf8.ValidString(s) {
-		d.fail("route name is not valid UTF-8")
+		d.fail("%s is not valid UTF-8", what)
 	}
 	return s
+}
+
+// route reads one route into r, reusing r's slices, and checks it against
+// a state with nbounds histogram bounds.
+func (d *decoder) route(r *routeState, nbounds int) {
+	r.name = d.str("route name", maxRouteLen)
+	n := d.count("route codes", 0, maxStateCodes)
+	r.codes = r.codes[:0]
+	for range n {
+		cc := codeCount{
+			method: int(d.num("method", 0, uint64(numMethods-1))),
+			code:   int(d.num("status code", 100, 999)),
+			n:      d.uv(),
+		}
+		if d.err != nil {
+			return
+		}
+		r.codes = append(r.codes, cc)
+	}
+	n = d.count("route histogram", nbounds+1, nbounds+1)
+	r.hist = r.hist[:0]
+	for range n {
+		r.hist = append(r.hist, d.uv())
+	}
+	r.sumNs, r.bytes = d.uv(), d.uv()
+	if d.err != nil {
+		d.err = fmt.Errorf("route %q: %w", r.name, d.err)
+	}
 }
 
 // capture reads the collector's state under c.mu (the retired and
@@ -279,21 +548,51 @@ func (c *Collector) capture() *state {
 	current := w.prepared - 1
 	st.abs = current
 	recs := append(c.routes.list(), c.manual)
+	// The live slices, all recorders together, for the window's figures;
+	// each route's since-start histogram.
+	live := make([]liveBucket, w.n)
+	var hires []byte
+	var h histCopy
+	for i, r := range recs {
+		h.reset()
+		h.merge(&r.retired)
+		if r.restored != nil {
+			h.merge(&r.restored.hires)
+		}
+		for j := range r.slices {
+			sl := &r.slices[j]
+			sl.hist.addTo(&h, &live[j].h)
+			live[j].requests += sl.requests.Load()
+			for k := range sl.classes {
+				live[j].requests += sl.classes[k].Load()
+			}
+			live[j].errors += sl.classes[4].Load()
+		}
+		if i < len(recs)-1 {
+			hires = appendHires(hires, &h)
+		}
+	}
 	var inWindow uint64
+	var figures []winBucket
 	for a := current - int64(len(w.buckets)) + 1; a <= current; a++ {
-		n := w.figures(a).requests
+		f := w.figures(a)
 		if a > w.prepared-int64(w.n) {
-			for _, r := range recs {
-				sl := &r.slices[w.slotOf(a)]
-				n += sl.requests.Load()
-				for i := range sl.classes {
-					n += sl.classes[i].Load()
-				}
+			lv := &live[w.slotOf(a)]
+			f.requests += lv.requests
+			f.errors += lv.errors
+			if lv.h.total() > 0 {
+				var q [3]time.Duration
+				lv.h.quantiles(windowQuantiles[:], q[:])
+				f.p50, f.p90, f.p99 = q[0], q[1], q[2]
 			}
 		}
-		st.window = append(st.window, n)
-		inWindow += n
+		st.window = append(st.window, f.requests)
+		figures = append(figures, f)
+		inWindow += f.requests
 	}
+	st.figures = appendFigures(nil, figures)
+	st.hires = binary.AppendUvarint(nil, uint64(len(recs)-1))
+	st.hires = append(st.hires, hires...)
 
 	n := min(st.ringNext, ringSize)
 	st.ring = make([]int64, n)
@@ -301,17 +600,20 @@ func (c *Collector) capture() *state {
 		st.ring[i] = c.ring.slots[slot(st.ringNext-n+i)].Load()
 	}
 	var total uint64
+	var r routeState
 	for _, s := range recs[:len(recs)-1] {
-		r := routeState{name: s.name, sumNs: s.sumNs.Load(), bytes: s.bytes.Load(), hist: make([]uint64, len(s.hist))}
+		r.name, r.sumNs, r.bytes = s.name, s.sumNs.Load(), s.bytes.Load()
+		r.hist = slices.Grow(r.hist[:0], len(s.hist))[:len(s.hist)]
 		s.loadHist(r.hist)
+		r.codes = r.codes[:0]
 		codes := map[[2]int]uint64{}
 		s.forEachCode(func(method, code int, n uint64) {
 			codes[[2]int{method, code}] += n
 		})
 		if rs := s.restored; rs != nil {
-			for k, n := range rs.codes {
-				codes[k] += n
-			}
+			rs.forEachCode(func(method, code int, n uint64) {
+				codes[[2]int{method, code}] += n
+			})
 			for i, n := range rs.hist {
 				r.hist[i] += n
 			}
@@ -323,7 +625,7 @@ func (c *Collector) capture() *state {
 		}
 		slices.SortFunc(r.codes, func(a, b codeCount) int { return cmp.Or(a.method-b.method, a.code-b.code) })
 		total += sum(r.hist)
-		st.routes = append(st.routes, r)
+		st.addRoute(&r)
 	}
 	total += c.manualTotal()
 	st.retired = total - min(total, inWindow)
@@ -346,7 +648,8 @@ func (c *Collector) manualTotal() uint64 {
 
 // Save writes the collector's cumulative state to w: the counts by route,
 // status and method, histograms, bytes, the request window and the duration
-// ring, and when counting started. It reads atomics only and never blocks
+// ring, and when counting started. It reads atomics and, under the refresh
+// goroutine's lock, its totals; it never blocks
 // the request path. Sessions are not saved: their hashes are keyed per
 // process. Safe for concurrent use.
 func (c *Collector) Save(w io.Writer) error {
@@ -357,20 +660,33 @@ func (c *Collector) Save(w io.Writer) error {
 }
 
 // Restore reads a state written by Save and adds it to the collector's
-// counts; call it before serving. The request window is realigned by wall
+// since-start figures (Snapshot, JSON, page), not to the Prometheus
+// counters, which start from zero in each process; call it before serving.
+// It reads state formats 1 and 2. The request window is realigned by wall
 // clock: buckets that fell out of the window while the process was down are
 // dropped from the window (their requests stay in the total), the downtime
 // shows as empty buckets, and a state saved in the future (a clock that
 // moved back) is read as if saved now. Histogram counts saved with other
 // bounds move to the bucket that holds their old upper bound. A state that
-// cannot be decoded changes nothing and returns an error.
+// cannot be decoded changes nothing and returns an error. Restore reads at
+// most 64 MiB and, beyond holding what it read, allocates a bounded amount
+// whatever the state holds: every number is range-checked before use.
 func (c *Collector) Restore(r io.Reader) error {
-	data, err := io.ReadAll(io.LimitReader(r, maxStateSize+1))
+	var size int64 // a hint, when r knows how much it holds
+	switch r := r.(type) {
+	case interface{ Len() int }: // bytes.Reader, bytes.Buffer, strings.Reader
+		size = int64(r.Len())
+	case interface{ Stat() (fs.FileInfo, error) }: // os.File
+		if fi, err := r.Stat(); err == nil && fi.Mode().IsRegular() {
+			size = fi.Size()
+		}
+	}
+	if size > maxStateSize {
+		return fmt.Errorf("vitals: state: larger than %d bytes (%d)", maxStateSize, size)
+	}
+	data, err := readLimited(r, size)
 	if err != nil {
 		return fmt.Errorf("vitals: reading state: %w", err)
-	}
-	if len(data) > maxStateSize {
-		return fmt.Errorf("vitals: state: larger than %d bytes", maxStateSize)
 	}
 	st, err := decodeState(data)
 	if err != nil {
@@ -409,16 +725,33 @@ func (c *Collector) apply(st *state) {
 		}
 		w.bucket(a).requests += cnt
 	}
+	st.eachFigure(func(i int, f *winBucket) {
+		startNs := (first+int64(i))*st.width - skew
+		a := min(floorDiv(startNs, w.width), current)
+		if current-a >= nb || *f == (winBucket{}) {
+			return
+		}
+		b := w.bucket(a)
+		b.errors += f.errors
+		if b.p50 == 0 { // a live bucket's own figures win
+			b.p50, b.p90, b.p99 = f.p50, f.p90, f.p99
+		}
+		if b.goroutines == 0 {
+			b.heap, b.goroutines = f.heap, f.goroutines
+		}
+	})
 
 	for _, d := range st.ring {
 		c.ring.record(time.Duration(d))
 	}
+	// decodeState checked the routes, so eachRoute cannot fail here.
 	var routed uint64
+	var names []*restoredStats // by route, in the state's order
 	sameBounds := slices.Equal(st.bounds, c.bounds)
-	for _, r := range st.routes {
+	_ = st.eachRoute(func(r *routeState) {
 		rs := restoredOf(c.routes.get(r.name), len(c.bounds))
 		for _, cc := range r.codes {
-			rs.codes[[2]int{cc.method, cc.code}] += cc.n
+			rs.addCode(cc.method, cc.code, cc.n)
 		}
 		for i, cnt := range r.hist {
 			j := i
@@ -433,7 +766,12 @@ func (c *Collector) apply(st *state) {
 		}
 		rs.sumNs += r.sumNs
 		rs.bytes += r.bytes
-	}
+		names = append(names, rs)
+	})
+	var h histCopy
+	st.eachHires(&h, func(i int, h *histCopy) {
+		names[i].hires.merge(h)
+	})
 	// What the window counted beyond the routes' requests came from
 	// IncrementRequests.
 	if total := st.retired + inWindow; total > routed {
@@ -445,7 +783,7 @@ func (c *Collector) apply(st *state) {
 // c.mu held.
 func restoredOf(s *stats, bounds int) *restoredStats {
 	if s.restored == nil {
-		s.restored = &restoredStats{codes: map[[2]int]uint64{}, hist: make([]uint64, bounds+1)}
+		s.restored = &restoredStats{hist: make([]uint64, bounds+1)}
 	}
 	return s.restored
 }

@@ -91,12 +91,38 @@ type slice struct {
 // Prometheus counters, which start from zero in each process. Guarded by
 // Collector.mu.
 type restoredStats struct {
-	codes    map[[2]int]uint64 // by method index and code
-	hist     []uint64          // classic buckets, the collector's bounds
+	codes    [numMethods][numClasses]*[100]uint64 // as stats.codes, allocated on first use
+	hist     []uint64                             // classic buckets, the collector's bounds
 	hires    histCopy
 	sumNs    uint64
 	bytes    uint64
 	requests uint64 // manual only: IncrementRequests
+}
+
+// addCode adds n responses with code to method.
+func (r *restoredStats) addCode(method, code int, n uint64) {
+	b := r.codes[method][code/100-1]
+	if b == nil {
+		b = new([100]uint64)
+		r.codes[method][code/100-1] = b
+	}
+	b[code%100] += n
+}
+
+// forEachCode calls f for every (method, code) pair with a non-zero count.
+func (r *restoredStats) forEachCode(f func(method, code int, n uint64)) {
+	for m := range r.codes {
+		for cl, b := range r.codes[m] {
+			if b == nil {
+				continue
+			}
+			for i, n := range b {
+				if n != 0 {
+					f(m, (cl+1)*100+i, n)
+				}
+			}
+		}
+	}
 }
 
 func newStats(name string, bounds, slices int) *stats {

@@ -30,16 +30,18 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
 	state := flag.String("state", "", "file that keeps the figures across restarts (optional)")
 	bare := flag.Bool("bare", false, "serve the site without the middleware (for load comparisons)")
+	saveEvery := flag.Duration("save-interval", 0, "how often -state is saved (default 10s; 1s for a crash test)")
 	flag.Parse()
-	if err := run(*addr, *state, *bare); err != nil {
+	if err := run(*addr, *state, *saveEvery, *bare); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(addr, stateFile string, bare bool) error {
+func run(addr, stateFile string, saveEvery time.Duration, bare bool) error {
 	c, err := vitals.Open(vitals.Options{
 		SessionCookie: sessionCookie,
 		StateFile:     stateFile,
+		SaveInterval:  saveEvery,
 	})
 	if err != nil {
 		return err
