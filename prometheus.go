@@ -35,6 +35,8 @@ type expoWriter struct {
 	famOpen          bool
 }
 
+// family starts a metric family: name (after the namespace), its type
+// (typeCounter etc.) and help text.
 func (w *expoWriter) family(name string, typ int, help string) {
 	if w.proto {
 		w.endFamily()
@@ -210,9 +212,13 @@ func (w *expoWriter) histogram(name string, h *histData, pairs ...string) {
 		w.b = append(w.b, '\n')
 		return
 	}
+	// The count and sum go with the native buckets when there are some: a
+	// Prometheus that asks for protobuf reads those. The classic buckets
+	// are read apart from them, so under traffic they may differ by the
+	// requests that finished in between.
 	count, sum := total, h.sum
 	if h.native != nil {
-		count, sum = h.native.count, h.native.sum // what Prometheus reads with the native buckets
+		count, sum = h.native.count, h.native.sum
 	}
 	w.beginMetric(pairs)
 	pb := &w.pb
