@@ -3,6 +3,7 @@ package vitals
 import (
 	"bytes"
 	"compress/gzip"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -32,7 +33,8 @@ func gzipTo(dst *bytes.Buffer, p []byte) {
 
 // acceptsGzip reports whether the Accept-Encoding values allow gzip: gzip
 // or x-gzip with a q-value above zero, or else a * above zero. An explicit
-// gzip;q=0 refuses it whatever * says (RFC 9110, section 12.5.3).
+// gzip;q=0 refuses it whatever * says (RFC 9110, section 12.5.3). A coding
+// with a malformed q-value is ignored.
 func acceptsGzip(values []string) bool {
 	gzipQ, starQ := -1.0, -1.0
 	for _, v := range values {
@@ -40,11 +42,15 @@ func acceptsGzip(values []string) bool {
 			var part string
 			part, v, _ = strings.Cut(v, ",")
 			coding, params, _ := strings.Cut(part, ";")
+			q, ok := codingQ(params)
+			if !ok {
+				continue
+			}
 			switch strings.ToLower(strings.TrimSpace(coding)) {
 			case "gzip", "x-gzip":
-				gzipQ = max(gzipQ, qvalue(params))
+				gzipQ = max(gzipQ, q)
 			case "*":
-				starQ = max(starQ, qvalue(params))
+				starQ = max(starQ, q)
 			}
 		}
 	}
@@ -52,4 +58,19 @@ func acceptsGzip(values []string) bool {
 		return gzipQ > 0
 	}
 	return starQ > 0
+}
+
+// codingQ returns the q-value among a content coding's parameters: 1 when
+// absent, false when it is not a number from 0 to 1.
+func codingQ(params string) (float64, bool) {
+	for len(params) > 0 {
+		var p string
+		p, params, _ = strings.Cut(params, ";")
+		k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
+		if strings.EqualFold(strings.TrimSpace(k), "q") {
+			q, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return q, err == nil && q >= 0 && q <= 1
+		}
+	}
+	return 1, true
 }
