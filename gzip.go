@@ -3,6 +3,7 @@ package vitals
 import (
 	"bytes"
 	"compress/gzip"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,6 +30,33 @@ func gzipTo(dst *bytes.Buffer, p []byte) {
 	_ = zw.Close()
 	zw.Reset(nil) // drop dst, so the pool does not keep it alive
 	gzipPool.Put(zw)
+}
+
+// writeBody writes p as the body of the answer to r, with its
+// Content-Length, and nothing for HEAD. When compressible (the Prometheus
+// faces) it says Vary: Accept-Encoding, and gzips p if r accepts gzip.
+func writeBody(w http.ResponseWriter, r *http.Request, p []byte, compressible bool) {
+	h := w.Header()
+	if compressible {
+		h.Add("Vary", "Accept-Encoding")
+		if acceptsGzip(r.Header.Values("Accept-Encoding")) {
+			zbuf := gzipBufPool.Get().(*bytes.Buffer)
+			zbuf.Reset()
+			defer func() {
+				if zbuf.Cap() <= 1<<20 {
+					gzipBufPool.Put(zbuf)
+				}
+			}()
+			gzipTo(zbuf, p)
+			h.Set("Content-Encoding", "gzip")
+			p = zbuf.Bytes()
+		}
+	}
+	h.Set("Content-Length", strconv.Itoa(len(p)))
+	if r.Method == http.MethodHead {
+		return
+	}
+	_, _ = w.Write(p)
 }
 
 // acceptsGzip reports whether the Accept-Encoding values allow gzip: gzip

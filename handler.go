@@ -91,27 +91,7 @@ func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	body := buf
-	if f == formatPrometheus || f == formatProtobuf {
-		h.Add("Vary", "Accept-Encoding")
-		if acceptsGzip(r.Header.Values("Accept-Encoding")) {
-			zbuf := gzipBufPool.Get().(*bytes.Buffer)
-			zbuf.Reset()
-			defer func() {
-				if zbuf.Cap() <= 1<<20 {
-					gzipBufPool.Put(zbuf)
-				}
-			}()
-			gzipTo(zbuf, buf.Bytes())
-			h.Set("Content-Encoding", "gzip")
-			body = zbuf
-		}
-	}
-	h.Set("Content-Length", strconv.Itoa(body.Len()))
-	if r.Method == http.MethodHead {
-		return
-	}
-	_, _ = w.Write(body.Bytes())
+	writeBody(w, r, buf.Bytes(), f == formatPrometheus || f == formatProtobuf)
 }
 
 // negotiate picks the format from the query, else from Accept. It reports
