@@ -3,7 +3,7 @@
 GO ?= go
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: test check-mod fmt-check vet race test-386 lint bench cover demo generate fuzz bench-peers bench-load
+.PHONY: test check-mod fmt-check vet race test-386 lint bench cover demo generate fuzz fuzz-faces rules conformance bench-peers bench-load
 
 test: check-mod fmt-check vet race test-386
 
@@ -49,6 +49,22 @@ FUZZTIME ?= 2m
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeState -fuzztime $(FUZZTIME) .
 	$(GO) test -run '^$$' -fuzz FuzzStateFields -fuzztime $(FUZZTIME) .
+
+# The fuzz target that feeds hostile routes and labels through both
+# Prometheus faces and Prometheus' decoders (conformance/ is its own module).
+fuzz-faces:
+	cd conformance && $(GO) test -run '^$$' -fuzz FuzzFaces -fuzztime $(FUZZTIME) .
+
+# The rules and alerts of deploy/: valid, and their unit tests pass
+# (promtool: apt-get install prometheus).
+rules:
+	promtool check rules deploy/prometheus/vitals.rules.yml
+	promtool test rules deploy/prometheus/vitals.rules_test.yml
+
+# Routers, Prometheus' decoders, and a real Prometheus scraping a test server
+# (skipped without the prometheus binary unless VITALS_REQUIRE_PROMETHEUS=1).
+conformance:
+	cd conformance && $(GO) vet ./... && $(GO) test -race -count=1 ./...
 
 # The side-by-side comparison with promhttp, VictoriaMetrics/metrics and
 # otelhttp (benchmarks/ is its own module); writes benchmarks/results.txt.

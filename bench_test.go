@@ -329,3 +329,33 @@ func BenchmarkSession(b *testing.B) {
 		})
 	})
 }
+
+// BenchmarkScrape serves the Prometheus exposition of a full collector
+// (100 busy routes, see fullCollector) as text and protobuf, plain and
+// gzipped. bytes/scrape is the size of the answer.
+func BenchmarkScrape(b *testing.B) {
+	c := fullCollector(b)
+	h := c.Handler()
+	for _, f := range []struct{ name, accept string }{
+		{"text", "text/plain;version=0.0.4"},
+		{"protobuf", "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited"},
+	} {
+		for _, enc := range []string{"plain", "gzip"} {
+			b.Run(f.name+"-"+enc, func(b *testing.B) {
+				r := newBenchRequest(b)
+				r.Header.Set("Accept", f.accept)
+				if enc == "gzip" {
+					r.Header.Set("Accept-Encoding", "gzip")
+				}
+				w := &benchWriter{h: http.Header{}}
+				b.ReportAllocs()
+				for b.Loop() {
+					clear(w.h)
+					w.n = 0
+					h.ServeHTTP(w, r)
+				}
+				b.ReportMetric(float64(w.n), "bytes/scrape")
+			})
+		}
+	}
+}

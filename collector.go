@@ -277,9 +277,11 @@ type Collector struct {
 	named  nameCache // RouteFunc's method and template names
 
 	// Immutable after Open; read by the readers only.
-	promNamespace string    // Namespace and "_", or empty
-	promConstant  string    // rendered ConstLabels
-	start         time.Time // when this collector was created, by opts.Now
+	promNamespace  string    // Namespace and "_", or empty
+	promConstant   string    // rendered ConstLabels
+	promConstPairs []string  // ConstLabels as sorted name, value pairs
+	promLe         []string  // the le values of Buckets, then "+Inf"
+	start          time.Time // when this collector was created, by opts.Now
 
 	// mu serialises refreshes: it guards the window's rotation state and the
 	// buffers below. No recording method takes it.
@@ -337,6 +339,8 @@ func Open(opts Options) (*Collector, error) {
 		exited:    make(chan struct{}),
 	}
 	c.promConstant = constant
+	c.promConstPairs = constLabelPairs(opts.ConstLabels)
+	c.promLe = leValues(opts.Buckets)
 	if opts.Namespace != "" {
 		c.promNamespace = opts.Namespace + "_"
 	}

@@ -17,15 +17,23 @@ import (
 //   - ?format=json, or Accept: application/json: the Snapshot as JSON
 //     (see Snapshot.MarshalJSON);
 //   - ?format=prometheus, or Accept: text/plain or
-//     application/openmetrics-text: Prometheus text format 0.0.4.
+//     application/openmetrics-text: Prometheus text format 0.0.4;
+//   - Accept preferring application/vnd.google.protobuf with
+//     proto=io.prometheus.client.MetricFamily and encoding=delimited (as a
+//     Prometheus with native histograms sends it), with or without
+//     ?format=prometheus: the Prometheus protobuf exposition, whose
+//     histograms are native as well as classic.
 //
+// The Prometheus answers are gzipped when Accept-Encoding allows gzip.
 // Without either, it serves the dashboard. An unknown format is answered
 // 400; methods other than GET and HEAD are answered 405. Responses are not
 // cacheable. Requests it serves through the same collector's Middleware
 // (the dashboard's refreshes, scrapes) are counted apart, in
 // Snapshot.SelfRequests only, so that watching does not change the figures.
-// The handler reads the published Snapshot and the recording
-// atomics only, so serving it never waits on, or slows, the request path.
+// The handler reads the published Snapshot and the recording atomics, so
+// serving it never waits on, or slows, the request path; the Prometheus
+// faces also take the refresh goroutine's lock briefly, to read the routes'
+// since-start sums and high-resolution histograms whole.
 func (c *Collector) Handler() http.Handler {
 	return http.HandlerFunc(c.serve)
 }
@@ -36,6 +44,7 @@ const (
 	formatHTML format = iota
 	formatJSON
 	formatPrometheus
+	formatProtobuf
 )
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
@@ -74,6 +83,9 @@ func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 	case formatPrometheus:
 		h.Set("Content-Type", prometheusContentType)
 		buf.Write(c.appendPrometheus(buf.AvailableBuffer(), s))
+	case formatProtobuf:
+		h.Set("Content-Type", protobufContentType)
+		buf.Write(c.appendProtobuf(buf.AvailableBuffer(), s))
 	default:
 		h.Set("Content-Type", "text/html; charset=utf-8")
 		h.Set("Content-Security-Policy", dashboardCSP)
@@ -83,11 +95,7 @@ func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
-	if r.Method == http.MethodHead {
-		return
-	}
-	_, _ = w.Write(buf.Bytes())
+	writeBody(w, r, buf.Bytes(), f == formatPrometheus || f == formatProtobuf)
 }
 
 // negotiate picks the format from the query, else from Accept. It reports
@@ -100,6 +108,9 @@ func negotiate(r *http.Request) (format, bool) {
 		case "json":
 			return formatJSON, true
 		case "prometheus":
+			if fromAccept(r.Header.Values("Accept")) == formatProtobuf {
+				return formatProtobuf, true
+			}
 			return formatPrometheus, true
 		}
 		return formatHTML, false
@@ -125,6 +136,11 @@ func fromAccept(values []string) format {
 				f = formatPrometheus
 			case "text/html", "application/xhtml+xml", "*/*", "text/*":
 				f = formatHTML
+			case "application/vnd.google.protobuf":
+				if !isMetricFamilyStream(params) {
+					continue
+				}
+				f = formatProtobuf
 			default:
 				continue
 			}

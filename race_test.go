@@ -111,7 +111,7 @@ func TestAllPathsConcurrently(t *testing.T) {
 		}
 	})
 	// Readers.
-	for range 2 {
+	for k := range 2 {
 		background.Go(func() {
 			<-start
 			var last uint64
@@ -132,7 +132,12 @@ func TestAllPathsConcurrently(t *testing.T) {
 					return
 				}
 				rec := httptest.NewRecorder()
-				handler.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+				req := httptest.NewRequest("GET", "/metrics", nil)
+				if k == 1 { // the protobuf face, gzipped, reads every route's native histogram
+					req.Header.Set("Accept", protobufContentType)
+					req.Header.Set("Accept-Encoding", "gzip")
+				}
+				handler.ServeHTTP(rec, req)
 				if rec.Code != 200 {
 					t.Errorf("handler answered %d", rec.Code)
 					return
@@ -185,6 +190,13 @@ func TestAllPathsConcurrently(t *testing.T) {
 	}
 	if st := s.Status; st.Success != 2*per || st.Redirect != per || st.ClientError != per || st.ServerError != per {
 		t.Errorf("Status = %+v", st)
+	}
+	// The native histograms count every request once, across the slices
+	// retired while they were read.
+	for k := range codes {
+		if nh := c.nativeOf(c.routes.get(fmt.Sprintf("GET /%d", k)), new(nativeScratch)); nh.count != per {
+			t.Errorf("native histogram of GET /%d counts %d, want %d", k, nh.count, per)
+		}
 	}
 	routes := map[string]uint64{}
 	for _, r := range s.Routes {

@@ -172,12 +172,6 @@ func (s *stats) loadHist(dst []uint64) (total uint64) {
 	return total
 }
 
-// labels returns the Prometheus label pairs of a series of this route: the
-// route label and then pairs.
-func (s *stats) labels(pairs ...string) []string {
-	return append([]string{"route", s.name}, pairs...)
-}
-
 // sumNs returns the sum of the durations this process recorded, in
 // nanoseconds: retired plus the live slices. Called with Collector.mu held.
 func (s *stats) sumNs() uint64 {

@@ -1,0 +1,104 @@
+package vitals
+
+import (
+	"bytes"
+	"compress/gzip"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// gzipPool keeps gzip writers between scrapes: a new one costs about
+// 800 KB of compressor state, a reset one nothing.
+var gzipPool = sync.Pool{New: func() any {
+	zw, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed) // the level is valid
+	return zw
+}}
+
+// gzipBufPool keeps the buffers of compressed answers, apart from bufPool's
+// larger ones so that each pool's buffers keep their size.
+var gzipBufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// gzipTo writes p to dst, gzipped. Metrics text and protobuf repeat their
+// names and labels, so the fastest level already shrinks them several
+// times over.
+func gzipTo(dst *bytes.Buffer, p []byte) {
+	zw := gzipPool.Get().(*gzip.Writer)
+	zw.Reset(dst)
+	_, _ = zw.Write(p) // a bytes.Buffer does not fail
+	_ = zw.Close()
+	zw.Reset(nil) // drop dst, so the pool does not keep it alive
+	gzipPool.Put(zw)
+}
+
+// writeBody writes p as the body of the answer to r, with its
+// Content-Length, and nothing for HEAD. When compressible (the Prometheus
+// faces) it says Vary: Accept-Encoding, and gzips p if r accepts gzip.
+func writeBody(w http.ResponseWriter, r *http.Request, p []byte, compressible bool) {
+	h := w.Header()
+	if compressible {
+		h.Add("Vary", "Accept-Encoding")
+		if acceptsGzip(r.Header.Values("Accept-Encoding")) {
+			zbuf := gzipBufPool.Get().(*bytes.Buffer)
+			zbuf.Reset()
+			defer func() {
+				if zbuf.Cap() <= 1<<20 {
+					gzipBufPool.Put(zbuf)
+				}
+			}()
+			gzipTo(zbuf, p)
+			h.Set("Content-Encoding", "gzip")
+			p = zbuf.Bytes()
+		}
+	}
+	h.Set("Content-Length", strconv.Itoa(len(p)))
+	if r.Method == http.MethodHead {
+		return
+	}
+	_, _ = w.Write(p)
+}
+
+// acceptsGzip reports whether the Accept-Encoding values allow gzip: gzip
+// or x-gzip with a q-value above zero, or else a * above zero. An explicit
+// gzip;q=0 refuses it whatever * says (RFC 9110, section 12.5.3). A coding
+// with a malformed q-value is ignored.
+func acceptsGzip(values []string) bool {
+	gzipQ, starQ := -1.0, -1.0
+	for _, v := range values {
+		for len(v) > 0 {
+			var part string
+			part, v, _ = strings.Cut(v, ",")
+			coding, params, _ := strings.Cut(part, ";")
+			q, ok := codingQ(params)
+			if !ok {
+				continue
+			}
+			switch strings.ToLower(strings.TrimSpace(coding)) {
+			case "gzip", "x-gzip":
+				gzipQ = max(gzipQ, q)
+			case "*":
+				starQ = max(starQ, q)
+			}
+		}
+	}
+	if gzipQ >= 0 {
+		return gzipQ > 0
+	}
+	return starQ > 0
+}
+
+// codingQ returns the q-value among a content coding's parameters: 1 when
+// absent, false when it is not a number from 0 to 1.
+func codingQ(params string) (float64, bool) {
+	for len(params) > 0 {
+		var p string
+		p, params, _ = strings.Cut(params, ";")
+		k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
+		if strings.EqualFold(strings.TrimSpace(k), "q") {
+			q, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return q, err == nil && q >= 0 && q <= 1
+		}
+	}
+	return 1, true
+}

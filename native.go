@@ -1,0 +1,54 @@
+package vitals
+
+import "sync"
+
+// The native histograms of the protobuf exposition come from each route's
+// high-resolution histogram (hist.go), whose buckets are those of a native
+// histogram of schema histSchema: they are exposed exactly as recorded.
+
+// nativeScratch is one scrape's space for reading the routes' native
+// histograms; pooled, so a scrape allocates nothing for them once the pool
+// holds one grown to the routes' size.
+type nativeScratch struct {
+	h  histCopy
+	nh nativeHist
+}
+
+var nativePool = sync.Pool{New: func() any { return new(nativeScratch) }}
+
+// processHist reads into dst the high-resolution histogram of the requests
+// route r finished in this process: its retired slices plus the live ones
+// (the counts restored from a saved state are not Prometheus'). It holds
+// c.mu, under which the refresh goroutine moves expiring slices into
+// retired, so that no count is read twice or missed; the request path
+// never takes c.mu.
+func (c *Collector) processHist(r *stats, dst *histCopy) {
+	dst.reset()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r.sinceStart(dst)
+}
+
+// nativeOf returns route r's native histogram, built in sc.
+//
+// The durations above the histogram's range (over 2^12 s, 68 minutes) go
+// into the bucket just above it, (2^12, 2^(12+1/32)] s, so that the count
+// is the sum of the buckets: Prometheus then places them at about 68
+// minutes, a lower bound of what they took.
+func (c *Collector) nativeOf(r *stats, sc *nativeScratch) *nativeHist {
+	c.processHist(r, &sc.h)
+	nh := &sc.nh
+	nh.schema = histSchema
+	nh.zeroThreshold = histZeroThreshold
+	nh.zeroCount = sc.h.zero
+	nh.count = sc.h.total()
+	nh.sum = float64(sc.h.sumNs) / 1e9
+	nh.buckets = nh.buckets[:0]
+	sc.h.forEachBucket(func(i int32, n uint64) {
+		nh.buckets = append(nh.buckets, nativeBucket{i, n})
+	})
+	if sc.h.over > 0 {
+		nh.buckets = append(nh.buckets, nativeBucket{histMaxIndex + 1, sc.h.over})
+	}
+	return nh
+}
