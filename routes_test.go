@@ -191,7 +191,7 @@ func TestPageSortsRoutes(t *testing.T) {
 	}
 	c.refresh()
 	order := func(sort string) []string {
-		body := get(t, c.Handler(), "GET", "/metrics?format=html&sort="+sort).Body.String()
+		body := get(t, c.Handler(), "GET", "/metrics?format=html&range=start&sort="+sort).Body.String()
 		names := []string{"many", "slow", "failing"}
 		slices.SortFunc(names, func(a, b string) int {
 			return strings.Index(body, "<td>"+a+"</td>") - strings.Index(body, "<td>"+b+"</td>")
