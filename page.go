@@ -107,7 +107,7 @@ func (c *Collector) renderPage(buf *bytes.Buffer, s *Snapshot, q url.Values) err
 		v.Notes = append(v.Notes, "The cap on distinct routes (MaxRoutes) was reached: routes seen since then count under “other”.")
 	}
 	v.Hour = newHourChart(s)
-	v.Status = statusRows(s)
+	v.Status = statusRows(s, v.Recent != "")
 	v.Runtime = runtimeRows(s)
 	v.Routes = newRoutesView(s, v.Recent, q)
 	return dashboardTmpl.Execute(buf, &v)
@@ -546,14 +546,14 @@ func latencyLines(counts []uint64, p50, p99 []time.Duration) ([]line, []float64,
 }
 
 // statusRow is one status class: the recent count with a bar, and the
-// since-start count.
+// since-start count. Without recent figures, the recent count is "—".
 type statusRow struct {
 	Label, Class  string
 	Recent, Total string
 	W             float64 // bar width, 0 to 100
 }
 
-func statusRows(s *Snapshot) []statusRow {
+func statusRows(s *Snapshot, hasRecent bool) []statusRow {
 	rec, tot := s.Recent.Status, s.Status
 	type class struct {
 		label, class string
@@ -573,7 +573,10 @@ func statusRows(s *Snapshot) []statusRow {
 	}
 	out := make([]statusRow, len(rows))
 	for i, r := range rows {
-		out[i] = statusRow{Label: r.label, Class: r.class, Recent: formatCount(r.r), Total: formatCount(r.t)}
+		out[i] = statusRow{Label: r.label, Class: r.class, Recent: "—", Total: formatCount(r.t)}
+		if hasRecent {
+			out[i].Recent = formatCount(r.r)
+		}
 		if peak > 0 {
 			out[i].W = r2(100 * float64(r.r) / float64(peak))
 		}
@@ -764,6 +767,9 @@ func newRoutesView(s *Snapshot, recent string, q url.Values) routesView {
 		f := e.f
 		row := routeRow{Route: e.rs.Route, Requests: formatCount(f.requests), Errors: formatCount(f.errors),
 			Client: formatCount(f.client), Bytes: formatBytes(e.rs.Bytes), HasErrors: f.errors > 0, Idle: f.requests == 0}
+		if v.Recent && e.rs.Recent.Span <= 0 {
+			row.Requests, row.Errors, row.Client = "—", "—", "—" // not known, rather than zero
+		}
 		row.P50, row.P90, row.P99, row.P999 = "—", "—", "—", "—"
 		if f.requests > 0 {
 			row.P50, row.P90, row.P99, row.P999 = latencyText(f.p50), latencyText(f.p90), latencyText(f.p99), latencyText(f.p999)

@@ -296,8 +296,13 @@ func TestPageLeadsWithNow(t *testing.T) {
 	// A snapshot without recent figures claims none.
 	s = sampleSnapshot()
 	s.Recent = Recent{}
+	for i := range s.Routes {
+		s.Routes[i].Recent = Recent{}
+	}
 	body = renderSample(t, s, "")
-	wantIn(t, body, `<div class="v">—</div><div class="l">no recent figures yet</div>`)
+	wantIn(t, body, `<div class="v">—</div><div class="l">no recent figures yet</div>`,
+		`<td>5xx</td><td class="barcell">`, `</svg></td><td>—</td><td class="muted">2,978</td>`,
+		`<tr class="idle"><td>POST /api/orders</td><td>—</td><td>—</td><td>—</td>`, "No recent figures yet.")
 	wantNotIn(t, body, "last 0 s", "0/s")
 }
 
