@@ -345,6 +345,7 @@ type hourChart struct {
 	NoData  string    // legend text for the no-data region, "" when none
 	Partial string    // legend text for the partial bucket, "" when none
 	Latency bool      // the legend shows the latency lines
+	Hits    []hit     // one column over all rows per bucket
 }
 
 type chartRow struct {
@@ -354,15 +355,9 @@ type chartRow struct {
 	Grid    []float64
 	NoData  float64 // width of the no-data region
 	Partial float64 // x of the partial bucket, -1 when none
-	Bars    []bar
+	Bars    []line
 	Lines   []line
-	Hits    []hit
 	W       int
-}
-
-type bar struct {
-	X, Y, W, H float64
-	Class      string
 }
 
 type line struct{ D, Class string }
@@ -395,7 +390,7 @@ func newHourChart(s *Snapshot) hourChart {
 	p50, p90, p99 := aligned(w.P50, n), aligned(w.P90, n), aligned(w.P99, n)
 
 	// Each bucket's figures, on hover.
-	hits := make([]hit, n)
+	ch.Hits = make([]hit, n)
 	for i := range n {
 		t := at(i).Format("15:04") + "–" + at(i+1).Format("15:04")
 		switch {
@@ -413,10 +408,10 @@ func newHourChart(s *Snapshot) hourChart {
 				t += " (so far)"
 			}
 		}
-		hits[i] = hit{X: i, Title: t}
+		ch.Hits[i] = hit{X: i, Title: t}
 	}
 	newRow := func(heading, class string) chartRow {
-		return chartRow{Heading: heading, Class: class, NoData: float64(noData), Partial: partial, Hits: hits, W: n}
+		return chartRow{Heading: heading, Class: class, NoData: float64(noData), Partial: partial, W: n}
 	}
 
 	req := newRow("Requests per "+bucketName(w.BucketWidth), "tall")
@@ -465,23 +460,30 @@ func aligned[T any](xs []T, n int) []T {
 }
 
 // countBars draws counts as bars scaled to their peak, skipping the
-// no-data buckets, and returns them with the axis labels.
-func countBars(counts []uint64, noData int, partial float64, class string) ([]bar, []string) {
+// no-data buckets, and returns them with the axis labels. The bars are one
+// path (the partial bucket's another), so the page stays small.
+func countBars(counts []uint64, noData int, partial float64, class string) ([]line, []string) {
 	var peak uint64
 	for _, c := range counts[noData:] {
 		peak = max(peak, c)
 	}
-	var bars []bar
+	var full, part strings.Builder
 	for i := noData; i < len(counts); i++ {
 		if counts[i] == 0 {
 			continue
 		}
-		h := r2(96 * float64(counts[i]) / float64(peak))
-		cl := class
+		sb := &full
 		if float64(i) == partial {
-			cl += " part"
+			sb = &part
 		}
-		bars = append(bars, bar{X: float64(i) + 0.12, Y: 100 - h, W: 0.76, H: h, Class: cl})
+		fmt.Fprintf(sb, "M%g 100V%gh.76V100z", float64(i)+0.12, r2(100-96*float64(counts[i])/float64(peak)))
+	}
+	var bars []line
+	if full.Len() > 0 {
+		bars = append(bars, line{D: full.String(), Class: class})
+	}
+	if part.Len() > 0 {
+		bars = append(bars, line{D: part.String(), Class: class + " part"})
 	}
 	return bars, []string{formatCount(peak), "0"}
 }
