@@ -368,8 +368,44 @@ type hit struct {
 	Title string
 }
 
+// maxChartBuckets caps the buckets the page draws: a longer window
+// (WindowBuckets allows 100,000) is shown by its most recent buckets, so
+// the page stays small.
+const maxChartBuckets = 720
+
+// shownWindow returns the part of w that the page draws: its last
+// maxChartBuckets buckets, with the aligned figures cut to match.
+func shownWindow(w *Window) *Window {
+	n := len(w.Counts)
+	cut := n - maxChartBuckets
+	if cut <= 0 {
+		return w
+	}
+	v := *w
+	v.Start = w.Start.Add(time.Duration(cut) * w.BucketWidth)
+	v.Counts = w.Counts[cut:]
+	v.Errors = tail(w.Errors, n, cut)
+	v.P50, v.P90, v.P99 = tail(w.P50, n, cut), tail(w.P90, n, cut), tail(w.P99, n, cut)
+	v.HeapBytes, v.Goroutines = tail(w.HeapBytes, n, cut), tail(w.Goroutines, n, cut)
+	v.NoData = max(w.NoData-cut, 0)
+	v.Total = 0
+	for _, c := range v.Counts {
+		v.Total += c
+	}
+	return &v
+}
+
+// tail returns xs without its first cut values if it is aligned with n
+// buckets, else nil.
+func tail[T any](xs []T, n, cut int) []T {
+	if len(xs) != n {
+		return nil
+	}
+	return xs[cut:]
+}
+
 func newHourChart(s *Snapshot) hourChart {
-	w := &s.Window
+	w := shownWindow(&s.Window)
 	n := len(w.Counts)
 	ch := hourChart{N: n, Title: "Last " + windowSpan(w) + ", per " + bucketName(w.BucketWidth)}
 	if n == 0 {
@@ -377,9 +413,16 @@ func newHourChart(s *Snapshot) hourChart {
 	}
 	noData := min(max(w.NoData, 0), n)
 	at := func(i int) time.Time { return w.Start.Add(time.Duration(i) * w.BucketWidth) }
-	ch.Ticks = [3]string{at(0).Format("15:04"), at(0).Add(time.Duration(n) * w.BucketWidth / 2).Format("15:04"), "now"}
+	layout := "15:04"
+	switch {
+	case time.Duration(n)*w.BucketWidth > 24*time.Hour:
+		layout = "Jan 2 15:04"
+	case w.BucketWidth%time.Minute != 0:
+		layout = "15:04:05"
+	}
+	ch.Ticks = [3]string{at(0).Format(layout), at(0).Add(time.Duration(n) * w.BucketWidth / 2).Format(layout), "now"}
 	if noData > 0 {
-		ch.NoData = "no data: before counting started at " + s.Start.Format("15:04")
+		ch.NoData = "no data: before counting started at " + s.Start.Format(layout)
 	}
 	partial := -1.0
 	if elapsed := s.Time.Sub(at(n - 1)); elapsed >= 0 && elapsed < w.BucketWidth {
@@ -392,7 +435,7 @@ func newHourChart(s *Snapshot) hourChart {
 	// Each bucket's figures, on hover.
 	ch.Hits = make([]hit, n)
 	for i := range n {
-		t := at(i).Format("15:04") + "–" + at(i+1).Format("15:04")
+		t := at(i).Format(layout) + "–" + at(i+1).Format(layout)
 		switch {
 		case i < noData:
 			t += ": no data (before counting started)"
@@ -600,10 +643,11 @@ type spark struct {
 }
 
 func runtimeRows(s *Snapshot) []runtimeRow {
-	n := len(s.Window.Counts)
-	over := "over the last " + windowSpan(&s.Window)
+	w := shownWindow(&s.Window)
+	n := len(w.Counts)
+	over := "over the last " + windowSpan(w)
 	gor := runtimeRow{Label: "Goroutines", Value: formatCount(uint64(max(s.Runtime.Goroutines, 0))), Note: "now"}
-	if g := aligned(s.Window.Goroutines, n); g != nil {
+	if g := aligned(w.Goroutines, n); g != nil {
 		vals := make([]float64, n)
 		for i, x := range g {
 			vals[i] = float64(x)
@@ -611,7 +655,7 @@ func runtimeRows(s *Snapshot) []runtimeRow {
 		gor.Spark = newSpark(vals, func(v float64) string { return formatCount(uint64(v)) }, over)
 	}
 	heap := runtimeRow{Label: "Heap", Value: formatBytes(s.Runtime.HeapBytes), Note: "now · " + formatBytes(s.Runtime.TotalBytes) + " mapped"}
-	if h := aligned(s.Window.HeapBytes, n); h != nil {
+	if h := aligned(w.HeapBytes, n); h != nil {
 		vals := make([]float64, n)
 		for i, x := range h {
 			vals[i] = float64(x)

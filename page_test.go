@@ -370,6 +370,29 @@ func TestPageHourChart(t *testing.T) {
 	wantNotIn(t, renderSample(t, s, ""), `class="nd"`, "no data")
 }
 
+// TestPageLongWindow checks that a window of many short buckets is drawn
+// by its most recent buckets, with times to the second.
+func TestPageLongWindow(t *testing.T) {
+	now := time.Date(2026, 3, 1, 14, 7, 22, 500e6, time.UTC)
+	const n = 100000
+	s := &Snapshot{Time: now, Start: now.Add(-10 * time.Minute), Uptime: 10 * time.Minute}
+	s.Window = Window{Start: now.Truncate(time.Second).Add(-(n - 1) * time.Second), BucketWidth: time.Second,
+		Counts: make([]uint64, n), Errors: make([]uint64, n), HeapBytes: make([]uint64, n), NoData: n - 600}
+	for i := n - 600; i < n; i++ {
+		s.Window.Counts[i], s.Window.Errors[i], s.Window.HeapBytes[i] = 5, uint64(i%2), 1<<20
+	}
+	body := renderSample(t, s, "")
+	wantIn(t, body, "Last 12 min, per second", `<svg class="hits" viewBox="0 0 720 1"`,
+		`<rect class="nd" x="0" y="0" width="120" height="100"/>`, "no data: before counting started at 13:57:22",
+		"14:07:22–14:07:23: 5 requests, 1 5xx (so far)", "steady at 1.0 MiB over the last 12 min")
+	if n := strings.Count(body, `<rect class="hit"`); n != 720 {
+		t.Errorf("%d hover columns, want 720", n)
+	}
+	if len(body) > 200_000 {
+		t.Errorf("the page is %d bytes", len(body))
+	}
+}
+
 // TestPageRuntimeHistory checks the heap and goroutine sparklines.
 func TestPageRuntimeHistory(t *testing.T) {
 	s := sampleSnapshot()
