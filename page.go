@@ -722,7 +722,7 @@ type link struct {
 }
 
 type routeRow struct {
-	Route                      string
+	Route                      []string // the name cut after each "/", where it may wrap
 	Requests, Errors, Client   string
 	P50, P90, P99, P999, Bytes string
 	HasErrors, Idle            bool
@@ -811,7 +811,7 @@ func newRoutesView(s *Snapshot, recent string, q url.Values) routesView {
 	})
 	for _, e := range entries {
 		f := e.f
-		row := routeRow{Route: e.rs.Route, Requests: formatCount(f.requests), Errors: formatCount(f.errors),
+		row := routeRow{Route: strings.SplitAfter(e.rs.Route, "/"), Requests: formatCount(f.requests), Errors: formatCount(f.errors),
 			Client: formatCount(f.client), Bytes: formatBytes(e.rs.Bytes), HasErrors: f.errors > 0, Idle: f.requests == 0}
 		if v.Recent && e.rs.Recent.Span <= 0 {
 			row.Requests, row.Errors, row.Client = "—", "—", "—" // not known, rather than zero

@@ -129,7 +129,7 @@ func TestRouteNamesAreUntrusted(t *testing.T) {
 			t.Errorf("route name %q: %d bytes, valid UTF-8 %v", r.Route, len(r.Route), utf8.ValidString(r.Route))
 		}
 	}
-	page := get(t, c.Handler(), "GET", "/metrics").Body.String()
+	page := strings.ReplaceAll(get(t, c.Handler(), "GET", "/metrics").Body.String(), "<wbr>", "") // the page lets names wrap after a slash
 	if strings.Contains(page, "<script>alert") || !strings.Contains(page, "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;") {
 		t.Error("route name is not escaped in the page")
 	}
