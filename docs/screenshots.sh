@@ -102,5 +102,5 @@ demo)
 	;;
 esac
 
-shot "$OUT.png" 1200 1500 "$url"
-shot "$OUT-phone.png" 360 2300 "$url"
+shot "$OUT.png" 1200 1350 "$url"
+shot "$OUT-phone.png" 360 1900 "$url"
