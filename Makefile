@@ -3,7 +3,7 @@
 GO ?= go
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: test check-mod fmt-check vet race test-386 lint bench cover demo generate fuzz fuzz-faces rules conformance bench-peers bench-load
+.PHONY: test check-mod fmt-check vet race test-386 lint bench cover demo generate fuzz fuzz-faces rules conformance bench-peers bench-load screenshots
 
 test: check-mod fmt-check vet race test-386
 
@@ -39,6 +39,12 @@ cover:
 
 demo:
 	$(GO) run ./examples/demo -addr 127.0.0.1:8080
+
+# docs/dashboard.png and docs/dashboard-phone.png: the demo on loopback
+# under a few minutes of curl traffic, by headless Chromium (apt-get install
+# chromium). docs/screenshots.sh sample renders a hand-built snapshot.
+screenshots:
+	docs/screenshots.sh
 
 generate:
 	$(GO) generate ./...

@@ -90,7 +90,7 @@ func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 		h.Set("Content-Type", "text/html; charset=utf-8")
 		h.Set("Content-Security-Policy", dashboardCSP)
 		h.Set("Referrer-Policy", "no-referrer")
-		if err := c.renderPage(buf, s, r.URL.Query().Get("sort")); err != nil {
+		if err := c.renderPage(buf, s, r.URL.Query()); err != nil {
 			http.Error(w, "vitals: rendering the page failed", http.StatusInternalServerError)
 			return
 		}

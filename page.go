@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"html/template"
 	"math"
+	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -20,6 +22,10 @@ import (
 // policy. Every dynamic value goes through html/template's escaping. The
 // script refetches the page every refresh interval and swaps in its <main>;
 // without script, a meta refresh reloads the page.
+//
+// The page is laid out in Go (pageView) and the template only places what
+// it is given: every figure arrives formatted, with the words that say what
+// it covers, and the charts arrive as coordinates.
 var (
 	//go:embed assets/dashboard.html
 	dashboardHTML string
@@ -28,11 +34,7 @@ var (
 	//go:embed assets/dashboard.js
 	dashboardJS string
 
-	dashboardTmpl = template.Must(template.New("dashboard").Funcs(template.FuncMap{
-		"dur":   formatDuration,
-		"bytes": formatBytes,
-		"count": formatCount,
-	}).Parse(dashboardHTML))
+	dashboardTmpl = template.Must(template.New("dashboard").Parse(dashboardHTML))
 
 	// dashboardCSP allows the page's own style and script by hash and the
 	// script's fetch of the page itself; nothing else.
@@ -45,6 +47,7 @@ func cspHash(s string) string {
 	return "sha256-" + base64.StdEncoding.EncodeToString(sum[:])
 }
 
+// pageView is everything the template shows, formatted.
 type pageView struct {
 	CSS            template.CSS
 	JS             template.JS
@@ -52,199 +55,787 @@ type pageView struct {
 	RefreshSeconds int
 	RefreshMillis  int64
 
-	S                          *Snapshot
-	Updated, Since, Uptime     string
-	Requests, Rate, ErrorShare string
-	BucketName                 string
-	Window, Hist, Status       chart
-	Routes                     []RouteStats // sorted as asked
-	Sorts                      []sortLink
-	firstBound                 time.Duration
+	Updated, Uptime, Since string
+	Notes                  []string // things the owner should know, shown above the figures
+
+	Recent string // what the "now" figures cover: "last 5 min"
+	Cards  []card // the "now" cards, in order
+	Totals []fact // since-start totals: secondary, one line
+
+	Hour    hourChart
+	Status  []statusRow
+	Runtime []runtimeRow
+	Routes  routesView
+
+	// Lines that appear only when they have something to say.
+	Aborted   string // responses cut short after their status was sent
+	Unmatched string // successful responses whose route was not seen: a warning
+	Self      string // the dashboard's and scrapes' own requests, counted apart
 }
 
-// Est formats a percentile estimated from a histogram. Within the first
-// bucket the histogram knows only that it is at most that bucket's bound,
-// so that is what it shows.
-func (v *pageView) Est(d time.Duration) string {
-	if d > 0 && d <= v.firstBound {
-		return "≤" + formatDuration(v.firstBound)
-	}
-	return formatDuration(d)
+// card is one figure of the top grid. To show another figure, append a
+// card in renderPage; the template needs no change.
+type card struct {
+	Label, Value string
+	Note         string // what the figure covers, and its context
+	Bad          bool   // drawn as an alarm
 }
 
-// sortLink is a column heading of the routes table that sorts by it.
-type sortLink struct {
-	Label, Href string
-	Current     bool
+// fact is one since-start total: "1,234 requests".
+type fact struct {
+	Value, Label string
+	Bad          bool
 }
 
-// routeSorts are the orders of the routes table: ?sort=requests (the
-// default), p99 or errors, each descending.
-var routeSorts = []struct {
-	key, label string
-	less       func(a, b *RouteStats) int
-}{
-	{"requests", "Requests", func(a, b *RouteStats) int { return cmp.Compare(b.Requests, a.Requests) }},
-	{"errors", "5xx", func(a, b *RouteStats) int { return cmp.Compare(b.Errors, a.Errors) }},
-	{"p99", "p99", func(a, b *RouteStats) int { return cmp.Compare(b.P99, a.P99) }},
-}
-
-// chart is an SVG bar chart laid out in Go, so the page needs no script to
-// draw it. Coordinates are in the SVG's viewBox units.
-type chart struct {
-	W, H, Base       float64
-	Bars             []bar
-	Max, First, Last string
-}
-
-type bar struct {
-	X, Y, W, H             float64
-	Title, Label, Value    string
-	Class                  string
-	LabelX, LabelY, ValueX float64
-}
-
-// renderPage executes the dashboard for snapshot s into buf, with the
-// routes table sorted by sortKey (see routeSorts; unknown keys sort by
-// requests).
-func (c *Collector) renderPage(buf *bytes.Buffer, s *Snapshot, sortKey string) error {
+// renderPage executes the dashboard for snapshot s into buf. The query
+// picks the routes table's view: ?range=start shows since-start figures
+// instead of the recent ones, and ?sort= orders it (see routeSorts).
+func (c *Collector) renderPage(buf *bytes.Buffer, s *Snapshot, q url.Values) error {
 	v := pageView{
 		CSS:            template.CSS(dashboardCSS),
 		JS:             template.JS(dashboardJS),
 		Refresh:        c.opts.RefreshInterval.String(),
 		RefreshSeconds: max(1, int(math.Round(c.opts.RefreshInterval.Seconds()))),
 		RefreshMillis:  max(250, c.opts.RefreshInterval.Milliseconds()),
-		S:              s,
 		Updated:        s.Time.Format("15:04:05 MST"),
-		Since:          s.Start.Format("2006-01-02 15:04 MST"),
 		Uptime:         formatUptime(s.Uptime),
-		Requests:       formatCount(s.Requests),
-		BucketName:     bucketName(s.Window.BucketWidth),
-		firstBound:     time.Duration(c.bounds[0]),
+		Since:          s.Start.Format("2006-01-02 15:04 MST"),
+		Recent:         recentLabel(s),
 	}
-	counts := s.Window.Counts
-	if n := len(counts); n >= 2 {
-		v.Rate = formatCount(counts[n-2]) + " in the last full " + v.BucketName
-	} else if n == 1 {
-		v.Rate = formatCount(counts[0]) + " this " + v.BucketName
+	v.Cards = nowCards(s, v.Recent, c.opts.SessionTTL)
+	v.Totals = []fact{
+		{Value: formatCount(s.Requests), Label: "requests"},
+		{Value: formatCount(s.Status.ServerError), Label: "5xx (" + formatShare(s.Status.ServerError, statusTotal(s.Status)) + ")", Bad: s.Status.ServerError > 0},
+		{Value: formatBytes(s.BytesWritten), Label: "written"},
 	}
-	total := s.Status.Informational + s.Status.Success + s.Status.Redirect + s.Status.ClientError + s.Status.ServerError + s.Status.Other
-	v.ErrorShare = "0%"
-	if total > 0 {
-		v.ErrorShare = strconv.FormatFloat(100*float64(s.Status.ServerError)/float64(total), 'f', 1, 64) + "%"
+	if s.RoutesCapped {
+		v.Notes = append(v.Notes, "The cap on distinct routes (MaxRoutes) was reached: routes seen since then count under “other”.")
 	}
-	v.Window = windowChart(s)
-	v.Hist = c.histChart()
-	v.Status = statusChart(s.Status)
-	v.Routes = slices.Clone(s.Routes) // the snapshot is shared: sort a copy
-	order := routeSorts[0]
-	for _, o := range routeSorts {
-		if o.key == sortKey {
-			order = o
-		}
+	if s.Aborted > 0 {
+		v.Aborted = formatCount(s.Aborted) + " cut short after sending, since this process started: a handler panicked after the status went out (counted with that status, not as 5xx)."
 	}
-	slices.SortStableFunc(v.Routes, func(a, b RouteStats) int {
-		if d := order.less(&a, &b); d != 0 {
-			return d
-		}
-		return cmp.Compare(a.Route, b.Route)
-	})
-	for _, o := range routeSorts {
-		v.Sorts = append(v.Sorts, sortLink{Label: o.label, Href: "?format=html&sort=" + o.key, Current: o.key == order.key})
+	if s.UnmatchedSuccess > 0 {
+		v.Unmatched = formatCount(s.UnmatchedSuccess) + " successful (2xx) responses since this process started count as “unmatched”: their route was not seen. " +
+			"A middleware between vitals and the mux copies the request: wrap the mux with c.Routes(mux); for other routers use c.RouteFunc (see the README, “Routes”)."
 	}
+	if s.SelfRequests > 0 {
+		v.Self = "This dashboard’s refreshes and scrapes (" + formatCount(s.SelfRequests) + " since this process started) are counted apart, in none of these figures."
+	}
+	v.Hour = newHourChart(s)
+	v.Status = statusRows(s, v.Recent != "")
+	v.Runtime = runtimeRows(s)
+	v.Routes = newRoutesView(s, v.Recent, q)
 	return dashboardTmpl.Execute(buf, &v)
 }
 
-func windowChart(s *Snapshot) chart {
-	counts := s.Window.Counts
-	ch := chart{W: 640, H: 100, Base: 98}
-	var peak uint64
-	for _, n := range counts {
-		peak = max(peak, n)
+// recentLabel says what Snapshot.Recent covers: "last 5 min", or, right
+// after start, "last 42 s (all since start)". It is "" when the snapshot
+// has no recent figures.
+func recentLabel(s *Snapshot) string {
+	span := s.Recent.Span
+	if span <= 0 {
+		return ""
 	}
-	ch.Max = "peak " + formatCount(peak)
-	slot := ch.W / float64(max(len(counts), 1))
-	for i, n := range counts {
-		h := 0.0
-		if peak > 0 {
-			h = (ch.Base - 2) * float64(n) / float64(peak)
+	l := "last " + formatSpan(span)
+	if s.Uptime > 0 && span+time.Second >= s.Uptime {
+		l += " (all since start)"
+	}
+	return l
+}
+
+// nowCards are the cards that lead the page: what the server does now.
+func nowCards(s *Snapshot, recent string, ttl time.Duration) []card {
+	r := &s.Recent
+	var cards []card
+	if recent == "" {
+		const none = "no recent figures yet"
+		cards = append(cards,
+			card{Label: "Requests", Value: "—", Note: none},
+			card{Label: "Server errors (5xx)", Value: "—", Note: none},
+			card{Label: "Latency p50", Value: "—", Note: none},
+			card{Label: "Latency p99", Value: "—", Note: none})
+	} else {
+		cards = append(cards, card{Label: "Requests", Value: formatRate(r.Requests, r.Span),
+			Note: formatCount(r.Requests) + " in the " + recent})
+		errs := card{Label: "Server errors (5xx)", Value: "—", Note: "no requests in the " + recent}
+		if r.Requests > 0 {
+			errs.Value = formatShare(r.Errors, r.Requests)
+			errs.Note = formatCount(r.Errors) + " of " + formatCount(r.Requests) + " · " + recent
+			errs.Bad = r.Errors > 0
 		}
-		at := s.Window.Start.Add(time.Duration(i) * s.Window.BucketWidth)
-		ch.Bars = append(ch.Bars, bar{
-			X: r1(float64(i)*slot + slot*0.1), Y: r1(ch.Base - h), W: r1(slot * 0.8), H: r1(h),
-			Title: at.Format("15:04:05") + ": " + formatCount(n) + " requests",
-		})
+		p50 := card{Label: "Latency p50", Value: "—", Note: "no requests in the " + recent}
+		p99 := card{Label: "Latency p99", Value: "—", Note: p50.Note}
+		if r.Requests > 0 {
+			p50.Value, p50.Note = latencyText(r.P50), "p90 "+latencyText(r.P90)+" · "+recent
+			p99.Value, p99.Note = latencyText(r.P99), "p99.9 "+latencyText(r.P999)+" · "+recent
+		}
+		cards = append(cards, errs, p50, p99)
 	}
-	ch.First = s.Window.Start.Format("15:04")
-	ch.Last = "now"
+	cards = append(cards, card{Label: "In flight", Value: formatCount(uint64(max(s.InFlight, 0))),
+		Note: "now · " + formatCount(uint64(max(s.Connections, 0))) + " open connections"})
+	sess := card{Label: "Active sessions", Value: strconv.Itoa(s.SessionsActive), Note: "seen in the last " + formatSpan(ttl)}
+	if s.SessionsDropped > 0 {
+		sess.Note += " · " + formatCount(s.SessionsDropped) + " untracked (cap)"
+	}
+	return append(cards, sess)
+}
+
+// Latency figures that vitals cannot know are shown as bounds.
+//
+// The collector reports a percentile that fell into its histogram's zero
+// bucket as exactly LatencyFloor (954ns) and one above its top as exactly
+// LatencyCeiling (68m16s); no estimate ever equals either. latencyBound is
+// the one place the page turns them into bounds: "< 1µs" (true, as the
+// value is at most 954ns) and "> 1.1h".
+
+// bound says how a latency figure relates to the truth.
+type bound int8
+
+const (
+	boundExact bound = iota // the figure is the percentile
+	boundBelow              // the percentile is below the figure
+	boundAbove              // the percentile is above the figure
+)
+
+// latencyBound returns how to show percentile d of a population that has
+// requests: the figure, and whether it is a bound.
+func latencyBound(d time.Duration) (time.Duration, bound) {
+	switch {
+	case d <= LatencyFloor:
+		return time.Microsecond, boundBelow
+	case d >= LatencyCeiling:
+		return LatencyCeiling, boundAbove
+	}
+	return d, boundExact
+}
+
+// latencyText formats percentile d of a population that has requests.
+func latencyText(d time.Duration) string {
+	return formatLatency(latencyBound(d))
+}
+
+// formatLatency formats a latency figure, as a bound where b says it is
+// one: "38µs", "< 1µs", "> 1h".
+func formatLatency(d time.Duration, b bound) string {
+	switch b {
+	case boundBelow:
+		return "< " + formatDuration(d)
+	case boundAbove:
+		return "> " + formatDuration(d)
+	}
+	return formatDuration(d)
+}
+
+// durationUnits are the units formatDuration writes, smallest first, each
+// with the value at which the next one takes over.
+var durationUnits = []struct {
+	size time.Duration
+	name string
+	next float64
+}{
+	{time.Nanosecond, "ns", 1000},
+	{time.Microsecond, "µs", 1000},
+	{time.Millisecond, "ms", 1000},
+	{time.Second, "s", 60},
+	{time.Minute, "min", 60},
+	{time.Hour, "h", math.Inf(1)},
+}
+
+// formatDuration writes d as a person reads it: in the largest unit that
+// keeps the number at least 1, with one decimal below 10 and none above:
+// "850ns", "38µs", "1.2ms", "480ms", "2.5s", "1.5min". Zero is "0".
+func formatDuration(d time.Duration) string {
+	if d <= 0 {
+		return "0"
+	}
+	i := 0
+	for i+1 < len(durationUnits) && d >= durationUnits[i+1].size {
+		i++
+	}
+	for {
+		u := durationUnits[i]
+		v := roundFigure(float64(d) / float64(u.size))
+		if v >= u.next && i+1 < len(durationUnits) {
+			i++ // 999.7µs rounds to 1000µs: that is 1ms
+			continue
+		}
+		return formatFigure(v) + u.name
+	}
+}
+
+// roundFigure rounds v to one decimal below 10 and to a whole number above.
+func roundFigure(v float64) float64 {
+	if v < 10 {
+		return math.Round(v*10) / 10
+	}
+	return math.Round(v)
+}
+
+// formatFigure writes a value rounded by roundFigure, without a trailing
+// ".0", and with digits grouped from 1,000 up.
+func formatFigure(v float64) string {
+	if v >= 1000 {
+		return formatCount(uint64(v))
+	}
+	return strconv.FormatFloat(v, 'f', -1, 64)
+}
+
+// formatSpan writes the length of a time window: "5 min", "42 s", "1 h",
+// "2 min 30 s".
+func formatSpan(d time.Duration) string {
+	d = d.Round(time.Second)
+	if d < time.Second {
+		return "0 s"
+	}
+	h, m, sec := d/time.Hour, d%time.Hour/time.Minute, d%time.Minute/time.Second
+	var parts []string
+	if h > 0 {
+		parts = append(parts, strconv.FormatInt(int64(h), 10)+" h")
+	}
+	if m > 0 {
+		parts = append(parts, strconv.FormatInt(int64(m), 10)+" min")
+	}
+	if sec > 0 && h == 0 {
+		parts = append(parts, strconv.FormatInt(int64(sec), 10)+" s")
+	}
+	return strings.Join(parts, " ")
+}
+
+// formatRate writes n requests over span as a rate: "1,250/s", "12/s",
+// "1.2/s", and per minute below one a second: "36/min", "0.4/min".
+func formatRate(n uint64, span time.Duration) string {
+	if span <= 0 {
+		return "—"
+	}
+	if n == 0 {
+		return "0/s"
+	}
+	perSec := float64(n) / span.Seconds()
+	if perSec >= 1 {
+		return formatFigure(roundFigure(perSec)) + "/s"
+	}
+	perMin := perSec * 60
+	if perMin >= 1 {
+		return formatFigure(roundFigure(perMin)) + "/min"
+	}
+	// Two significant digits: 0.25/min, 0.0069/min.
+	scale := math.Pow(10, 1-math.Floor(math.Log10(perMin)))
+	return strconv.FormatFloat(math.Round(perMin*scale)/scale, 'f', -1, 64) + "/min"
+}
+
+// formatShare writes n of total as a percentage: "0%", "< 0.1%", "1.5%",
+// "12%", "100%".
+func formatShare(n, total uint64) string {
+	if n == 0 || total == 0 {
+		return "0%"
+	}
+	p := 100 * float64(n) / float64(total)
+	switch {
+	case p < 0.1:
+		return "< 0.1%"
+	case n < total && p > 99.9:
+		return "> 99.9%"
+	}
+	return formatFigure(roundFigure(p)) + "%"
+}
+
+func statusTotal(st Status) uint64 {
+	return st.Informational + st.Success + st.Redirect + st.ClientError + st.ServerError + st.Other
+}
+
+// hourChart is the window of the recent past, one column per bucket, in
+// rows that share the time axis: requests, 5xx and latency. Each row is an
+// SVG whose viewBox is one unit per bucket wide and 100 high, stretched to
+// the page's width, so its labels are HTML and stay readable on a phone.
+type hourChart struct {
+	Title   string
+	N       int // buckets
+	Rows    []chartRow
+	Ticks   [3]string // under the rows: oldest, middle and "now"
+	NoData  string    // legend text for the no-data region, "" when none
+	Partial string    // legend text for the partial bucket, "" when none
+	Latency bool      // the legend shows the latency lines
+	Hits    []hit     // one column over all rows per bucket
+}
+
+type chartRow struct {
+	Heading string
+	Class   string   // of the SVG: the row's height
+	Axis    []string // labels spread evenly from top to bottom
+	Grid    []float64
+	NoData  float64 // width of the no-data region
+	Partial float64 // x of the partial bucket, -1 when none
+	Bars    []line
+	Lines   []line
+	W       int
+}
+
+type line struct{ D, Class string }
+
+// hit is a column that shows a bucket's figures on hover.
+type hit struct {
+	X     int
+	Title string
+}
+
+// maxChartBuckets caps the buckets the page draws: a longer window
+// (WindowBuckets allows 100,000) is shown by its most recent buckets, so
+// the page stays small.
+const maxChartBuckets = 720
+
+// shownWindow returns the part of w that the page draws: its last
+// maxChartBuckets buckets, with the aligned figures cut to match.
+func shownWindow(w *Window) *Window {
+	n := len(w.Counts)
+	cut := n - maxChartBuckets
+	if cut <= 0 {
+		return w
+	}
+	v := *w
+	v.Start = w.Start.Add(time.Duration(cut) * w.BucketWidth)
+	v.Counts = w.Counts[cut:]
+	v.Errors = tail(w.Errors, n, cut)
+	v.P50, v.P90, v.P99 = tail(w.P50, n, cut), tail(w.P90, n, cut), tail(w.P99, n, cut)
+	v.HeapBytes, v.Goroutines = tail(w.HeapBytes, n, cut), tail(w.Goroutines, n, cut)
+	v.NoData = max(w.NoData-cut, 0)
+	v.Total = 0
+	for _, c := range v.Counts {
+		v.Total += c
+	}
+	return &v
+}
+
+// tail returns xs without its first cut values if it is aligned with n
+// buckets, else nil.
+func tail[T any](xs []T, n, cut int) []T {
+	if len(xs) != n {
+		return nil
+	}
+	return xs[cut:]
+}
+
+func newHourChart(s *Snapshot) hourChart {
+	w := shownWindow(&s.Window)
+	n := len(w.Counts)
+	ch := hourChart{N: n, Title: "Last " + windowSpan(w) + ", per " + bucketName(w.BucketWidth)}
+	if n == 0 {
+		return ch
+	}
+	noData := min(max(w.NoData, 0), n)
+	at := func(i int) time.Time { return w.Start.Add(time.Duration(i) * w.BucketWidth) }
+	layout := "15:04"
+	switch {
+	case time.Duration(n)*w.BucketWidth > 24*time.Hour:
+		layout = "Jan 2 15:04"
+	case w.BucketWidth%time.Minute != 0:
+		layout = "15:04:05"
+	}
+	ch.Ticks = [3]string{at(0).Format(layout), at(0).Add(time.Duration(n) * w.BucketWidth / 2).Format(layout), "now"}
+	if noData > 0 {
+		ch.NoData = "no data: before counting started at " + s.Start.Format(layout)
+	}
+	partial := -1.0
+	if elapsed := s.Time.Sub(at(n - 1)); elapsed >= 0 && elapsed < w.BucketWidth {
+		partial = float64(n - 1)
+		ch.Partial = "this " + bucketName(w.BucketWidth) + " so far (" + formatSpan(elapsed) + ")"
+	}
+	errs := aligned(w.Errors, n)
+	p50, p90, p99 := aligned(w.P50, n), aligned(w.P90, n), aligned(w.P99, n)
+
+	// Each bucket's figures, on hover.
+	ch.Hits = make([]hit, n)
+	for i := range n {
+		t := at(i).Format(layout) + "–" + at(i+1).Format(layout)
+		switch {
+		case i < noData:
+			t += ": no data (before counting started)"
+		default:
+			t += ": " + formatCount(w.Counts[i]) + " requests"
+			if errs != nil {
+				t += ", " + formatCount(errs[i]) + " 5xx"
+			}
+			if p50 != nil && p90 != nil && p99 != nil && w.Counts[i] > 0 {
+				t += ", p50 " + latencyText(p50[i]) + ", p90 " + latencyText(p90[i]) + ", p99 " + latencyText(p99[i])
+			}
+			if float64(i) == partial {
+				t += " (so far)"
+			}
+		}
+		ch.Hits[i] = hit{X: i, Title: t}
+	}
+	newRow := func(heading, class string) chartRow {
+		return chartRow{Heading: heading, Class: class, NoData: float64(noData), Partial: partial, W: n}
+	}
+
+	req := newRow("Requests per "+bucketName(w.BucketWidth), "tall")
+	req.Bars, req.Axis = countBars(w.Counts, noData, partial, "b")
+	ch.Rows = append(ch.Rows, req)
+	if errs != nil {
+		e := newRow("5xx per "+bucketName(w.BucketWidth), "short")
+		e.Bars, e.Axis = countBars(errs, noData, partial, "e")
+		var sum uint64
+		for _, x := range errs {
+			sum += x
+		}
+		if sum == 0 {
+			e.Heading += ": none"
+		}
+		ch.Rows = append(ch.Rows, e)
+	}
+	if p50 != nil && p99 != nil {
+		l := newRow("Latency p50 and p99 per "+bucketName(w.BucketWidth)+" (log scale)", "tall")
+		l.Lines, l.Grid, l.Axis = latencyLines(w.Counts, p50, p99)
+		if l.Lines == nil {
+			l.Heading = "Latency per " + bucketName(w.BucketWidth) + ": no requests"
+		}
+		ch.Latency = l.Lines != nil
+		ch.Rows = append(ch.Rows, l)
+	}
 	return ch
 }
 
-func (c *Collector) histChart() chart {
-	counts := make([]uint64, len(c.bounds)+1)
-	one := make([]uint64, len(counts))
-	for _, r := range c.routes.list() {
-		r.loadHist(one)
-		for i, n := range one {
-			counts[i] += n
-		}
+// windowSpan names the time the window covers: "hour", "2 h", "10 min".
+func windowSpan(w *Window) string {
+	d := time.Duration(len(w.Counts)) * w.BucketWidth
+	if d == time.Hour {
+		return "hour"
 	}
-	ch := chart{W: 320, H: 150, Base: 128}
-	var peak uint64
-	for _, n := range counts {
-		peak = max(peak, n)
-	}
-	slot := ch.W / float64(len(counts))
-	for i, n := range counts {
-		h := 0.0
-		if peak > 0 {
-			h = (ch.Base - 8) * float64(n) / float64(peak)
-		}
-		label := "+Inf"
-		if i < len(c.opts.Buckets) {
-			label = "≤" + formatDuration(time.Duration(c.opts.Buckets[i]*float64(time.Second)))
-		}
-		short := label
-		if i%3 != 0 && len(counts) > 6 {
-			short = "" // every other label, so they do not overlap
-		}
-		ch.Bars = append(ch.Bars, bar{
-			X: r1(float64(i)*slot + slot*0.1), Y: r1(ch.Base - h), W: r1(slot * 0.8), H: r1(h),
-			Title: label + ": " + formatCount(n) + " requests", Label: short, LabelX: r1(float64(i)*slot + slot*0.1), LabelY: ch.H - 5,
-		})
-	}
-	return ch
+	return formatSpan(d)
 }
 
-func statusChart(st Status) chart {
-	rows := []struct {
+// aligned returns xs if it has one value per bucket, else nil: a figure
+// the snapshot does not carry is left out rather than drawn as zero.
+func aligned[T any](xs []T, n int) []T {
+	if len(xs) != n {
+		return nil
+	}
+	return xs
+}
+
+// countBars draws counts as bars scaled to their peak, skipping the
+// no-data buckets, and returns them with the axis labels. The bars are one
+// path (the partial bucket's another), so the page stays small.
+func countBars(counts []uint64, noData int, partial float64, class string) ([]line, []string) {
+	var peak uint64
+	for _, c := range counts[noData:] {
+		peak = max(peak, c)
+	}
+	var full, part strings.Builder
+	for i := noData; i < len(counts); i++ {
+		if counts[i] == 0 {
+			continue
+		}
+		sb := &full
+		if float64(i) == partial {
+			sb = &part
+		}
+		fmt.Fprintf(sb, "M%g 100V%gh.76V100z", float64(i)+0.12, r2(100-96*float64(counts[i])/float64(peak)))
+	}
+	var bars []line
+	if full.Len() > 0 {
+		bars = append(bars, line{D: full.String(), Class: class})
+	}
+	if part.Len() > 0 {
+		bars = append(bars, line{D: part.String(), Class: class + " part"})
+	}
+	return bars, []string{formatCount(peak), "0"}
+}
+
+// latencyLines draws p50 and p99 per bucket as steps on a log scale whose
+// grid lines are whole decades, leaving gaps at buckets without requests.
+func latencyLines(counts []uint64, p50, p99 []time.Duration) ([]line, []float64, []string) {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for i, c := range counts {
+		if c == 0 {
+			continue
+		}
+		for _, d := range []time.Duration{p50[i], p99[i]} {
+			d, _ = latencyBound(d)
+			lo, hi = min(lo, float64(d)), max(hi, float64(d))
+		}
+	}
+	if math.IsInf(lo, 1) {
+		return nil, nil, nil
+	}
+	a, b := math.Floor(math.Log10(lo)), math.Ceil(math.Log10(hi))
+	if b <= a {
+		b = a + 1
+	}
+	y := func(d time.Duration) float64 {
+		d, _ = latencyBound(d)
+		return r2(97 - 94*(math.Log10(float64(d))-a)/(b-a))
+	}
+	step := 1 // label every decade, or every other one when there are many
+	if b-a > 4 {
+		step = 2
+	}
+	var grid []float64
+	var axis []string
+	for k := b; k >= a; k-- {
+		grid = append(grid, r2(97-94*(k-a)/(b-a)))
+		label := ""
+		if int(b-k)%step == 0 {
+			label = formatDuration(time.Duration(math.Pow(10, k)))
+		}
+		axis = append(axis, label)
+	}
+	steps := func(ps []time.Duration) string {
+		var sb strings.Builder
+		open := false
+		for i, c := range counts {
+			if c == 0 {
+				open = false
+				continue
+			}
+			yy := y(ps[i])
+			if open {
+				fmt.Fprintf(&sb, "V%gH%d", yy, i+1)
+			} else {
+				fmt.Fprintf(&sb, "M%d %gH%d", i, yy, i+1)
+			}
+			open = true
+		}
+		return sb.String()
+	}
+	return []line{{D: steps(p99), Class: "p99"}, {D: steps(p50), Class: "p50"}}, grid, axis
+}
+
+// statusRow is one status class: the recent count with a bar, and the
+// since-start count. Without recent figures, the recent count is "—".
+type statusRow struct {
+	Label, Class  string
+	Recent, Total string
+	W             float64 // bar width, 0 to 100
+}
+
+func statusRows(s *Snapshot, hasRecent bool) []statusRow {
+	rec, tot := s.Recent.Status, s.Status
+	type class struct {
 		label, class string
-		n            uint64
-	}{
-		{"2xx", "s2", st.Success}, {"3xx", "s3", st.Redirect}, {"4xx", "s4", st.ClientError},
-		{"5xx", "s5", st.ServerError}, {"1xx", "s1", st.Informational},
+		r, t         uint64
 	}
-	ch := chart{W: 320, H: float64(len(rows)) * 24}
+	rows := []class{
+		{"2xx", "s2", rec.Success, tot.Success}, {"3xx", "s3", rec.Redirect, tot.Redirect},
+		{"4xx", "s4", rec.ClientError, tot.ClientError}, {"5xx", "s5", rec.ServerError, tot.ServerError},
+		{"1xx", "s1", rec.Informational, tot.Informational},
+	}
+	if rec.Other+tot.Other > 0 {
+		rows = append(rows, class{"6xx+", "s1", rec.Other, tot.Other})
+	}
 	var peak uint64
 	for _, r := range rows {
-		peak = max(peak, r.n)
+		peak = max(peak, r.r)
 	}
+	out := make([]statusRow, len(rows))
 	for i, r := range rows {
-		w := 0.0
-		if peak > 0 {
-			w = 190 * float64(r.n) / float64(peak)
+		out[i] = statusRow{Label: r.label, Class: r.class, Recent: "—", Total: formatCount(r.t)}
+		if hasRecent {
+			out[i].Recent = formatCount(r.r)
 		}
-		y := float64(i) * 24
-		ch.Bars = append(ch.Bars, bar{
-			X: 34, Y: y + 3, W: r1(math.Max(w, 1)), H: 18, Class: r.class,
-			Label: r.label, LabelY: y + 16, Value: formatCount(r.n), ValueX: r1(40 + w),
-			Title: r.label + ": " + formatCount(r.n),
-		})
+		if peak > 0 {
+			out[i].W = r2(100 * float64(r.r) / float64(peak))
+		}
 	}
-	return ch
+	return out
 }
 
-func r1(x float64) float64 { return math.Round(x*10) / 10 }
+// runtimeRow is a runtime figure now, with its history over the window
+// when the snapshot has one.
+type runtimeRow struct {
+	Label, Value, Note string
+	Spark              *spark
+}
+
+type spark struct {
+	W     int
+	D     string
+	Range string // "1.2 MiB – 3.4 MiB over the last hour"
+}
+
+func runtimeRows(s *Snapshot) []runtimeRow {
+	w := shownWindow(&s.Window)
+	n := len(w.Counts)
+	over := "over the last " + windowSpan(w)
+	gor := runtimeRow{Label: "Goroutines", Value: formatCount(uint64(max(s.Runtime.Goroutines, 0))), Note: "now"}
+	if g := aligned(w.Goroutines, n); g != nil {
+		vals := make([]float64, n)
+		for i, x := range g {
+			vals[i] = float64(x)
+		}
+		gor.Spark = newSpark(vals, func(v float64) string { return formatCount(uint64(v)) }, over)
+	}
+	heap := runtimeRow{Label: "Heap", Value: formatBytes(s.Runtime.HeapBytes), Note: "now · " + formatBytes(s.Runtime.TotalBytes) + " mapped"}
+	if h := aligned(w.HeapBytes, n); h != nil {
+		vals := make([]float64, n)
+		for i, x := range h {
+			vals[i] = float64(x)
+		}
+		heap.Spark = newSpark(vals, func(v float64) string { return formatBytes(uint64(v)) }, over)
+	}
+	gc := runtimeRow{Label: "GC cycles", Value: formatCount(s.Runtime.GCCycles),
+		Note: formatDuration(s.Runtime.GCPause) + " paused · since this process started"}
+	return []runtimeRow{gor, heap, gc}
+}
+
+// newSpark draws vals (0 where none was sampled) as steps scaled between
+// their least and greatest value, or returns nil when none was sampled.
+func newSpark(vals []float64, format func(float64) string, over string) *spark {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, v := range vals {
+		if v > 0 {
+			lo, hi = min(lo, v), max(hi, v)
+		}
+	}
+	if math.IsInf(lo, 1) {
+		return nil
+	}
+	y := func(v float64) float64 {
+		if hi == lo {
+			return 50
+		}
+		return r2(92 - 84*(v-lo)/(hi-lo))
+	}
+	var sb strings.Builder
+	open := false
+	for i, v := range vals {
+		if v <= 0 {
+			open = false
+			continue
+		}
+		if open {
+			fmt.Fprintf(&sb, "V%gH%d", y(v), i+1)
+		} else {
+			fmt.Fprintf(&sb, "M%d %gH%d", i, y(v), i+1)
+		}
+		open = true
+	}
+	r := format(lo) + " – " + format(hi) + " " + over
+	if hi == lo {
+		r = "steady at " + format(lo) + " " + over
+	}
+	return &spark{W: len(vals), D: sb.String(), Range: r}
+}
+
+// routesView is the routes table, in one of its two ranges.
+type routesView struct {
+	Recent bool   // the recent figures, else since start
+	Covers string // what the figures cover
+	Ranges []link
+	Sorts  []link
+	Rows   []routeRow
+}
+
+// link is a choice of the table's view; the current one is not a link.
+type link struct {
+	Label, Href string
+	Current     bool
+}
+
+type routeRow struct {
+	Route                      []string // the name cut after each "/", where it may wrap
+	Requests, Errors, Client   string
+	P50, P90, P99, P999, Bytes string
+	HasErrors, Idle            bool
+}
+
+// routeFigures are the figures of one route in the range shown.
+type routeFigures struct {
+	requests, errors, client uint64
+	p50, p90, p99, p999      time.Duration
+}
+
+func figuresOf(rs *RouteStats, recent bool) routeFigures {
+	if recent {
+		r := &rs.Recent
+		return routeFigures{r.Requests, r.Errors, r.Status.ClientError, r.P50, r.P90, r.P99, r.P999}
+	}
+	return routeFigures{rs.Requests, rs.Errors, rs.Status.ClientError, rs.P50, rs.P90, rs.P99, rs.P999}
+}
+
+// routeSorts are the orders of the routes table: ?sort=requests (the
+// default), errors or p99, each descending, by the figures shown.
+var routeSorts = []struct {
+	key, label string
+	less       func(a, b *routeFigures) int
+}{
+	{"requests", "Requests", func(a, b *routeFigures) int { return cmp.Compare(b.requests, a.requests) }},
+	{"errors", "5xx", func(a, b *routeFigures) int { return cmp.Compare(b.errors, a.errors) }},
+	{"p99", "p99", func(a, b *routeFigures) int { return cmp.Compare(b.p99, a.p99) }},
+}
+
+func newRoutesView(s *Snapshot, recent string, q url.Values) routesView {
+	v := routesView{Recent: q.Get("range") != "start"}
+	if v.Recent {
+		v.Covers = "Figures of the " + recent + ", per route."
+		if recent == "" {
+			v.Covers = "No recent figures yet."
+		}
+	} else {
+		v.Covers = "Figures since " + s.Start.Format("2006-01-02 15:04 MST") + ", per route."
+	}
+	order := routeSorts[0]
+	for _, o := range routeSorts {
+		if o.key == q.Get("sort") {
+			order = o
+		}
+	}
+	href := func(rng, sort string) string {
+		u := url.Values{"format": {"html"}}
+		if rng == "start" {
+			u.Set("range", rng)
+		}
+		if sort != routeSorts[0].key {
+			u.Set("sort", sort)
+		}
+		return "?" + u.Encode()
+	}
+	rng := "recent"
+	if !v.Recent {
+		rng = "start"
+	}
+	recentName := "Last " + strings.TrimPrefix(recent, "last ")
+	if recent == "" {
+		recentName = "Recent"
+	}
+	v.Ranges = []link{
+		{Label: recentName, Href: href("recent", order.key), Current: v.Recent},
+		{Label: "Since start", Href: href("start", order.key), Current: !v.Recent},
+	}
+	for _, o := range routeSorts {
+		v.Sorts = append(v.Sorts, link{Label: o.label, Href: href(rng, o.key), Current: o.key == order.key})
+	}
+
+	type entry struct {
+		rs *RouteStats
+		f  routeFigures
+	}
+	entries := make([]entry, len(s.Routes))
+	for i := range s.Routes {
+		entries[i] = entry{&s.Routes[i], figuresOf(&s.Routes[i], v.Recent)}
+	}
+	slices.SortStableFunc(entries, func(a, b entry) int {
+		if d := order.less(&a.f, &b.f); d != 0 {
+			return d
+		}
+		return cmp.Compare(a.rs.Route, b.rs.Route)
+	})
+	for _, e := range entries {
+		f := e.f
+		row := routeRow{Route: strings.SplitAfter(e.rs.Route, "/"), Requests: formatCount(f.requests), Errors: formatCount(f.errors),
+			Client: formatCount(f.client), Bytes: formatBytes(e.rs.Bytes), HasErrors: f.errors > 0, Idle: f.requests == 0}
+		if v.Recent && e.rs.Recent.Span <= 0 {
+			row.Requests, row.Errors, row.Client = "—", "—", "—" // not known, rather than zero
+		}
+		row.P50, row.P90, row.P99, row.P999 = "—", "—", "—", "—"
+		if f.requests > 0 {
+			row.P50, row.P90, row.P99, row.P999 = latencyText(f.p50), latencyText(f.p90), latencyText(f.p99), latencyText(f.p999)
+		}
+		v.Rows = append(v.Rows, row)
+	}
+	return v
+}
+
+func r2(x float64) float64 { return math.Round(x*100) / 100 }
 
 func bucketName(w time.Duration) string {
 	switch w {
@@ -255,24 +846,7 @@ func bucketName(w time.Duration) string {
 	case time.Hour:
 		return "hour"
 	}
-	return w.String()
-}
-
-// formatDuration writes d with three significant digits in a fitting unit.
-func formatDuration(d time.Duration) string {
-	if d <= 0 {
-		return "0"
-	}
-	units := []struct {
-		size time.Duration
-		name string
-	}{{time.Second, "s"}, {time.Millisecond, "ms"}, {time.Microsecond, "µs"}}
-	for _, u := range units {
-		if d >= u.size {
-			return strconv.FormatFloat(float64(d)/float64(u.size), 'g', 3, 64) + u.name
-		}
-	}
-	return strconv.FormatInt(int64(d), 10) + "ns"
+	return formatSpan(w)
 }
 
 func formatUptime(d time.Duration) string {

@@ -129,7 +129,7 @@ func TestRouteNamesAreUntrusted(t *testing.T) {
 			t.Errorf("route name %q: %d bytes, valid UTF-8 %v", r.Route, len(r.Route), utf8.ValidString(r.Route))
 		}
 	}
-	page := get(t, c.Handler(), "GET", "/metrics").Body.String()
+	page := strings.ReplaceAll(get(t, c.Handler(), "GET", "/metrics").Body.String(), "<wbr>", "") // the page lets names wrap after a slash
 	if strings.Contains(page, "<script>alert") || !strings.Contains(page, "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;") {
 		t.Error("route name is not escaped in the page")
 	}
@@ -206,7 +206,7 @@ func TestPageSortsRoutes(t *testing.T) {
 	}
 	c.refresh()
 	order := func(sort string) []string {
-		body := get(t, c.Handler(), "GET", "/metrics?format=html&sort="+sort).Body.String()
+		body := get(t, c.Handler(), "GET", "/metrics?format=html&range=start&sort="+sort).Body.String()
 		names := []string{"many", "slow", "failing"}
 		slices.SortFunc(names, func(a, b string) int {
 			return strings.Index(body, "<td>"+a+"</td>") - strings.Index(body, "<td>"+b+"</td>")
