@@ -16,7 +16,7 @@ import (
 // records it: in flight while it runs, then its status, body bytes,
 // duration, method and route (see Options.Route). It also touches the
 // session named by Options.SessionCookie when the request carries that
-// cookie; that alone takes a lock, one of 32 shards' (BenchmarkSession).
+// cookie, without a lock (BenchmarkSession).
 //
 // The ResponseWriter that next sees has exactly the optional interfaces of
 // the one the server passed in (http.Flusher, http.Hijacker, io.ReaderFrom,
