@@ -69,12 +69,31 @@ func TestHandlerNegotiation(t *testing.T) {
 		{"prometheus scrape", "/metrics", "application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2", 200, prom},
 		{"text/plain", "/metrics", "text/plain", 200, prom},
 		{"q decides", "/metrics", "text/html;q=0.2, application/json;q=0.9", 200, js},
-		{"unknown types fall back to the page", "/metrics", "image/png, font/woff2", 200, html},
+		{"none acceptable", "/metrics", "image/png, font/woff2", 406, "text/plain; charset=utf-8"},
 		{"query wins over accept", "/metrics?format=prometheus", "application/json", 200, prom},
 		{"format json", "/metrics?format=json", "", 200, js},
 		{"format html", "/metrics?format=html", "application/json", 200, html},
 		{"unknown format", "/metrics?format=xml", "", 400, "text/plain; charset=utf-8"},
 		{"empty format", "/metrics?format=", "", 400, "text/plain; charset=utf-8"},
+		// RFC 9110: q=0 means not acceptable.
+		{"q=0 refuses json", "/metrics", "application/json;q=0", 406, "text/plain; charset=utf-8"},
+		{"q=0 refuses json, wildcard takes the page", "/metrics", "application/json;q=0, */*", 200, html},
+		{"q=0.000 refuses html", "/metrics", "text/html;q=0.000, */*;q=0.1", 200, js},
+		{"q=0 on the wildcard", "/metrics", "*/*;q=0", 406, "text/plain; charset=utf-8"},
+		{"specific beats wildcard of the same type", "/metrics", "text/*;q=0.5, text/html;q=0.1", 200, prom},
+		{"specific q=0 beats wildcard", "/metrics", "*/*, text/html;q=0", 200, js},
+		// Wildcards: */* and text/* prefer the page, application/* JSON.
+		{"application wildcard", "/metrics", "application/*", 200, js},
+		{"text wildcard", "/metrics", "text/*", 200, html},
+		{"wildcard does not beat a named type", "/metrics", "*/*;q=0.9, application/json", 200, js},
+		{"case-insensitive media type", "/metrics", "Application/JSON", 200, js},
+		{"openmetrics alone", "/metrics", "application/openmetrics-text; version=1.0.0", 200, prom},
+		{"client order breaks a tie", "/metrics", "application/json, text/html", 200, js},
+		{"malformed q ignores the range", "/metrics", "application/json;q=2, text/plain;q=0.5", 200, prom},
+		{"empty accept is absent", "/metrics", " , ", 200, html},
+		{"format is case-insensitive", "/metrics?format=JSON", "", 200, js},
+		{"format openmetrics", "/metrics?format=OpenMetrics", "", 200, prom},
+		{"format Prometheus", "/metrics?format=Prometheus", "text/html", 200, prom},
 	}
 	c, _ := newTestCollector(t, Options{})
 	h := c.Handler()
@@ -87,7 +106,10 @@ func TestHandlerNegotiation(t *testing.T) {
 			if cc := w.Header().Get("Cache-Control"); cc != "no-store" {
 				t.Errorf("Cache-Control = %q", cc)
 			}
-			if tt.wantCode == 400 && !strings.Contains(w.Body.String(), "html, json and prometheus") {
+			if vary := w.Header().Get("Vary"); vary != "Accept" {
+				t.Errorf("Vary = %q, want Accept", vary)
+			}
+			if tt.wantCode == 400 && !strings.Contains(w.Body.String(), "html, json, prometheus and openmetrics") {
 				t.Errorf("400 body %q does not list the valid formats", w.Body)
 			}
 		})
