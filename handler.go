@@ -135,7 +135,7 @@ func negotiate(r *http.Request) (format, int) {
 	if q := r.URL.Query(); q.Has("format") {
 		name := q.Get("format")
 		for _, n := range formatNames {
-			if strings.EqualFold(name, n.name) {
+			if equalFoldASCII(name, n.name) {
 				return n.f, negotiated
 			}
 		}
@@ -192,9 +192,9 @@ func fromAccept(values []string) (format, int) {
 			for i, o := range offers {
 				m := match{q: q, pos: pos}
 				switch {
-				case strings.EqualFold(typ, o.typ) && strings.EqualFold(sub, o.sub):
+				case equalFoldASCII(typ, o.typ) && equalFoldASCII(sub, o.sub):
 					m.spec = 3
-				case strings.EqualFold(typ, o.typ) && sub == "*":
+				case equalFoldASCII(typ, o.typ) && sub == "*":
 					m.spec = 2
 				case typ == "*":
 					m.spec = 1
@@ -231,7 +231,7 @@ func qvalue(params string) (int, bool) {
 		var p string
 		p, params, _ = strings.Cut(params, ";")
 		k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
-		if !strings.EqualFold(strings.TrimSpace(k), "q") {
+		if !equalFoldASCII(strings.TrimSpace(k), "q") {
 			continue
 		}
 		v = strings.TrimSpace(v)
@@ -253,6 +253,28 @@ func qvalue(params string) (int, bool) {
 		return q, true
 	}
 	return 1000, true
+}
+
+// equalFoldASCII is strings.EqualFold for ASCII letters only: media types,
+// parameter names and format names are case-insensitive in ASCII, and "ſ"
+// is not "s".
+func equalFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range len(a) {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // Var returns the collector as an expvar.Var whose value is the latest

@@ -6,12 +6,15 @@ import (
 	"expvar"
 	"flag"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -342,3 +345,128 @@ func TestExpvar(t *testing.T) {
 }
 
 func fmtSscan(s string, n *uint64) (int, error) { return fmt.Sscan(s, n) }
+
+// FuzzNegotiate: whatever the query and Accept header, negotiation never
+// panics and gives a valid answer, and the answer agrees with a plain
+// reference reading of RFC 9110: a format it picks is acceptable (some
+// media range admits one of its media types with q > 0) and no other offer
+// has a higher quality; 406 only when no offer is acceptable.
+func FuzzNegotiate(f *testing.F) {
+	for _, s := range []string{
+		"", "*/*", "text/html", "application/json;q=0", "application/*",
+		"text/*;q=0.5, text/html;q=0.1", "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.3,*/*;q=0.2",
+		"image/png", "*/*;q=0", "a/b;q=1.000, */json", ";q=0.5", "text/html;q=0.", "TEXT/HTML;Q=1",
+	} {
+		f.Add(s, "")
+	}
+	f.Add("", "format=JSON")
+	f.Add("application/json", "format=openmetrics")
+	f.Fuzz(func(t *testing.T, accept, query string) {
+		r := &http.Request{URL: &url.URL{RawQuery: query}, Header: http.Header{}}
+		for _, v := range strings.Split(accept, "\x00") {
+			r.Header.Add("Accept", v)
+		}
+		f, result := negotiate(r)
+		if f != formatHTML && f != formatJSON && f != formatPrometheus {
+			t.Fatalf("format %d", f)
+		}
+		if r.URL.Query().Has("format") {
+			if result == notAcceptable {
+				t.Fatal("406 for a ?format request")
+			}
+			return
+		}
+		if result == unknownFormat {
+			t.Fatal("400 without ?format")
+		}
+		q := referenceQualities(r.Header.Values("Accept"))
+		if q == nil { // no media range at all
+			if result != negotiated || f != formatHTML {
+				t.Fatalf("without Accept: %d, %d; want the page", f, result)
+			}
+			return
+		}
+		best := -1
+		for _, v := range q {
+			best = max(best, v)
+		}
+		switch {
+		case result == notAcceptable && best > 0:
+			t.Fatalf("406 though an offer has q=%d: %v", best, q)
+		case result == negotiated && best <= 0:
+			t.Fatalf("format %d though no offer is acceptable: %v", f, q)
+		case result == negotiated:
+			got := -1
+			for i, o := range offers {
+				if o.f == f {
+					got = max(got, q[i])
+				}
+			}
+			if got != best {
+				t.Fatalf("format %d has q=%d, the best offer q=%d: %v", f, got, best, q)
+			}
+		}
+	})
+}
+
+// referenceQualities rates each offer, in thousandths (-1: not matched),
+// the slow and obvious way; nil when Accept holds no media range.
+func referenceQualities(values []string) []int {
+	var ranges []string
+	for _, v := range values {
+		for _, part := range strings.Split(v, ",") {
+			if media, _, _ := strings.Cut(part, ";"); strings.TrimSpace(media) != "" {
+				ranges = append(ranges, part)
+			}
+		}
+	}
+	if ranges == nil {
+		return nil
+	}
+	q := make([]int, len(offers))
+	for i, o := range offers {
+		q[i] = -1
+		bestSpec := 0
+		for _, part := range ranges {
+			fields := strings.Split(part, ";")
+			media := strings.ToLower(strings.TrimSpace(fields[0]))
+			typ, sub, ok := strings.Cut(media, "/")
+			if !ok || typ == "" || sub == "" || (typ == "*" && sub != "*") {
+				continue
+			}
+			v := 1000
+			valid := true
+			for _, p := range fields[1:] {
+				k, val, _ := strings.Cut(strings.TrimSpace(p), "=")
+				if strings.ToLower(strings.TrimSpace(k)) != "q" {
+					continue
+				}
+				x, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
+				val = strings.TrimSpace(val)
+				if err != nil || x < 0 || x > 1 || len(val) > 5 || strings.ContainsAny(val, "eExXpP+-_infaINFA") || (len(val) > 1 && val[1] != '.') {
+					valid = false
+				}
+				v = int(math.Round(x * 1000))
+				break
+			}
+			if !valid {
+				continue
+			}
+			spec := 0
+			switch {
+			case typ == o.typ && sub == o.sub:
+				spec = 3
+			case typ == o.typ && sub == "*":
+				spec = 2
+			case typ == "*":
+				spec = 1
+			default:
+				continue
+			}
+			if spec > bestSpec || (spec == bestSpec && v > q[i]) {
+				bestSpec, q[i] = spec, v
+			}
+		}
+	}
+	return q
+}

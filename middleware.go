@@ -72,20 +72,28 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	finished = true
 }
 
-// cookieValue finds the named cookie in the request headers without
-// allocating (http.Request.Cookie parses every cookie into new values).
+// cookieValue returns the value of the named cookie as net/http's
+// Request.Cookie would, without allocating (Request.Cookie parses every
+// cookie into new values): the first cookie of that name whose value is
+// valid, unquoted. It reports false when there is none or its value is
+// empty. One difference, tested by TestCookieValueLimit: net/http ignores
+// every cookie of a request that carries more than 3000 (GODEBUG
+// httpcookiemaxnum); cookieValue does not count them. FuzzCookieValue
+// compares the two.
 func cookieValue(h http.Header, name string) (string, bool) {
 	for _, line := range h["Cookie"] {
 		for len(line) > 0 {
 			var part string
 			part, line, _ = strings.Cut(line, ";")
-			part = strings.TrimSpace(part)
-			k, v, ok := strings.Cut(part, "=")
-			if !ok || k != name {
+			k, v, _ := strings.Cut(trimASCIISpace(part), "=")
+			if trimASCIISpace(k) != name {
 				continue
 			}
-			if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
 				v = v[1 : len(v)-1]
+			}
+			if !validCookieValue(v) {
+				continue // net/http skips it and reads on
 			}
 			return v, v != ""
 		}
