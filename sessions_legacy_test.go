@@ -72,24 +72,6 @@ func (s *legacySessions) touch(id string, now int64) {
 	sh.mu.Unlock()
 }
 
-// sweep deletes the sessions not seen since now-ttl and returns how many
-// remain.
-func (s *legacySessions) sweep(now int64) int {
-	active := 0
-	for i := range s.shards {
-		sh := &s.shards[i]
-		sh.mu.Lock()
-		for h, t := range sh.seen {
-			if now-t > s.ttl {
-				delete(sh.seen, h)
-			}
-		}
-		active += len(sh.seen)
-		sh.mu.Unlock()
-	}
-	return active
-}
-
 func (s *legacySessions) touchAt(now int64) func(string) {
 	return func(id string) { s.touch(id, now) }
 }
