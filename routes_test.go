@@ -278,8 +278,10 @@ func TestRoutesGetAllocations(t *testing.T) {
 // aliases). The baseline is a bare lookup in the table's map, all that get
 // did before routes were keyed by the name as shown.
 func BenchmarkRouteGet(b *testing.B) {
+	c := New(Options{RefreshInterval: time.Hour})
+	b.Cleanup(func() { c.Close() })
 	b.Run("baseline", func(b *testing.B) {
-		rt := newRouteTable(DefaultMaxRoutes, len(DefaultBuckets))
+		rt := c.routes
 		rt.get("GET /api/items/{id}")
 		b.ReportAllocs()
 		for b.Loop() {
@@ -292,7 +294,7 @@ func BenchmarkRouteGet(b *testing.B) {
 		{"invalid", "GET /api/\xff/items/{id}"},
 	} {
 		b.Run(tt.name, func(b *testing.B) {
-			rt := newRouteTable(DefaultMaxRoutes, len(DefaultBuckets))
+			rt := c.routes
 			rt.get(tt.route)
 			b.ReportAllocs()
 			for b.Loop() {
@@ -306,7 +308,8 @@ func BenchmarkRouteGet(b *testing.B) {
 // still count as their route, without allocating and without growing the
 // table.
 func TestRoutesAliasesBounded(t *testing.T) {
-	rt := newRouteTable(1, len(DefaultBuckets))
+	c, _ := newTestCollector(t, Options{MaxRoutes: 1})
+	rt := c.routes
 	want := rt.get("GET /\xff")
 	for i := range 300 {
 		name := "GET /" + strings.Repeat("\xfe", i+1)
