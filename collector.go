@@ -56,7 +56,8 @@ type Options struct {
 	SessionTTL time.Duration
 
 	// MaxSessions no longer limits anything: sessions are counted in fixed
-	// memory (about 360 KB) however many there are, exactly up to about a
+	// memory (about 360 KB, allocated on the first session touched) however
+	// many there are, exactly up to about a
 	// thousand new ones per SessionTTL/16 and within 1.6% (one standard
 	// error) beyond. It is still checked to be in 1..10,000,000.
 	//
@@ -284,7 +285,7 @@ func Open(opts Options) (*Collector, error) {
 		base:   time.Now(),
 		start:  now,
 		win:    newWindow(opts.WindowBuckets, opts.BucketWidth, now),
-		sess:   newSessions(opts.SessionTTL, now.UnixNano()),
+		sess:   newSessions(opts.SessionTTL),
 		done:   make(chan struct{}),
 		exited: make(chan struct{}),
 	}

@@ -28,8 +28,9 @@ const (
 	exactSlots = 2 * exactMax
 )
 
-// sessions counts the distinct session ids seen within a TTL, in memory
-// fixed at construction (about 360 KB) whatever ids clients send, without a
+// sessions counts the distinct session ids seen within a TTL, in fixed
+// memory (about 360 KB, allocated on the first touch, so a collector that
+// counts no sessions does not hold it) whatever ids clients send, without a
 // lock on the request path, and without leaving any id uncounted.
 //
 // Ids are never stored: each is reduced to a 64-bit hash keyed with a
@@ -50,18 +51,22 @@ const (
 //
 // The refresh goroutine, holding the collector's mu, owns the ring's
 // rotation: advance clears the sketch of the next sub-interval before the
-// collector's clock reaches it, so touch never finds a stale one, and count
-// reads the sketches with atomic loads.
+// collector's clock reaches it, so touch never finds a stale one, and sweep
+// reads the sketches with atomic loads. The first touch allocates the ring,
+// labels its sketches and publishes it with a compare-and-swap.
 type sessions struct {
-	seed  maphash.Seed // immutable
-	span  int64        // nanoseconds per sub-interval; immutable
-	slots [sessionSlots]sketch
+	seed maphash.Seed // immutable
+	span int64        // nanoseconds per sub-interval; immutable
+	ring atomic.Pointer[sketchRing]
 
 	// Guarded by the collector's mu.
-	prepared int64    // the last sub-interval whose sketch is ready
-	hashes   []uint64 // scratch for the exact union
-	regs     []uint8  // scratch for the sketches' union
+	hashes []uint64 // scratch for the exact union
+	regs   []uint8  // scratch for the sketches' union
 }
+
+// sketchRing holds a sketch per sub-interval; sub-interval e has sketch
+// e % sessionSlots.
+type sketchRing [sessionSlots]sketch
 
 // sketch counts the ids of one sub-interval.
 type sketch struct {
@@ -72,11 +77,22 @@ type sketch struct {
 	regs  [hllRegs / 8]atomic.Uint64
 }
 
-func newSessions(ttl time.Duration, now int64) *sessions {
-	s := &sessions{seed: maphash.MakeSeed(), span: max(int64(ttl)/sessionSpans, 1)}
-	s.prepared = now/s.span - sessionSlots
-	s.advance(now)
-	return s
+func newSessions(ttl time.Duration) *sessions {
+	return &sessions{seed: maphash.MakeSeed(), span: max(int64(ttl)/sessionSpans, 1)}
+}
+
+// makeRing allocates the sketches, labelled for the sub-intervals around
+// now, and publishes them unless another touch did first.
+func (s *sessions) makeRing(now int64) *sketchRing {
+	r := new(sketchRing)
+	cur := now / s.span
+	for e := cur - sessionSpans; e <= cur+1; e++ {
+		r[uint64(e)%sessionSlots].epoch.Store(e)
+	}
+	if s.ring.CompareAndSwap(nil, r) {
+		return r
+	}
+	return s.ring.Load()
 }
 
 // touch marks id as seen at now (unix nanos, the collector's coarse clock).
@@ -85,11 +101,15 @@ func (s *sessions) touch(id string, now int64) {
 	if id == "" {
 		return
 	}
+	r := s.ring.Load()
+	if r == nil {
+		r = s.makeRing(now) // once per collector
+	}
 	h := maphash.String(s.seed, id)
 	if h == 0 {
 		h = 1 // 0 marks an empty slot of exact
 	}
-	k := &s.slots[uint64(now/s.span)%sessionSlots]
+	k := &r[uint64(now/s.span)%sessionSlots]
 	if !k.full.Load() && k.addExact(h) {
 		return // seen before in this sub-interval: its registers are set
 	}
@@ -139,12 +159,20 @@ func (k *sketch) addRegister(h uint64) {
 }
 
 // advance clears the sketches of the sub-intervals up to the one after
-// now's, ahead of the clock, and labels them. Call it before the clock
-// that touch reads moves to now. The caller holds the collector's mu.
+// now's that are still labelled with an older one, ahead of the clock, and
+// labels them. Call it before the clock that touch reads moves to now. The
+// caller holds the collector's mu.
 func (s *sessions) advance(now int64) {
+	r := s.ring.Load()
+	if r == nil {
+		return
+	}
 	next := now/s.span + 1
-	for e := max(s.prepared+1, next-sessionSlots+2); e <= next; e++ {
-		k := &s.slots[uint64(e)%sessionSlots]
+	for e := next - sessionSpans; e <= next; e++ {
+		k := &r[uint64(e)%sessionSlots]
+		if k.epoch.Load() >= e {
+			continue
+		}
 		for i := range k.exact {
 			k.exact[i].Store(0)
 		}
@@ -155,19 +183,22 @@ func (s *sessions) advance(now int64) {
 		k.full.Store(false)
 		k.epoch.Store(e)
 	}
-	s.prepared = max(s.prepared, next)
 }
 
 // sweep returns the sessions seen within the TTL (to its granularity of
 // TTL/sessionSpans) as of now: their exact number while it is small, the
 // sketches' estimate past it. The caller holds the collector's mu.
 func (s *sessions) sweep(now int64) int {
+	r := s.ring.Load()
+	if r == nil {
+		return 0
+	}
 	s.advance(now)
 	cur := now / s.span
 	s.hashes = s.hashes[:0]
 	exact := true
-	for i := range s.slots {
-		k := &s.slots[i]
+	for i := range r {
+		k := &r[i]
 		if e := k.epoch.Load(); e < cur-sessionSpans || e > cur {
 			continue
 		}
@@ -189,8 +220,8 @@ func (s *sessions) sweep(now int64) int {
 		s.regs = make([]uint8, hllRegs)
 	}
 	clear(s.regs)
-	for i := range s.slots {
-		k := &s.slots[i]
+	for i := range r {
+		k := &r[i]
 		if e := k.epoch.Load(); e < cur-sessionSpans || e > cur {
 			continue
 		}

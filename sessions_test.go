@@ -147,7 +147,7 @@ func TestSessionsMemoryFixed(t *testing.T) {
 	c.refresh()
 	grown := int64(heapInUse()) - int64(before)
 	t.Logf("sessions hold %d B; a million ids grew the heap by %d B; SessionsActive %d",
-		unsafe.Sizeof(sessions{}), grown, c.Snapshot().SessionsActive)
+		unsafe.Sizeof(sketchRing{}), grown, c.Snapshot().SessionsActive)
 	if grown > 64<<10 {
 		t.Errorf("a million ids grew the heap by %d bytes", grown)
 	}
@@ -191,7 +191,7 @@ func BenchmarkTouchSession(b *testing.B) {
 		touch func(string)
 	}{
 		{"legacy", newLegacySessions(DefaultMaxSessions, DefaultSessionTTL).touchAt(now)},
-		{"sketch", newSessions(DefaultSessionTTL, now).touchAt(now)},
+		{"sketch", newSessions(DefaultSessionTTL).touchAt(now)},
 	}
 	for _, impl := range impls {
 		b.Run(impl.name+"/serial", func(b *testing.B) {
