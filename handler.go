@@ -101,15 +101,21 @@ func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 
 // offers are the media types the handler serves, each with its format,
 // in the order the handler prefers them when the client's preferences tie.
-// Serving another media type is one row here (and a case in serve).
+// Serving another media type is one row here (and a case in serve). A row
+// with params matches only a media range that names its type exactly, not
+// a wildcard, and whose parameters (q included, ";"-separated as in the
+// header) params accepts: for a type that only some clients can read, such
+// as the Prometheus protobuf stream
+// (application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited).
 var offers = [...]struct {
 	typ, sub string
 	f        format
+	params   func(params string) bool // nil: any parameters, wildcards match
 }{
-	{"text", "html", formatHTML},
-	{"application", "json", formatJSON},
-	{"text", "plain", formatPrometheus},
-	{"application", "openmetrics-text", formatPrometheus},
+	{"text", "html", formatHTML, nil},
+	{"application", "json", formatJSON, nil},
+	{"text", "plain", formatPrometheus, nil},
+	{"application", "openmetrics-text", formatPrometheus, nil},
 }
 
 // formatNames are the values of ?format=, compared without case.
@@ -193,7 +199,12 @@ func fromAccept(values []string) (format, int) {
 				m := match{q: q, pos: pos}
 				switch {
 				case equalFoldASCII(typ, o.typ) && equalFoldASCII(sub, o.sub):
+					if o.params != nil && !o.params(params) {
+						continue
+					}
 					m.spec = 3
+				case o.params != nil:
+					continue // named exactly or not at all
 				case equalFoldASCII(typ, o.typ) && sub == "*":
 					m.spec = 2
 				case typ == "*":

@@ -455,7 +455,12 @@ func referenceQualities(values []string) []int {
 			spec := 0
 			switch {
 			case typ == o.typ && sub == o.sub:
+				if o.params != nil && !o.params(strings.Join(fields[1:], ";")) {
+					continue
+				}
 				spec = 3
+			case o.params != nil:
+				continue
 			case typ == o.typ && sub == "*":
 				spec = 2
 			case typ == "*":
@@ -469,4 +474,31 @@ func referenceQualities(values []string) []int {
 		}
 	}
 	return q
+}
+
+// TestNegotiateParamsRow: an offer with params is chosen only when named
+// exactly with the parameters it needs, never through a wildcard.
+func TestNegotiateParamsRow(t *testing.T) {
+	saved := offers[len(offers)-1]
+	defer func() { offers[len(offers)-1] = saved }()
+	offers[len(offers)-1] = struct {
+		typ, sub string
+		f        format
+		params   func(params string) bool
+	}{"application", "x-test", formatJSON, func(p string) bool { return strings.Contains(p, "v=2") }}
+	tests := []struct {
+		accept string
+		want   format
+		result int
+	}{
+		{"application/x-test;v=2", formatJSON, negotiated},
+		{"application/x-test;q=0.5;v=2, text/html;q=0.4", formatJSON, negotiated},
+		{"application/x-test;v=1", formatHTML, notAcceptable},
+		{"*/*, text/html;q=0, application/json;q=0, text/plain;q=0", formatHTML, notAcceptable},
+	}
+	for _, tt := range tests {
+		if f, result := fromAccept([]string{tt.accept}); f != tt.want || result != tt.result {
+			t.Errorf("%q: format %d result %d, want %d %d", tt.accept, f, result, tt.want, tt.result)
+		}
+	}
 }
