@@ -49,12 +49,13 @@ screenshots:
 generate:
 	$(GO) generate ./...
 
-# The state decoder's fuzz targets, one after the other; FUZZTIME=10m for a
-# longer run.
+# The fuzz targets, one after the other: the state decoder (raw and
+# structure-aware), the session cookie parser against net/http's, and
+# content negotiation. FUZZTIME=10m for a longer run.
 FUZZTIME ?= 2m
+FUZZ_TARGETS = FuzzDecodeState FuzzStateFields FuzzCookieValue FuzzNegotiate
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzDecodeState -fuzztime $(FUZZTIME) .
-	$(GO) test -run '^$$' -fuzz FuzzStateFields -fuzztime $(FUZZTIME) .
+	for f in $(FUZZ_TARGETS); do $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) . || exit 1; done
 
 # The fuzz target that feeds hostile routes and labels through both
 # Prometheus faces and Prometheus' decoders (conformance/ is its own module).

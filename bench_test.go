@@ -301,7 +301,7 @@ func BenchmarkSaveEncode(b *testing.B) {
 
 // BenchmarkSession is the middleware with Options.SessionCookie set, for
 // requests that carry the cookie: the cookie is found without allocating
-// and the session touched under one of 32 shard locks. Compare with
+// and the session added to a lock-free sketch. Compare with
 // BenchmarkMiddleware/vitals.
 func BenchmarkSession(b *testing.B) {
 	c := New(Options{SessionCookie: "sid"})

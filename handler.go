@@ -5,30 +5,37 @@ import (
 	"encoding/json"
 	"expvar"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 )
 
 // Handler returns the one endpoint through which people, programs and
-// Prometheus read the collector:
+// Prometheus read the collector. The format is chosen by ?format= (html,
+// json, prometheus or openmetrics, in any case), or else by the Accept
+// header as RFC 9110 says, among:
 //
-//   - ?format=html, or a browser's Accept: the live dashboard;
-//   - ?format=json, or Accept: application/json: the Snapshot as JSON
-//     (see Snapshot.MarshalJSON);
-//   - ?format=prometheus, or Accept: text/plain or
-//     application/openmetrics-text: Prometheus text format 0.0.4;
-//   - Accept preferring application/vnd.google.protobuf with
-//     proto=io.prometheus.client.MetricFamily and encoding=delimited (as a
-//     Prometheus with native histograms sends it), with or without
-//     ?format=prometheus: the Prometheus protobuf exposition, whose
-//     histograms are native as well as classic.
+//   - text/html: the live dashboard;
+//   - application/json: the Snapshot as JSON (see Snapshot.MarshalJSON);
+//   - text/plain or application/openmetrics-text: Prometheus text format
+//     0.0.4, served as text/plain (Prometheus scrapers ask for OpenMetrics
+//     first and accept it), and likewise for ?format=openmetrics;
+//   - application/vnd.google.protobuf with
+//     proto=io.prometheus.client.MetricFamily and encoding=delimited, named
+//     exactly (as a Prometheus with native histograms sends it): the
+//     Prometheus protobuf exposition, whose histograms are native as well
+//     as classic. ?format=prometheus gives it too when Accept prefers it.
 //
-// The Prometheus answers are gzipped when Accept-Encoding allows gzip.
-// Without either, it serves the dashboard. An unknown format is answered
-// 400; methods other than GET and HEAD are answered 405. Responses are not
-// cacheable. Requests it serves through the same collector's Middleware
-// (the dashboard's refreshes, scrapes) are counted apart, in
+// The highest q wins; q=0 means not acceptable. Of equal q, a type named
+// exactly wins over one matched by type/* and that over */*, then the
+// range the client listed first, then the order above: so */* and text/*
+// give the dashboard and application/* JSON. Without Accept (or with an
+// empty one) it serves the dashboard; when Accept admits none of these it
+// answers 406 Not Acceptable. An unknown ?format is answered 400; methods
+// other than GET and HEAD 405. Responses are not cacheable. The Prometheus
+// answers are gzipped when Accept-Encoding allows gzip.
+//
+// Requests it serves through the same collector's Middleware (the
+// dashboard's refreshes, scrapes) are counted apart, in
 // Snapshot.SelfRequests only, so that watching does not change the figures.
 // The handler reads the published Snapshot and the recording atomics, so
 // serving it never waits on, or slows, the request path; the Prometheus
@@ -59,10 +66,17 @@ func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed: use GET or HEAD", http.StatusMethodNotAllowed)
 		return
 	}
-	f, ok := negotiate(r)
-	if !ok {
+	h.Add("Vary", "Accept")
+	f, result := negotiate(r)
+	switch result {
+	case unknownFormat:
 		// The bad value is not echoed back.
-		http.Error(w, "unknown format: valid formats are html, json and prometheus", http.StatusBadRequest)
+		http.Error(w, "unknown format: valid formats are html, json, prometheus and openmetrics", http.StatusBadRequest)
+		return
+	case notAcceptable:
+		http.Error(w, "not acceptable: this endpoint serves text/html, application/json, text/plain (Prometheus text) and "+
+			"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited; "+
+			"send one of them in Accept, or ask with ?format=html, json or prometheus", http.StatusNotAcceptable)
 		return
 	}
 	buf := bufPool.Get().(*bytes.Buffer)
@@ -98,75 +112,202 @@ func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 	writeBody(w, r, buf.Bytes(), f == formatPrometheus || f == formatProtobuf)
 }
 
-// negotiate picks the format from the query, else from Accept. It reports
-// false for an unknown ?format value.
-func negotiate(r *http.Request) (format, bool) {
-	if q := r.URL.Query(); q.Has("format") {
-		switch q.Get("format") {
-		case "html":
-			return formatHTML, true
-		case "json":
-			return formatJSON, true
-		case "prometheus":
-			if fromAccept(r.Header.Values("Accept")) == formatProtobuf {
-				return formatProtobuf, true
-			}
-			return formatPrometheus, true
-		}
-		return formatHTML, false
-	}
-	return fromAccept(r.Header.Values("Accept")), true
+// offers are the media types the handler serves, each with its format,
+// in the order the handler prefers them when the client's preferences tie.
+// Serving another media type is one row here (and a case in serve). A row
+// with params matches only a media range that names its type exactly, not
+// a wildcard, and whose parameters (q included, ";"-separated as in the
+// header) params accepts: for a type that only some clients can read, such
+// as the Prometheus protobuf stream
+// (application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited).
+var offers = [...]struct {
+	typ, sub string
+	f        format
+	params   func(params string) bool // nil: any parameters, wildcards match
+}{
+	{"text", "html", formatHTML, nil},
+	{"application", "json", formatJSON, nil},
+	{"text", "plain", formatPrometheus, nil},
+	{"application", "openmetrics-text", formatPrometheus, nil},
+	{"application", "vnd.google.protobuf", formatProtobuf, isMetricFamilyStream},
 }
 
-// fromAccept returns the format whose media type the Accept header values
-// weigh highest; the earliest wins a tie, and HTML is the default. A
-// wildcard counts for HTML.
-func fromAccept(values []string) format {
-	best, bestQ := formatHTML, -1.0
+// formatNames are the values of ?format=, compared without case.
+var formatNames = [...]struct {
+	name string
+	f    format
+}{
+	{"html", formatHTML},
+	{"json", formatJSON},
+	{"prometheus", formatPrometheus},
+	{"openmetrics", formatPrometheus},
+}
+
+// Results of negotiate beside a format.
+const (
+	negotiated    = iota
+	unknownFormat // ?format= names no format: 400
+	notAcceptable // Accept admits no offer: 406
+)
+
+// negotiate picks the format from the query, else from Accept.
+func negotiate(r *http.Request) (format, int) {
+	if q := r.URL.Query(); q.Has("format") {
+		name := q.Get("format")
+		for _, n := range formatNames {
+			if !equalFoldASCII(name, n.name) {
+				continue
+			}
+			if n.name == "prometheus" {
+				// "The Prometheus exposition": protobuf when the scraper
+				// prefers it (native histograms), else the text.
+				if f, res := fromAccept(r.Header.Values("Accept")); res == negotiated && f == formatProtobuf {
+					return formatProtobuf, negotiated
+				}
+			}
+			return n.f, negotiated
+		}
+		return formatHTML, unknownFormat
+	}
+	return fromAccept(r.Header.Values("Accept"))
+}
+
+// match is how an Accept header rates one offer.
+type match struct {
+	q    int // quality in thousandths; -1 while no media range matched
+	spec int // 3 for type/subtype, 2 for type/*, 1 for */*
+	pos  int // index of the media range that set q
+}
+
+// better reports whether m ranks above o: higher q, then a more specific
+// media range, then one listed earlier.
+func (m match) better(o match) bool {
+	if m.q != o.q {
+		return m.q > o.q
+	}
+	if m.spec != o.spec {
+		return m.spec > o.spec
+	}
+	return m.pos < o.pos
+}
+
+// fromAccept rates every offer against the Accept header values (RFC 9110,
+// section 12.5.1): an offer takes the quality of the most specific media
+// range that matches it, the highest q among equally specific ones.
+// Malformed media ranges are ignored. It does not allocate.
+func fromAccept(values []string) (format, int) {
+	var rated [len(offers)]match
+	for i := range rated {
+		rated[i].q = -1
+	}
+	pos, seen := 0, false
 	for _, v := range values {
 		for len(v) > 0 {
 			var part string
 			part, v, _ = strings.Cut(v, ",")
 			media, params, _ := strings.Cut(part, ";")
-			var f format
-			switch strings.ToLower(strings.TrimSpace(media)) {
-			case "application/json":
-				f = formatJSON
-			case "text/plain", "application/openmetrics-text":
-				f = formatPrometheus
-			case "text/html", "application/xhtml+xml", "*/*", "text/*":
-				f = formatHTML
-			case "application/vnd.google.protobuf":
-				if !isMetricFamilyStream(params) {
-					continue
-				}
-				f = formatProtobuf
-			default:
+			media = strings.TrimSpace(media)
+			if media == "" {
 				continue
 			}
-			q := qvalue(params)
-			if q > bestQ {
-				best, bestQ = f, q
+			seen = true
+			pos++
+			typ, sub, ok := strings.Cut(media, "/")
+			q, qok := qvalue(params)
+			if !ok || !qok || typ == "" || sub == "" || (typ == "*" && sub != "*") {
+				continue
+			}
+			for i, o := range offers {
+				m := match{q: q, pos: pos}
+				switch {
+				case equalFoldASCII(typ, o.typ) && equalFoldASCII(sub, o.sub):
+					if o.params != nil && !o.params(params) {
+						continue
+					}
+					m.spec = 3
+				case o.params != nil:
+					continue // named exactly or not at all
+				case equalFoldASCII(typ, o.typ) && sub == "*":
+					m.spec = 2
+				case typ == "*":
+					m.spec = 1
+				default:
+					continue
+				}
+				r := &rated[i]
+				if r.q < 0 || m.spec > r.spec || (m.spec == r.spec && m.q > r.q) {
+					*r = m
+				}
 			}
 		}
 	}
-	return best
+	if !seen {
+		return formatHTML, negotiated // no Accept, or only empty ones
+	}
+	best := -1
+	for i, r := range rated {
+		if r.q > 0 && (best < 0 || r.better(rated[best])) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return formatHTML, notAcceptable
+	}
+	return offers[best].f, negotiated
 }
 
-// qvalue returns the q parameter of a media range's parameters (1 when
-// absent or malformed).
-func qvalue(params string) float64 {
+// qvalue returns the q parameter of a media range's parameters, in
+// thousandths: 1000 when absent. It reports false for a q that is not a
+// qvalue of RFC 9110 (0 to 1 with at most three decimals).
+func qvalue(params string) (int, bool) {
 	for len(params) > 0 {
 		var p string
 		p, params, _ = strings.Cut(params, ";")
 		k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
-		if strings.EqualFold(k, "q") {
-			if q, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil && q >= 0 && q <= 1 {
-				return q
+		if !equalFoldASCII(strings.TrimSpace(k), "q") {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		if v == "" || (v[0] != '0' && v[0] != '1') || len(v) > 5 || (len(v) > 1 && v[1] != '.') {
+			return 0, false
+		}
+		q := int(v[0]-'0') * 1000
+		scale := 100
+		for i := 2; i < len(v); i++ {
+			if v[i] < '0' || v[i] > '9' {
+				return 0, false
 			}
+			q += int(v[i]-'0') * scale
+			scale /= 10
+		}
+		if q > 1000 {
+			return 0, false
+		}
+		return q, true
+	}
+	return 1000, true
+}
+
+// equalFoldASCII is strings.EqualFold for ASCII letters only: media types,
+// parameter names and format names are case-insensitive in ASCII, and "ſ"
+// is not "s".
+func equalFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range len(a) {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
 		}
 	}
-	return 1
+	return true
 }
 
 // Var returns the collector as an expvar.Var whose value is the latest

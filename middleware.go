@@ -22,8 +22,8 @@ import (
 // records it: in flight while it runs, then its status, body bytes,
 // duration, method and route (see Options.Route). It also touches the
 // session named by Options.SessionCookie when the request carries that
-// cookie; that alone takes a lock, one of 32 shards' (BenchmarkSession).
-// It allocates one small writer per request (BenchmarkMiddleware).
+// cookie, without a lock (BenchmarkSession). It allocates one small
+// writer per request (BenchmarkMiddleware).
 //
 // The ResponseWriter that next sees has exactly the optional interfaces of
 // the one the server passed in (http.Flusher with FlushError,
@@ -118,20 +118,28 @@ func (c *Collector) safeRouteOf(r *http.Request) (route string) {
 	return c.routeOf(r)
 }
 
-// cookieValue finds the named cookie in the request headers without
-// allocating (http.Request.Cookie parses every cookie into new values).
+// cookieValue returns the value of the named cookie as net/http's
+// Request.Cookie would, without allocating (Request.Cookie parses every
+// cookie into new values): the first cookie of that name whose value is
+// valid, unquoted. It reports false when there is none or its value is
+// empty. One difference, tested by TestCookieValueLimit: net/http ignores
+// every cookie of a request that carries more than 3000 (GODEBUG
+// httpcookiemaxnum); cookieValue does not count them. FuzzCookieValue
+// compares the two.
 func cookieValue(h http.Header, name string) (string, bool) {
 	for _, line := range h["Cookie"] {
 		for len(line) > 0 {
 			var part string
 			part, line, _ = strings.Cut(line, ";")
-			part = strings.TrimSpace(part)
-			k, v, ok := strings.Cut(part, "=")
-			if !ok || k != name {
+			k, v, _ := strings.Cut(trimASCIISpace(part), "=")
+			if trimASCIISpace(k) != name {
 				continue
 			}
-			if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
 				v = v[1 : len(v)-1]
+			}
+			if !validCookieValue(v) {
+				continue // net/http skips it and reads on
 			}
 			return v, v != ""
 		}

@@ -1,7 +1,6 @@
 package vitals
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -106,17 +105,28 @@ func loadStateFile(path string) (*state, string) {
 }
 
 // readLimited reads r to its end into a buffer sized for size bytes,
-// reading at most maxStateSize+1 bytes; more than maxStateSize is an error.
+// growing it only if r holds more, and reads at most maxStateSize+1 bytes;
+// more than maxStateSize is an error.
 func readLimited(r io.Reader, size int64) ([]byte, error) {
-	var buf bytes.Buffer
-	buf.Grow(int(min(max(size, 0), maxStateSize)) + bytes.MinRead)
-	if _, err := buf.ReadFrom(io.LimitReader(r, maxStateSize+1)); err != nil {
-		return nil, err
+	buf := make([]byte, 0, min(max(size, 0), maxStateSize)+1) // +1: room to see the end
+	lr := io.LimitReader(r, maxStateSize+1)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := lr.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
-	if buf.Len() > maxStateSize {
+	if len(buf) > maxStateSize {
 		return nil, fmt.Errorf("larger than %d bytes", maxStateSize)
 	}
-	return buf.Bytes(), nil
+	return buf, nil
 }
 
 // globEscape escapes the pattern characters of filepath.Match in s.

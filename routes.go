@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 )
 
 // Route names that vitals assigns itself.
@@ -24,7 +25,8 @@ const (
 	// DefaultMaxRoutes is the cap on distinct routes when
 	// Options.MaxRoutes is zero.
 	DefaultMaxRoutes = 100
-	// maxRouteLen caps a route name; longer names are cut to it.
+	// maxRouteLen caps a route name; longer names are cut to it, on a
+	// rune boundary.
 	maxRouteLen = 200
 )
 
@@ -36,16 +38,30 @@ const (
 // serialise among themselves and never disturb readers. There are at most
 // MaxRoutes+2 routes (the cap, plus unmatched and other), so copies stay
 // small and rare.
+//
+// Routes are keyed by the name as shown (shownName: valid UTF-8, cut on a
+// rune boundary), so that names differing only in invalid bytes or past
+// the cap are one route and one set of series. So that the request path
+// need not check every name, a name that is shown differently is also
+// entered as an alias of its route, up to MaxRoutes aliases of at most
+// maxAliasLen bytes; past that, such a name is fixed into a stack buffer
+// on each request, which costs time but no allocation.
 type routeTable struct {
 	m         atomic.Pointer[map[string]*stats] // never nil; never modified once published
 	capped    atomic.Bool                       // MaxRoutes was reached
+	aliasFull atomic.Bool                       // no more aliases are added
 	unmatched *stats                            // immutable: the counters of RouteUnmatched
 	other     *stats                            // immutable: the counters of RouteOther
 	max       int                               // immutable
 	bounds    int                               // immutable: histogram bounds
 	slices    int                               // immutable: time slices per route
-	mu        sync.Mutex                        // serialises add
+	mu        sync.Mutex                        // serialises add and guards the counts below
+	routes    int                               // routes added, unmatched and other not included
+	aliases   int                               // alias keys in the map
 }
+
+// maxAliasLen bounds the names kept as aliases.
+const maxAliasLen = 4 * maxRouteLen
 
 func newRouteTable(max, bounds, slices int) *routeTable {
 	t := &routeTable{
@@ -59,53 +75,143 @@ func newRouteTable(max, bounds, slices int) *routeTable {
 }
 
 // get returns the counters of route name ("" is RouteUnmatched). Safe for
-// concurrent use; allocation-free once the route exists.
+// concurrent use; allocation-free once the route exists, whatever the
+// name holds.
 func (t *routeTable) get(name string) *stats {
 	if name == "" {
 		return t.unmatched
 	}
-	if len(name) > maxRouteLen {
-		name = name[:maxRouteLen]
-	}
 	if s := (*t.m.Load())[name]; s != nil {
-		return s
+		return s // a shown name, or an alias
 	}
-	if t.capped.Load() {
-		return t.other
-	}
-	return t.add(name)
+	return t.getSlow(name)
 }
 
-func (t *routeTable) add(name string) *stats {
+// getSlow is get for a name that is not a key of the table: a new route,
+// or a name shown differently from how it is written.
+func (t *routeTable) getSlow(name string) *stats {
+	var buf [maxRouteLen]byte
+	shown, fixed := shownName(name, buf[:0])
+	var s *stats
+	if fixed == nil {
+		s = (*t.m.Load())[shown]
+	} else {
+		s = (*t.m.Load())[string(fixed)] // a lookup: the conversion does not allocate
+	}
+	switch {
+	case s == nil && t.capped.Load():
+		return t.other
+	case s != nil && (shown == name || t.aliasFull.Load() || len(name) > maxAliasLen):
+		return s
+	}
+	if fixed != nil {
+		shown = string(fixed)
+	}
+	return t.add(shown, name)
+}
+
+// add enters the route shown, unless the table has it, and name as its
+// alias when they differ, unless the aliases are full.
+func (t *routeTable) add(shown, name string) *stats {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	old := *t.m.Load()
 	if s := old[name]; s != nil {
 		return s // added while this goroutine waited
 	}
-	if len(old)-2 >= t.max {
+	s := old[shown]
+	newRoute := s == nil
+	if newRoute && t.routes >= t.max {
 		t.capped.Store(true)
 		return t.other
 	}
-	m := make(map[string]*stats, len(old)+1)
+	alias := name != shown && len(name) <= maxAliasLen && t.aliases < t.max
+	if !alias && !newRoute {
+		t.aliasFull.Store(t.aliases >= t.max)
+		return s
+	}
+	m := make(map[string]*stats, len(old)+2)
 	for k, v := range old {
 		m[k] = v
 	}
-	// The key is an owned copy, so the map does not keep a caller's larger
-	// string alive; the shown name is valid UTF-8 (a cut may split a rune).
-	key := strings.Clone(name)
-	s := newStats(strings.ToValidUTF8(key, "\uFFFD"), t.bounds, t.slices)
-	m[key] = s
+	// Keys are owned copies, so the map does not keep a caller's larger
+	// string alive.
+	if newRoute {
+		key := strings.Clone(shown)
+		s = newStats(key, t.bounds, t.slices)
+		m[key] = s
+		t.routes++
+	}
+	if alias {
+		m[strings.Clone(name)] = s
+		t.aliases++
+	}
 	t.m.Store(&m)
 	return s
+}
+
+// shownName returns name as it is shown and keyed: valid UTF-8 (each run
+// of invalid bytes replaced by U+FFFD, as strings.ToValidUTF8 does) and cut
+// on a rune boundary to at most maxRouteLen bytes. When name is valid it
+// returns the shown name as a prefix of name and nil; otherwise it writes
+// the shown name into buf, which has room for maxRouteLen bytes, and
+// returns it there.
+func shownName(name string, buf []byte) (string, []byte) {
+	if len(name) <= maxRouteLen {
+		if utf8.ValidString(name) {
+			return name, nil // the common case
+		}
+	} else {
+		cut := maxRouteLen
+		for cut > 0 && !utf8.RuneStart(name[cut]) {
+			cut--
+		}
+		if utf8.ValidString(name[:cut]) {
+			return name[:cut], nil // valid, cut on a rune boundary
+		}
+	}
+	out, fixed, bad := 0, false, false
+	for i := 0; i < len(name); {
+		r, size := utf8.DecodeRuneInString(name[i:])
+		if r == utf8.RuneError && size == 1 {
+			if !bad {
+				if out+len(string(utf8.RuneError)) > maxRouteLen {
+					break
+				}
+				if !fixed {
+					buf, fixed = append(buf[:0], name[:i]...), true
+				}
+				buf = utf8.AppendRune(buf, utf8.RuneError)
+				out = len(buf)
+			}
+			bad = true
+			i++
+			continue
+		}
+		bad = false
+		if out+size > maxRouteLen {
+			break
+		}
+		if fixed {
+			buf = append(buf, name[i:i+size]...)
+		}
+		out += size
+		i += size
+	}
+	if fixed {
+		return "", buf
+	}
+	return name[:out], nil
 }
 
 // list returns every route's counters, sorted by name.
 func (t *routeTable) list() []*stats {
 	m := *t.m.Load()
 	out := make([]*stats, 0, len(m))
-	for _, s := range m {
-		out = append(out, s)
+	for k, s := range m {
+		if k == s.name { // not an alias
+			out = append(out, s)
+		}
 	}
 	slices.SortFunc(out, func(a, b *stats) int { return cmp.Compare(a.name, b.name) })
 	return out

@@ -225,3 +225,120 @@ func TestPageSortsRoutes(t *testing.T) {
 		}
 	}
 }
+
+// TestRoutesKeyedAsShown: names that differ only in invalid UTF-8, or
+// past the length cap (a rune cut in two included), are shown the same and
+// are one route, so the Prometheus text holds no duplicate series.
+func TestRoutesKeyedAsShown(t *testing.T) {
+	prefix := strings.Repeat("a", maxRouteLen-1)
+	groups := [][]string{
+		{"GET /\xff", "GET /\xfe", "GET /\xff\xfe", "GET /\uFFFD"},
+		{prefix + "é", prefix + "è", prefix + "\xff", prefix + "\xff\xff tail", prefix},
+		{"GET /x" + strings.Repeat("é", 200), "GET /x" + strings.Repeat("é", 97) + "\xe9"},
+	}
+	var names []string
+	for _, g := range groups {
+		names = append(names, g...)
+	}
+	c, _ := newTestCollector(t, Options{Route: func(r *http.Request) string { return r.Header.Get("Route") }})
+	h := c.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	for _, name := range names {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header["Route"] = []string{name}
+		h.ServeHTTP(newTestInner(), r)
+	}
+	c.refresh()
+	var got []string
+	for _, r := range c.Snapshot().Routes {
+		if len(r.Route) > maxRouteLen || !utf8.ValidString(r.Route) {
+			t.Errorf("route name %q: %d bytes, valid UTF-8 %v", r.Route, len(r.Route), utf8.ValidString(r.Route))
+		}
+		got = append(got, fmt.Sprintf("%q=%d", r.Route, r.Requests))
+	}
+	want := []string{
+		fmt.Sprintf("%q=%d", "GET /x"+strings.Repeat("é", 97), len(groups[2])),
+		fmt.Sprintf("%q=%d", "GET /\uFFFD", len(groups[0])),
+		fmt.Sprintf("%q=%d", prefix, len(groups[1])),
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("routes:\n%v\nwant:\n%v", got, want)
+	}
+	seen := map[string]bool{}
+	for line := range strings.SplitSeq(string(c.appendPrometheus(nil, c.Snapshot())), "\n") {
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		series := line[:strings.LastIndexByte(line, ' ')] // the value follows the last space
+		if seen[series] {
+			t.Errorf("duplicate series %.80s", series)
+		}
+		seen[series] = true
+	}
+}
+
+// TestRoutesGetAllocations: looking up an existing route allocates
+// nothing, whether its name is valid, too long or invalid UTF-8.
+func TestRoutesGetAllocations(t *testing.T) {
+	c, _ := newTestCollector(t, Options{})
+	for _, name := range []string{"GET /a/{id}", "GET /\xff\xfe", strings.Repeat("é", 150), strings.Repeat("a", 199) + "é"} {
+		c.routes.get(name)
+		if a := testing.AllocsPerRun(100, func() { c.routes.get(name) }); a != 0 {
+			t.Errorf("get(%.20q) allocates %v times", name, a)
+		}
+	}
+}
+
+// BenchmarkRouteGet looks up an existing route by a valid name, one cut at
+// the length cap, and one with invalid UTF-8 (the last two through their
+// aliases). The baseline is a bare lookup in the table's map, all that get
+// did before routes were keyed by the name as shown.
+func BenchmarkRouteGet(b *testing.B) {
+	c := New(Options{RefreshInterval: time.Hour})
+	b.Cleanup(func() { c.Close() })
+	b.Run("baseline", func(b *testing.B) {
+		rt := c.routes
+		rt.get("GET /api/items/{id}")
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = (*rt.m.Load())["GET /api/items/{id}"]
+		}
+	})
+	for _, tt := range []struct{ name, route string }{
+		{"valid", "GET /api/items/{id}"},
+		{"long", strings.Repeat("é", 150)},
+		{"invalid", "GET /api/\xff/items/{id}"},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			rt := c.routes
+			rt.get(tt.route)
+			b.ReportAllocs()
+			for b.Loop() {
+				rt.get(tt.route)
+			}
+		})
+	}
+}
+
+// TestRoutesAliasesBounded: past MaxRoutes aliases, names shown the same
+// still count as their route, without allocating and without growing the
+// table.
+func TestRoutesAliasesBounded(t *testing.T) {
+	c, _ := newTestCollector(t, Options{MaxRoutes: 1})
+	rt := c.routes
+	want := rt.get("GET /\xff")
+	for i := range 300 {
+		name := "GET /" + strings.Repeat("\xfe", i+1)
+		if s := rt.get(name); s != want {
+			t.Fatalf("%q counts as %q, want %q", name, s.name, want.name)
+		}
+		if a := testing.AllocsPerRun(10, func() { rt.get(name) }); a != 0 {
+			t.Fatalf("get(%q) allocates %v times", name, a)
+		}
+	}
+	if n := len(*rt.m.Load()); n > 2+1+1 { // unmatched, other, the route, one alias
+		t.Errorf("the table holds %d keys", n)
+	}
+	if l := rt.list(); len(l) != 3 {
+		t.Errorf("list has %d routes, want 3", len(l))
+	}
+}

@@ -22,9 +22,11 @@ type Snapshot struct {
 	Requests       uint64 // requests counted since Start ("requests")
 	InFlight       int64  // requests being served now ("in_flight")
 	Connections    int64  // open client connections, when ConnState is installed ("connections")
-	SessionsActive int    // sessions seen within the session TTL ("sessions_active")
-	// SessionsDropped counts touches of new session ids that were not
-	// tracked because MaxSessions was reached ("sessions_dropped").
+	SessionsActive int    // sessions seen within the session TTL: see TouchSession ("sessions_active")
+	// SessionsDropped is always 0: no session goes uncounted
+	// ("sessions_dropped", kept for compatibility).
+	//
+	// Deprecated: sessions are no longer capped.
 	SessionsDropped uint64
 
 	// Recent has the figures of the last Options.RecentWindow, all routes
@@ -238,7 +240,7 @@ func (c *Collector) build(now time.Time, sessionsActive int) *Snapshot {
 		InFlight:        c.inFlightNow(),
 		Connections:     c.conns.Load(),
 		SessionsActive:  sessionsActive,
-		SessionsDropped: c.sess.dropped.Load(),
+		SessionsDropped: 0, // deprecated: nothing is dropped
 		Aborted:         c.aborted.Load(),
 		Runtime:         c.rt.read(),
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -934,4 +935,30 @@ func checkDecode(t *testing.T, data []byte) {
 		c.apply(st)
 		c.Close()
 	}
+}
+
+// TestRestoreReaders: Restore reads a state from a reader that does not
+// say its size, and refuses an endless one after 64 MiB.
+func TestRestoreReaders(t *testing.T) {
+	good := stateBytes(t)
+	c, _ := newTestCollector(t, Options{})
+	if err := c.Restore(io.MultiReader(bytes.NewReader(good[:7]), bytes.NewReader(good[7:]))); err != nil {
+		t.Errorf("Restore from a reader of unknown size: %v", err)
+	}
+	endless := &countingReader{}
+	if err := c.Restore(endless); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("Restore of an endless reader: %v", err)
+	}
+	if endless.n > maxStateSize+1 {
+		t.Errorf("Restore read %d bytes of an endless reader", endless.n)
+	}
+}
+
+// countingReader is an endless reader of zeros that counts what it gives.
+type countingReader struct{ n int64 }
+
+func (r *countingReader) Read(p []byte) (int, error) {
+	clear(p)
+	r.n += int64(len(p))
+	return len(p), nil
 }
