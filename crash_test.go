@@ -5,6 +5,7 @@ package vitals
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -120,7 +121,9 @@ const counterChildEnv = "VITALS_COUNTER_CHILD_STATE"
 // TestCounterChild is the child of TestCountersAcrossCrash: it restores
 // the state file, then serves batches of requests through the middleware,
 // saving after every third and printing after each what a scrape of http_requests_total
-// sums to and how many requests this process served, until killed.
+// sums to and how many requests this process served, until killed. It
+// waits for a line on stdin before each batch, so that it is idle, not
+// serving and saving more, when the parent kills it.
 func TestCounterChild(t *testing.T) {
 	path := os.Getenv(counterChildEnv)
 	if path == "" {
@@ -135,7 +138,11 @@ func TestCounterChild(t *testing.T) {
 	h := c.Middleware(mux)
 	req := httptest.NewRequest("GET", "/x", nil)
 	var served int
+	in := bufio.NewReader(os.Stdin)
 	for batch := 1; ; batch++ {
+		if _, err := in.ReadString('\n'); err != nil {
+			return // the parent is gone
+		}
 		for range 10 {
 			h.ServeHTTP(httptest.NewRecorder(), req)
 			served++
@@ -178,11 +185,15 @@ func TestCountersAcrossCrash(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "vitals.state")
 	type scrape struct{ counter, served, total uint64 }
+	var next io.WriteCloser // the running child's stdin
 	start := func() (*exec.Cmd, *bufio.Reader) {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCounterChild$", "-test.count=1")
 		cmd.Env = append(os.Environ(), counterChildEnv+"="+path)
 		out, err := cmd.StdoutPipe()
 		if err != nil {
+			t.Fatal(err)
+		}
+		if next, err = cmd.StdinPipe(); err != nil {
 			t.Fatal(err)
 		}
 		cmd.Stderr = os.Stderr
@@ -191,7 +202,11 @@ func TestCountersAcrossCrash(t *testing.T) {
 		}
 		return cmd, bufio.NewReader(out)
 	}
+	// read lets the child serve one batch and returns its scrape.
 	read := func(r *bufio.Reader) scrape {
+		if _, err := io.WriteString(next, "\n"); err != nil {
+			t.Fatal(err)
+		}
 		line, err := r.ReadString('\n')
 		var s scrape
 		if _, err2 := fmt.Sscanf(line, "scrape %d %d %d", &s.counter, &s.served, &s.total); err != nil || err2 != nil {
