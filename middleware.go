@@ -87,7 +87,9 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// apart, out of the figures it shows. It adds to no histogram,
 			// so taking it back from started keeps started minus the
 			// histograms' total the requests in flight.
-			c.started.Add(^uint64(0))
+			if !cw.selfOut {
+				c.started.Add(^uint64(0))
+			}
 			c.selfRequests.Add(1)
 		} else {
 			c.routes.get(route).observe(c.slotAt(end), methodIndex(r.Method), status, int64(d), cw.bytes, c.bounds)
@@ -167,22 +169,44 @@ func cookieValue(h http.Header, name string) (string, bool) {
 // its buffers). The writer is garbage once the handler lets go of it.
 //
 // Before retirement only the handler's goroutine may use rw, as net/http's
-// rules for a ResponseWriter already require; done alone is read by late
-// callers and is atomic.
+// rules for a ResponseWriter already require; state alone is read by late
+// callers and is atomic. The route adapters (pattern.go) may find the
+// record from another goroutine (a handler that runs its inner handler on
+// a goroutine of its own); they write rep only after moving state from
+// rwOpen to rwReporting, and retire waits for them, so rep is never written
+// once the middleware reads it.
 type rw struct {
 	w        http.ResponseWriter // immutable: the inner writer
 	r        *http.Request       // immutable: names the server whose log misuse is reported to
 	status   int                 // first final status written; 0 until then
 	bytes    int64               // body bytes written
 	hijacked bool                // the handler took over the connection
-	done     atomic.Bool         // set when the handler returned: the writer is retired
+	state    atomic.Int32        // rwOpen, rwReporting or rwRetired (once the handler returned)
 
 	// The route as the adapters report it (pattern.go), which find this
 	// record through the writers' Unwrap chain, on the request's goroutine.
 	c    *Collector
 	rep  routeReport
 	note *routeNote // the context's record, when the fallback is on
+	// selfOut: the Handler that marked this request as its own took it
+	// out of started at once (written in state rwReporting).
+	selfOut bool
 }
+
+// States of an rw.
+const (
+	rwOpen      int32 = iota // the handler runs
+	rwReporting              // an adapter is writing rep
+	rwRetired                // the handler returned: late calls reach nothing
+)
+
+// retired reports whether the handler has returned.
+func (w *rw) retired() bool { return w.state.Load() == rwRetired }
+
+// beginReport lets an adapter write rep, or reports false when the writer
+// is already retired: the report came too late to count. endReport ends it.
+func (w *rw) beginReport() bool { return w.state.CompareAndSwap(rwOpen, rwReporting) }
+func (w *rw) endReport()        { w.state.Store(rwOpen) }
 
 // errLate is what a writer used after its handler returned answers.
 var errLate = errors.New("vitals: ResponseWriter used after its handler returned")
@@ -213,7 +237,9 @@ type flushErrorer interface{ FlushError() error }
 // connection without a response). aborted reports a panic after the
 // status was sent: the response was cut short.
 func (w *rw) retire(finished bool) (status int, aborted bool) {
-	w.done.Store(true)
+	for !w.state.CompareAndSwap(rwOpen, rwRetired) {
+		runtime.Gosched() // an adapter on another goroutine is writing rep
+	}
 	status = w.status
 	switch {
 	case status == 0 && finished:
@@ -232,14 +258,14 @@ func (w *rw) retire(finished bool) (status int, aborted bool) {
 }
 
 func (w *rw) Header() http.Header {
-	if w.done.Load() {
+	if w.retired() {
 		return http.Header{} // what is set there goes nowhere
 	}
 	return w.w.Header()
 }
 
 func (w *rw) WriteHeader(code int) {
-	if w.done.Load() {
+	if w.retired() {
 		return
 	}
 	if w.status != 0 && w.misuseLogged() {
@@ -262,7 +288,7 @@ func (w *rw) WriteHeader(code int) {
 }
 
 func (w *rw) Write(p []byte) (int, error) {
-	if w.done.Load() {
+	if w.retired() {
 		return 0, errLate
 	}
 	if w.hijacked && w.misuseLogged() {
@@ -284,7 +310,7 @@ func (w *rw) WriteString(s string) (int, error) {
 	if !ok {
 		return w.Write([]byte(s))
 	}
-	if w.done.Load() {
+	if w.retired() {
 		return 0, errLate
 	}
 	if w.hijacked && w.misuseLogged() {
@@ -310,7 +336,7 @@ func (w *rw) writeHijacked(n int) (int, error) {
 // unwrap returns the inner writer for http.ResponseController, or, once
 // the handler returned, a writer that refuses everything.
 func (w *rw) unwrap() http.ResponseWriter {
-	if w.done.Load() {
+	if w.retired() {
 		return retired{}
 	}
 	return w.w
@@ -319,7 +345,7 @@ func (w *rw) unwrap() http.ResponseWriter {
 // flush and flushError refuse once the handler has hijacked the
 // connection: it is the handler's now (net/http's own writer panics).
 func (w *rw) flush() {
-	if w.done.Load() || w.hijacked {
+	if w.retired() || w.hijacked {
 		return
 	}
 	if w.status == 0 {
@@ -329,7 +355,7 @@ func (w *rw) flush() {
 }
 
 func (w *rw) flushError() error {
-	if w.done.Load() {
+	if w.retired() {
 		return errLate
 	}
 	if w.hijacked {
@@ -347,7 +373,7 @@ func (w *rw) flushError() error {
 }
 
 func (w *rw) hijack() (net.Conn, *bufio.ReadWriter, error) {
-	if w.done.Load() {
+	if w.retired() {
 		return nil, nil, errLate
 	}
 	conn, brw, err := w.w.(http.Hijacker).Hijack()
@@ -367,7 +393,7 @@ func (w *rw) hijack() (net.Conn, *bufio.ReadWriter, error) {
 // included, until the source yields its first bytes, so a handler whose
 // upstream fails at once can still answer 502.
 func (w *rw) readFrom(src io.Reader) (int64, error) {
-	if w.done.Load() {
+	if w.retired() {
 		return 0, errLate
 	}
 	n, err := w.w.(io.ReaderFrom).ReadFrom(src)
@@ -379,14 +405,14 @@ func (w *rw) readFrom(src io.Reader) (int64, error) {
 }
 
 func (w *rw) push(target string, opts *http.PushOptions) error {
-	if w.done.Load() {
+	if w.retired() {
 		return errLate
 	}
 	return w.w.(http.Pusher).Push(target, opts)
 }
 
 func (w *rw) closeNotify() <-chan bool {
-	if w.done.Load() {
+	if w.retired() {
 		return closedChan
 	}
 	return w.w.(closeNotifier).CloseNotify()

@@ -170,7 +170,10 @@ func (f *funcReporter) safeName(r *http.Request) (name string) {
 func (c *Collector) report(w http.ResponseWriter, r *http.Request, name string) {
 	path := pathOf(r)
 	if cw := c.recordOf(w); cw != nil {
-		c.addReport(&cw.rep, name, path)
+		if cw.beginReport() { // else the request is over: too late to count
+			c.addReport(&cw.rep, name, path)
+			cw.endReport()
+		}
 		return
 	}
 	if n, _ := r.Context().Value(noteKey{c}).(*routeNote); n != nil {
@@ -188,11 +191,18 @@ func (c *Collector) report(w http.ResponseWriter, r *http.Request, name string) 
 }
 
 // markSelf marks the request that w and r belong to as served by the
-// collector's own Handler. It never turns the context path on: a Handler
-// served without the middleware is normal.
+// collector's own Handler, and takes it out of the requests in flight at
+// once, so that a scrape does not see itself in flight. It never turns the
+// context path on: a Handler served without the middleware is normal.
 func (c *Collector) markSelf(w http.ResponseWriter, r *http.Request) {
 	if cw := c.recordOf(w); cw != nil {
-		cw.rep.self = true
+		if cw.beginReport() {
+			if !cw.rep.self {
+				cw.rep.self, cw.selfOut = true, true
+				c.started.Add(^uint64(0))
+			}
+			cw.endReport()
+		}
 		return
 	}
 	if n, _ := r.Context().Value(noteKey{c}).(*routeNote); n != nil {

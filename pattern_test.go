@@ -505,3 +505,60 @@ func btoi(b bool) int {
 	}
 	return 0
 }
+
+// A handler hands its writer to a goroutine that outlives it and runs a
+// mux wrapped with c.Routes there, while the middleware settles the route:
+// the late report must not race the middleware (run with -race), and it
+// counts for nothing once the request is over.
+func TestLateRoutesReportDoesNotRace(t *testing.T) {
+	c, _ := newTestCollector(t, Options{})
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /late", func(w http.ResponseWriter, r *http.Request) {})
+	inner := c.Routes(mux)
+	var wg sync.WaitGroup
+	h := c.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			inner.ServeHTTP(w, r.Clone(r.Context()))
+			c.Handler().ServeHTTP(w, r.Clone(r.Context())) // markSelf, late too
+		}()
+	}))
+	for range 200 {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/late", nil))
+	}
+	wg.Wait()
+	s := c.Refresh()
+	if s.Requests != 200 || s.InFlight != 0 {
+		t.Errorf("requests %d, in flight %d; want 200, 0", s.Requests, s.InFlight)
+	}
+}
+
+// A scrape through the middleware does not see itself in flight: an idle
+// server reads 0 (an alert on requests stuck in flight must stay quiet).
+func TestScrapeNotInFlight(t *testing.T) {
+	c, _ := newTestCollector(t, Options{})
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", c.Handler())
+	h := c.Middleware(mux)
+	for range 3 {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics?format=prometheus", nil))
+		if !strings.Contains(rec.Body.String(), "\nhttp_requests_in_flight 0\n") {
+			t.Fatalf("an idle server's scrape says:\n%s", grepLines(rec.Body.String(), "in_flight"))
+		}
+	}
+	if s := c.Refresh(); s.InFlight != 0 || s.SelfRequests != 3 {
+		t.Errorf("in flight %d, self requests %d; want 0, 3", s.InFlight, s.SelfRequests)
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for line := range strings.Lines(s) {
+		if strings.Contains(line, sub) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "")
+}
