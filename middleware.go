@@ -58,11 +58,6 @@ type middleware struct {
 
 func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := m.c
-	if c.opts.SessionCookie != "" {
-		if id, ok := cookieValue(r.Header, c.opts.SessionCookie); ok {
-			c.TouchSession(id)
-		}
-	}
 	c.started.Add(1)
 	start := time.Since(c.base)
 	cw := &rw{w: w, r: r, c: c}
@@ -93,6 +88,11 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			c.selfRequests.Add(1)
 		} else {
 			c.routes.get(route).observe(c.slotAt(end), methodIndex(r.Method), status, int64(d), cw.bytes, c.bounds)
+			if c.opts.SessionCookie != "" { // not for the dashboard's own reads
+				if id, ok := cookieValue(r.Header, c.opts.SessionCookie); ok {
+					c.TouchSession(id)
+				}
+			}
 		}
 	}()
 	m.next.ServeHTTP(cw.wrap(w), r)

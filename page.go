@@ -115,7 +115,7 @@ func (c *Collector) renderPage(buf *bytes.Buffer, s *Snapshot, q url.Values) err
 		v.Aborted = formatCount(s.Aborted) + " cut short after sending, since this process started: a handler panicked after the status went out (counted with that status, not as 5xx)."
 	}
 	if s.UnmatchedSuccess > 0 {
-		v.Unmatched = formatCount(s.UnmatchedSuccess) + " successful (2xx) responses since this process started count as “unmatched”: their route was not seen. " +
+		v.Unmatched = formatCount(s.UnmatchedSuccess) + " successful responses (2xx, 3xx) since this process started count as “unmatched”: their route was not seen. " +
 			"A middleware between vitals and the mux copies the request: wrap the mux with c.Routes(mux); for other routers use c.RouteFunc (see the README, “Routes”)."
 	}
 	if s.SelfRequests > 0 {

@@ -127,9 +127,12 @@ func (p *patternReporter) done(w http.ResponseWriter, r *http.Request) {
 //
 // A name function that panics is contained: the request counts as
 // RouteUnmatched and the response stands. It finds the middleware's record
-// as Routes does, with the same costs; the method and template are joined
-// once per distinct pair and cached, so naming allocates nothing for up to
-// 1024 pairs. The returned middleware is safe for concurrent use.
+// as Routes does; the method and template are joined once per distinct
+// pair and cached, so naming allocates nothing for up to 1024 pairs. The
+// middleware value is built once per call of the function RouteFunc
+// returns: a router that builds its middleware chain per request
+// (gorilla/mux does) allocates it per request. The returned middleware is
+// safe for concurrent use.
 func (c *Collector) RouteFunc(name func(*http.Request) string) func(http.Handler) http.Handler {
 	c.adapters.Store(true)
 	return func(next http.Handler) http.Handler {
@@ -182,12 +185,39 @@ func (c *Collector) report(w http.ResponseWriter, r *http.Request, name string) 
 		n.mu.Unlock()
 		return
 	}
-	// No record in reach: from now on the middleware carries one in the
-	// context. (Also the case when no middleware of c is above at all,
-	// where the flag costs nothing.)
-	if !c.needNote.Load() {
+	// No record in reach. If the writer chain ends at the server's own
+	// writer, no middleware of c is above this handler (a Routes handler
+	// served on its own): nothing to carry. Else a writer without Unwrap
+	// hid the record: from now on the middleware carries one in the
+	// context too.
+	if !c.needNote.Load() && !endsAtServer(w) {
 		c.needNote.Store(true)
 	}
+}
+
+// serverWriters are the types of the ResponseWriters that net/http and
+// httptest hand to the outermost handler.
+var serverWriters = map[string]bool{
+	"*http.response":             true,
+	"*http.http2responseWriter":  true,
+	"*httptest.ResponseRecorder": true,
+	"*http2.responseWriter":      true, // golang.org/x/net/http2
+}
+
+// endsAtServer reports whether w's Unwrap chain ends at a writer that
+// net/http (or httptest) made: one no middleware wraps. Only on the rare
+// path of a report that found no record.
+func endsAtServer(w http.ResponseWriter) bool {
+	for range maxUnwrap {
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			break
+		}
+		if w = u.Unwrap(); w == nil {
+			return false
+		}
+	}
+	return serverWriters[reflect.TypeOf(w).String()]
 }
 
 // markSelf marks the request that w and r belong to as served by the
@@ -337,15 +367,23 @@ func (c *Collector) joinRoutes(outer string, k int, inner string) string {
 	}
 	om, oh, op := splitPattern(outer)
 	im, ih, ip := splitPattern(inner)
-	prefix := op
+	prefix, found := op, false
 	for i, seen := 0, 0; i < len(op); i++ {
 		if op[i] == '/' {
 			if seen == k {
-				prefix = op[:i]
+				prefix, found = op[:i], true
 				break
 			}
 			seen++
 		}
+	}
+	if !found && !strings.HasSuffix(op, "...}") {
+		// More was stripped than the outer pattern names (and it ends in
+		// no {name...} wildcard, which takes any number of segments): a
+		// level between them was not reported (a mux not wrapped with
+		// Routes). Joining would invent a prefix; the outer pattern is what
+		// is known.
+		return c.joined.put(key, outer)
 	}
 	if strings.HasSuffix(prefix, "/") && strings.HasPrefix(ip, "/") {
 		prefix = prefix[:len(prefix)-1]
@@ -412,9 +450,14 @@ type nameKey struct {
 // immutable map through an atomic pointer; a new name copies the map under
 // mu. It holds at most maxCachedNames entries.
 type nameCache struct {
-	m  atomic.Pointer[map[nameKey]string] // nil until the first put; never modified once published
-	mu sync.Mutex                         // serialises put
+	m    atomic.Pointer[map[nameKey]string] // nil until the first put; never modified once published
+	full atomic.Bool                        // maxCachedNames reached: put takes no lock
+	mu   sync.Mutex                         // serialises put
 }
+
+// maxCachedLen bounds what one cache entry holds: longer names (route
+// table entries are cut to maxRouteLen anyway) are built per request.
+const maxCachedLen = 4 * maxRouteLen
 
 func (nc *nameCache) get(k nameKey) (string, bool) {
 	if m := nc.m.Load(); m != nil {
@@ -426,6 +469,9 @@ func (nc *nameCache) get(k nameKey) (string, bool) {
 
 // put stores name under k, unless the cache is full, and returns name.
 func (nc *nameCache) put(k nameKey, name string) string {
+	if nc.full.Load() || len(k.a)+len(k.b)+len(name) > maxCachedLen {
+		return name
+	}
 	nc.mu.Lock()
 	defer nc.mu.Unlock()
 	var old map[nameKey]string
@@ -436,6 +482,7 @@ func (nc *nameCache) put(k nameKey, name string) string {
 		return s
 	}
 	if len(old) >= maxCachedNames {
+		nc.full.Store(true)
 		return name
 	}
 	m := make(map[nameKey]string, len(old)+1)

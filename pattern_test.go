@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -561,4 +562,100 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "")
+}
+
+// A mux between two reported levels that is not wrapped with Routes: the
+// name must not invent a prefix (/v1 and /v2 would merge); the outer
+// pattern is what is known.
+func TestJoinUnreportedLevel(t *testing.T) {
+	c, _ := newTestCollector(t, Options{})
+	items := http.NewServeMux()
+	items.HandleFunc("GET /items/{id}", func(w http.ResponseWriter, r *http.Request) {})
+	mid := http.NewServeMux() // not wrapped
+	mid.Handle("/v1/", http.StripPrefix("/v1", c.Routes(items)))
+	root := http.NewServeMux()
+	root.Handle("/api/", http.StripPrefix("/api", mid))
+	h := c.Middleware(root)
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/api/v1/items/1", nil))
+	if routes := routeCounts(c); routes["/api/"] != 1 {
+		t.Errorf("routes = %v, want the outer pattern /api/", routes)
+	}
+}
+
+// The name caches hold no more than their cap, take no lock once full, and
+// keep no name longer than maxCachedLen, whatever names a RouteFunc makes.
+func TestNameCacheBounded(t *testing.T) {
+	var nc nameCache
+	long := strings.Repeat("x", 16<<10)
+	if got := nc.put(nameKey{a: "GET", b: long}, "GET "+long); got != "GET "+long {
+		t.Fatalf("put returned %q", got[:20])
+	}
+	if _, ok := nc.get(nameKey{a: "GET", b: long}); ok {
+		t.Error("a 16 KiB name was cached")
+	}
+	for i := range maxCachedNames + 10 {
+		nc.put(nameKey{a: "GET", b: strconv.Itoa(i)}, "GET "+strconv.Itoa(i))
+	}
+	if n := len(*nc.m.Load()); n != maxCachedNames || !nc.full.Load() {
+		t.Fatalf("cache holds %d, full %v", n, nc.full.Load())
+	}
+	nc.mu.Lock() // a put must not wait for it now
+	done := make(chan struct{})
+	go func() { nc.put(nameKey{a: "GET", b: "new"}, "GET new"); close(done) }()
+	<-done
+	nc.mu.Unlock()
+}
+
+// A handler's own redirect (303 after a POST) under unmatched is a lost
+// route as much as a 200 is; the mux's own path-cleaning redirects (307)
+// are not. A dashboard read touches no session.
+func TestUnmatchedSuccessCountsRedirects(t *testing.T) {
+	c, _ := newTestCollector(t, Options{SessionCookie: "sid"})
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+	})
+	mux.Handle("GET /metrics", c.Handler())
+	h := c.Middleware(requestID(mux)) // copies the request: patterns are lost
+	serve := func(method, path string) int {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(method, path, nil)
+		req.Header.Set("Cookie", "sid=user-"+method+path) // a session per request
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	if code := serve("POST", "/login"); code != http.StatusSeeOther {
+		t.Fatalf("login: %d", code)
+	}
+	if code := serve("GET", "/a/../login"); code != http.StatusTemporaryRedirect {
+		t.Fatalf("unclean path: %d, want the mux's 307", code)
+	}
+	s := c.Refresh()
+	if s.UnmatchedSuccess != 1 {
+		t.Errorf("UnmatchedSuccess = %d, want 1 (the 303, not the mux's 307)", s.UnmatchedSuccess)
+	}
+	before := s.SessionsActive
+	serve("GET", "/metrics")
+	if s := c.Refresh(); s.SelfRequests != 1 || s.SessionsActive != before {
+		t.Errorf("self %d, sessions %d -> %d: a dashboard read touched a session", s.SelfRequests, before, s.SessionsActive)
+	}
+}
+
+// A Routes handler served without the middleware (a second listener, a
+// test) reaches the server's own writer: that is no reason to carry the
+// record in every request's context from then on.
+func TestRoutesWithoutMiddlewareKeepsFallbackOff(t *testing.T) {
+	c, _ := newTestCollector(t, Options{})
+	c.Routes(okMux()).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/items/1", nil))
+	if c.needNote.Load() {
+		t.Fatal("the context fallback turned on for a handler no middleware wraps")
+	}
+	// A writer without Unwrap in between still turns it on.
+	h := c.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.Routes(okMux()).ServeHTTP(struct{ http.ResponseWriter }{w}, r)
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/items/1", nil))
+	if !c.needNote.Load() {
+		t.Fatal("the fallback stayed off behind a writer without Unwrap")
+	}
 }

@@ -2,6 +2,7 @@ package vitals
 
 import (
 	"math"
+	"net/http"
 	"runtime/metrics"
 	"time"
 )
@@ -53,13 +54,15 @@ type Snapshot struct {
 	// RoutesCapped reports that Options.MaxRoutes was reached: requests to
 	// routes seen later count under RouteOther ("routes_capped").
 	RoutesCapped bool
-	// UnmatchedSuccess counts the 2xx responses among the RouteUnmatched
-	// requests since Start ("unmatched_success"). A mux answers 404 or 405
-	// for what it did not match, so 2xx there means routes whose pattern
-	// vitals never saw: a middleware between Middleware and the mux copied
-	// the request (wrap the mux with Collector.Routes), or Options.Route
-	// cannot see the router's route (see Collector.RouteFunc). 3xx are left
-	// out: ServeMux itself redirects unmatched paths that need cleaning.
+	// UnmatchedSuccess counts the successful responses (2xx, and 3xx other
+	// than 301, 307 and 308) among the RouteUnmatched requests since this
+	// process started ("unmatched_success"). A mux answers 404 or 405 for
+	// what it did not match, so these mean routes whose pattern vitals
+	// never saw: a middleware between Middleware and the mux copied the
+	// request (wrap the mux with Collector.Routes), or Options.Route cannot
+	// see the router's route (see Collector.RouteFunc). 301, 307 and 308
+	// are left out: ServeMux itself redirects unmatched paths that need
+	// cleaning or a trailing slash with them.
 	UnmatchedSuccess uint64
 	// SelfRequests counts the requests that the collector's own Handler
 	// served through its Middleware since this collector was created
@@ -363,9 +366,14 @@ func (c *Collector) build(now time.Time, sessionsActive int) *Snapshot {
 		}
 	}
 	c.buildWindow(s, current)
-	var unmatched [numClasses]uint64
-	c.routes.unmatched.classTotals(&unmatched)
-	s.UnmatchedSuccess = unmatched[1]
+	c.routes.unmatched.forEachCode(func(_, code int, n uint64) {
+		switch {
+		case code >= 200 && code < 300,
+			code >= 300 && code < 400 && code != http.StatusMovedPermanently &&
+				code != http.StatusTemporaryRedirect && code != http.StatusPermanentRedirect:
+			s.UnmatchedSuccess += n
+		}
+	})
 	s.SelfRequests = c.selfRequests.Load()
 	return s
 }
