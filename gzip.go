@@ -64,20 +64,20 @@ func writeBody(w http.ResponseWriter, r *http.Request, p []byte, compressible bo
 // gzip;q=0 refuses it whatever * says (RFC 9110, section 12.5.3). A coding
 // with a malformed q-value is ignored.
 func acceptsGzip(values []string) bool {
-	gzipQ, starQ := -1.0, -1.0
+	gzipQ, starQ := -1, -1
 	for _, v := range values {
 		for len(v) > 0 {
 			var part string
 			part, v, _ = strings.Cut(v, ",")
 			coding, params, _ := strings.Cut(part, ";")
-			q, ok := codingQ(params)
+			q, ok := qvalue(params) // as for Accept: RFC 9110's qvalue, strictly
 			if !ok {
 				continue
 			}
-			switch strings.ToLower(strings.TrimSpace(coding)) {
-			case "gzip", "x-gzip":
+			switch coding = strings.TrimSpace(coding); {
+			case equalFoldASCII(coding, "gzip"), equalFoldASCII(coding, "x-gzip"):
 				gzipQ = max(gzipQ, q)
-			case "*":
+			case coding == "*":
 				starQ = max(starQ, q)
 			}
 		}
@@ -86,19 +86,4 @@ func acceptsGzip(values []string) bool {
 		return gzipQ > 0
 	}
 	return starQ > 0
-}
-
-// codingQ returns the q-value among a content coding's parameters: 1 when
-// absent, false when it is not a number from 0 to 1.
-func codingQ(params string) (float64, bool) {
-	for len(params) > 0 {
-		var p string
-		p, params, _ = strings.Cut(params, ";")
-		k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
-		if strings.EqualFold(strings.TrimSpace(k), "q") {
-			q, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			return q, err == nil && q >= 0 && q <= 1
-		}
-	}
-	return 1, true
 }

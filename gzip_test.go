@@ -33,6 +33,9 @@ func TestAcceptsGzip(t *testing.T) {
 		{"malformed q is ignored", []string{"gzip;q=high"}, false},
 		{"malformed q beside a good one", []string{"gzip;q=2, *;q=0.5"}, true},
 		{"NaN", []string{"gzip;q=NaN"}, false},
+		{"exponent is no qvalue", []string{"gzip;q=1e-3"}, false},
+		{"hex is no qvalue", []string{"gzip;q=0x1p-1"}, false},
+		{"four decimals is no qvalue", []string{"gzip;q=0.0001"}, false},
 	}
 	for _, tt := range tests {
 		if got := acceptsGzip(tt.values); got != tt.want {

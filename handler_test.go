@@ -369,6 +369,10 @@ func FuzzNegotiate(f *testing.F) {
 	} {
 		f.Add(s, "")
 	}
+	// What a Prometheus with native histograms sends: the protobuf offer,
+	// which only an exact media type with its parameters selects.
+	f.Add("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,text/plain;version=0.0.4;q=0.5,*/*;q=0.1", "")
+	f.Add("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited", "format=prometheus")
 	f.Add("", "format=JSON")
 	f.Add("application/json", "format=openmetrics")
 	f.Fuzz(func(t *testing.T, accept, query string) {
@@ -377,7 +381,7 @@ func FuzzNegotiate(f *testing.F) {
 			r.Header.Add("Accept", v)
 		}
 		f, result := negotiate(r)
-		if f != formatHTML && f != formatJSON && f != formatPrometheus {
+		if f != formatHTML && f != formatJSON && f != formatPrometheus && f != formatProtobuf {
 			t.Fatalf("format %d", f)
 		}
 		if r.URL.Query().Has("format") {
