@@ -222,10 +222,12 @@ func (o Options) normalize() (Options, error) {
 // Create one with New or Open; the zero value is not usable. All methods are
 // safe for simultaneous use by multiple goroutines, and the recording methods
 // (Middleware's handler, IncrementRequests, RecordDuration, ConnOpen,
-// ConnClose, ConnState, TouchSession) never block, before or after Close,
-// and allocate only the first time a route's latency histogram reaches an
-// octave of durations in one of its time slices (256 bytes, kept for reuse:
-// at most 32 octaves per slice; see hist).
+// ConnClose, ConnState, TouchSession) never block, before or after Close.
+// The middleware allocates one small ResponseWriter per request (see rw:
+// a pooled one could leak a late write into another request's response);
+// besides that, recording allocates only the first time a route's latency
+// histogram reaches an octave of durations in one of its time slices (256
+// bytes, kept for reuse: at most 32 octaves per slice; see hist).
 //
 // The request path only adds to typed atomics, in the time slice of the
 // bucket its own clock reading falls in. One goroutine, started by New and
