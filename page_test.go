@@ -481,7 +481,7 @@ func TestPageSelfContained(t *testing.T) {
 // BenchmarkRenderPage renders the dashboard of the sample snapshot: the
 // cost of one page view (every RefreshInterval per open browser tab).
 func BenchmarkRenderPage(b *testing.B) {
-	c, err := Open(Options{RefreshInterval: time.Hour})
+	c, err := Open(Options{RefreshInterval: 30 * time.Second})
 	if err != nil {
 		b.Fatal(err)
 	}

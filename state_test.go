@@ -402,7 +402,7 @@ func TestStateFileHugeNotRead(t *testing.T) {
 	f.Close()
 	var reported error
 	allocated := allocatedBy(func() {
-		c, err := Open(Options{StateFile: path, RefreshInterval: time.Minute, OnError: func(err error) { reported = err }})
+		c, err := Open(Options{StateFile: path, RefreshInterval: 30 * time.Second, OnError: func(err error) { reported = err }})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -592,7 +592,7 @@ func TestStateDecodeMemory(t *testing.T) {
 func TestStateFileSaveOnCloseAndRestore(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "vitals.state")
 	clk := newFakeClock()
-	o := Options{StateFile: path, Now: clk.Now, RefreshInterval: time.Minute, SaveInterval: time.Hour}
+	o := Options{StateFile: path, Now: clk.Now, RefreshInterval: 30 * time.Second, SaveInterval: time.Hour}
 	c, err := Open(o)
 	if err != nil {
 		t.Fatal(err)
@@ -709,7 +709,7 @@ func readState(t *testing.T, path string) *state {
 }
 
 func FuzzDecodeState(f *testing.F) {
-	c := New(Options{RefreshInterval: time.Minute})
+	c := New(Options{RefreshInterval: 30 * time.Second})
 	for i := range 20 {
 		c.routes.get(fmt.Sprint("r", i%3)).observe(c.slotNow(), i%numMethods, 200+i, int64(i)*1e6, 10, c.bounds)
 		c.RecordDuration(time.Duration(i))
@@ -775,7 +775,7 @@ func TestStateFieldsSeeds(t *testing.T) {
 func seedStates() [][]byte {
 	var out [][]byte
 	for _, o := range []Options{{}, {Buckets: []float64{0.01, 1}, WindowBuckets: 3}} {
-		c := New(Options{RefreshInterval: time.Minute, Buckets: o.Buckets, WindowBuckets: o.WindowBuckets})
+		c := New(Options{RefreshInterval: 30 * time.Second, Buckets: o.Buckets, WindowBuckets: o.WindowBuckets})
 		out = append(out, c.capture().encode())
 		for i := range 20 {
 			c.routes.get(fmt.Sprint("GET /r", i%3, "/é")).observe(c.slotNow(), i%numMethods, 200+i*17, int64(i)*1e6, 10, c.bounds)
@@ -931,7 +931,7 @@ func checkDecode(t *testing.T, data []byte) {
 		if fmt.Sprint(again) != fmt.Sprint(st) {
 			t.Fatal("re-encoded state differs")
 		}
-		c := New(Options{RefreshInterval: time.Minute})
+		c := New(Options{RefreshInterval: 30 * time.Second})
 		c.apply(st)
 		c.Close()
 	}
