@@ -296,12 +296,16 @@ type Collector struct {
 
 	// mu serialises refreshes: it guards the window's rotation state and the
 	// buffers below. No recording method takes it.
-	mu     sync.Mutex
-	hist   []uint64 // one route's histogram
-	scr    [3]histCopy
-	live   []liveBucket // per time slice, all recorders together
-	sealed []winBucket  // per time slice: the window's figures of an ended bucket
-	rt     runtimeReader
+	mu   sync.Mutex
+	hist []uint64 // one route's histogram
+	// downFrom and downTo (unix nanos) are when no process counted: from
+	// the last save of a restored state to this collector's start, or
+	// both 0. The window's buckets wholly inside are "no data".
+	downFrom, downTo int64
+	scr              [3]histCopy
+	live             []liveBucket // per time slice, all recorders together
+	sealed           []winBucket  // per time slice: the window's figures of an ended bucket
+	rt               runtimeReader
 
 	closeOnce sync.Once
 	closeErr  error
