@@ -149,7 +149,8 @@ type Options struct {
 	// snapshot times; request durations always use the monotonic clock.
 	// Default time.Now: the bucket of a request then comes from the
 	// monotonic reading the middleware takes anyway. Tests inject a fake
-	// clock, which the middleware then calls once per request.
+	// clock, which the middleware, IncrementRequests and RecordDuration
+	// then call once per call.
 	Now func() time.Time
 }
 
