@@ -233,7 +233,9 @@ func (o Options) normalize() (Options, error) {
 // at most 32 octaves per slice; see hist).
 //
 // The request path only adds to typed atomics, in the time slice of the
-// bucket its own clock reading falls in. One goroutine, started by New and
+// bucket its own clock reading falls in (should the refresh goroutine be
+// late by more than half a bucket, a request may rotate the window itself,
+// if it can without waiting: see window). One goroutine, started by New and
 // stopped by Close, prepares the next bucket, drains expired slices into
 // the since-start totals, sweeps expired sessions and every RefreshInterval
 // builds a new immutable Snapshot, which it publishes through an atomic
