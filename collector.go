@@ -31,22 +31,26 @@ var DefaultBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.
 // field means the default documented on it.
 type Options struct {
 	// RefreshInterval is how often the snapshot is rebuilt, the request
-	// window rotated and expired sessions swept. Default 1s; at least 1ms
-	// and at most BucketWidth.
+	// window rotated and expired sessions swept. Default 1s, or half of
+	// BucketWidth if that is shorter; at least 1ms and at most half of
+	// BucketWidth, so that a late tick still prepares each bucket before
+	// the clock reaches it.
 	RefreshInterval time.Duration
 
 	// BucketWidth is the time one bucket of the request window covers.
 	// Buckets are aligned to the Unix epoch (one-minute buckets are calendar
-	// minutes). Default one minute; at least 1ms, and at least
-	// RefreshInterval, so that every bucket is prepared before the clock
-	// reaches it.
+	// minutes). Default one minute; at least twice RefreshInterval (so at
+	// least 2ms), so that every bucket is prepared before the clock reaches
+	// it.
 	BucketWidth time.Duration
 
 	// RecentWindow is what "now" means: the Recent figures of a Snapshot
 	// cover the buckets that reach back RecentWindow from the moment of the
 	// snapshot, so between RecentWindow and RecentWindow plus one
 	// BucketWidth (Recent.Span says exactly). Default DefaultRecentWindow
-	// (5 minutes), or BucketWidth if that is longer; at most 60 buckets.
+	// (5 minutes), or BucketWidth if that is longer, but never more than
+	// the 60 buckets allowed (one minute of one-second buckets, say); at
+	// most 60 buckets.
 	RecentWindow time.Duration
 
 	// WindowBuckets is how many buckets the request window keeps, the
@@ -145,20 +149,21 @@ type Options struct {
 	// snapshot times; request durations always use the monotonic clock.
 	// Default time.Now: the bucket of a request then comes from the
 	// monotonic reading the middleware takes anyway. Tests inject a fake
-	// clock, which the middleware then calls once per request.
+	// clock, which the middleware, IncrementRequests and RecordDuration
+	// then call once per call.
 	Now func() time.Time
 }
 
 // normalize fills in defaults and reports an option that makes no sense.
 func (o Options) normalize() (Options, error) {
-	if o.RefreshInterval == 0 {
-		o.RefreshInterval = DefaultRefreshInterval
-	}
 	if o.BucketWidth == 0 {
 		o.BucketWidth = DefaultBucketWidth
 	}
+	if o.RefreshInterval == 0 {
+		o.RefreshInterval = min(DefaultRefreshInterval, o.BucketWidth/2)
+	}
 	if o.RecentWindow == 0 {
-		o.RecentWindow = max(DefaultRecentWindow, o.BucketWidth)
+		o.RecentWindow = min(max(DefaultRecentWindow, o.BucketWidth), 60*o.BucketWidth)
 	}
 	if o.WindowBuckets == 0 {
 		o.WindowBuckets = DefaultWindowBuckets
@@ -182,12 +187,12 @@ func (o Options) normalize() (Options, error) {
 		o.Now = time.Now
 	}
 	switch {
+	case o.BucketWidth < 2*time.Millisecond:
+		return o, fmt.Errorf("vitals: BucketWidth %v is below 2ms", o.BucketWidth)
 	case o.RefreshInterval < time.Millisecond:
 		return o, fmt.Errorf("vitals: RefreshInterval %v is below 1ms", o.RefreshInterval)
-	case o.BucketWidth < time.Millisecond:
-		return o, fmt.Errorf("vitals: BucketWidth %v is below 1ms", o.BucketWidth)
-	case o.BucketWidth < o.RefreshInterval:
-		return o, fmt.Errorf("vitals: BucketWidth %v is below RefreshInterval %v: each bucket must see a refresh", o.BucketWidth, o.RefreshInterval)
+	case o.BucketWidth < 2*o.RefreshInterval:
+		return o, fmt.Errorf("vitals: BucketWidth %v is below twice RefreshInterval %v: a refresh must prepare each bucket before the clock reaches it, even when late", o.BucketWidth, o.RefreshInterval)
 	case o.RecentWindow < 0 || o.RecentWindow > 60*o.BucketWidth:
 		return o, fmt.Errorf("vitals: RecentWindow %v is outside 0..60 buckets of %v", o.RecentWindow, o.BucketWidth)
 	case o.WindowBuckets < 1 || o.WindowBuckets > 100000:
@@ -230,7 +235,9 @@ func (o Options) normalize() (Options, error) {
 // bytes, kept for reuse: at most 32 octaves per slice; see hist).
 //
 // The request path only adds to typed atomics, in the time slice of the
-// bucket its own clock reading falls in. One goroutine, started by New and
+// bucket its own clock reading falls in (should the refresh goroutine be
+// late by more than half a bucket, a request may rotate the window itself,
+// if it can without waiting: see window). One goroutine, started by New and
 // stopped by Close, prepares the next bucket, drains expired slices into
 // the since-start totals, sweeps expired sessions and every RefreshInterval
 // builds a new immutable Snapshot, which it publishes through an atomic
@@ -294,12 +301,16 @@ type Collector struct {
 
 	// mu serialises refreshes: it guards the window's rotation state and the
 	// buffers below. No recording method takes it.
-	mu     sync.Mutex
-	hist   []uint64 // one route's histogram
-	scr    [3]histCopy
-	live   []liveBucket // per time slice, all recorders together
-	sealed []winBucket  // per time slice: the window's figures of an ended bucket
-	rt     runtimeReader
+	mu   sync.Mutex
+	hist []uint64 // one route's histogram
+	// downFrom and downTo (unix nanos) are when no process counted: from
+	// the last save of a restored state to this collector's start, or
+	// both 0. The window's buckets wholly inside are "no data".
+	downFrom, downTo int64
+	scr              [3]histCopy
+	live             []liveBucket // per time slice, all recorders together
+	sealed           []winBucket  // per time slice: the window's figures of an ended bucket
+	rt               runtimeReader
 
 	closeOnce sync.Once
 	closeErr  error
@@ -451,20 +462,20 @@ func (c *Collector) Snapshot() *Snapshot {
 }
 
 // IncrementRequests counts one request that did not go through Middleware
-// (the middleware counts its own). It takes no clock reading: the request
-// counts in the bucket that was current at the last refresh, at most
-// RefreshInterval late.
+// (the middleware counts its own), in the bucket of the moment it is
+// called: it reads the monotonic clock (or Options.Now when one was
+// injected) once.
 func (c *Collector) IncrementRequests() {
-	c.manual.slices[c.slotNow()].requests.Add(1)
+	c.manual.slices[c.slotAt(time.Since(c.base))].requests.Add(1)
 }
 
 // RecordDuration adds one request duration to the latency figures: the
 // Recent and Window percentiles and Latency. A negative duration counts as
 // zero. The middleware records its own. Like IncrementRequests, it counts
-// in the bucket current at the last refresh.
+// in the bucket of the moment it is called.
 func (c *Collector) RecordDuration(d time.Duration) {
 	d = max(d, 0)
-	sl := &c.manual.slices[c.slotNow()]
+	sl := &c.manual.slices[c.slotAt(time.Since(c.base))]
 	sl.sumNs.Add(uint64(d))
 	sl.hist.observe(int64(d))
 }

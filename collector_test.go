@@ -46,7 +46,7 @@ func newTestCollector(t *testing.T, o Options) (*Collector, *fakeClock) {
 	}
 	if o.RefreshInterval == 0 {
 		// As long as allowed: the ticker should not fire during a test.
-		o.RefreshInterval = cmp.Or(o.BucketWidth, DefaultBucketWidth)
+		o.RefreshInterval = cmp.Or(o.BucketWidth, DefaultBucketWidth) / 2
 	}
 	c, err := Open(o)
 	if err != nil {
@@ -102,9 +102,11 @@ func TestWindowRotation(t *testing.T) {
 			wantTotal:  9,
 		},
 		{
-			name:       "a clock that goes backwards changes nothing",
+			// The window stays; a request at the earlier reading counts
+			// in its own bucket, 11:56, before the window shown.
+			name:       "a clock that goes backwards keeps the window",
 			steps:      []windowStep{{2, width}, {3, -5 * width}, {1, 0}},
-			wantCounts: []uint64{0, 0, 2, 4},
+			wantCounts: []uint64{0, 0, 2, 3},
 			wantTotal:  6,
 		},
 		{
@@ -284,6 +286,44 @@ func TestSessionHugeID(t *testing.T) {
 	}
 }
 
+// TestDefaultRecentWindow checks that the default RecentWindow fits any
+// BucketWidth: 5 minutes, a bucket if longer, at most 60 buckets.
+func TestDefaultRecentWindow(t *testing.T) {
+	tests := []struct {
+		width, want time.Duration
+	}{
+		{2 * time.Millisecond, 120 * time.Millisecond},
+		{time.Second, time.Minute},
+		{2 * time.Second, 2 * time.Minute},
+		{5 * time.Second, 5 * time.Minute},
+		{time.Minute, 5 * time.Minute},
+		{10 * time.Minute, 10 * time.Minute},
+	}
+	for _, tt := range tests {
+		c, err := Open(Options{BucketWidth: tt.width, RefreshInterval: time.Millisecond})
+		if err != nil {
+			t.Errorf("BucketWidth %v: %v", tt.width, err)
+			continue
+		}
+		if got := c.opts.RecentWindow; got != tt.want {
+			t.Errorf("BucketWidth %v: RecentWindow %v, want %v", tt.width, got, tt.want)
+		}
+		c.Close()
+	}
+	// Only BucketWidth set, every other field its default.
+	for _, w := range []time.Duration{time.Second, 2 * time.Second} {
+		c, err := Open(Options{BucketWidth: w})
+		if err != nil {
+			t.Errorf("Open(Options{BucketWidth: %v}) = %v", w, err)
+			continue
+		}
+		if got := c.opts.RefreshInterval; got != min(DefaultRefreshInterval, w/2) {
+			t.Errorf("BucketWidth %v: RefreshInterval %v, want %v", w, got, min(DefaultRefreshInterval, w/2))
+		}
+		c.Close()
+	}
+}
+
 func TestOptionsRejected(t *testing.T) {
 	tests := []struct {
 		name string
@@ -293,7 +333,9 @@ func TestOptionsRejected(t *testing.T) {
 		{"tiny refresh", Options{RefreshInterval: time.Nanosecond}, "RefreshInterval"},
 		{"negative refresh", Options{RefreshInterval: -time.Second}, "RefreshInterval"},
 		{"tiny bucket", Options{BucketWidth: time.Microsecond}, "BucketWidth"},
-		{"bucket below refresh", Options{BucketWidth: time.Second, RefreshInterval: 2 * time.Second}, "below RefreshInterval"},
+		{"bucket below refresh", Options{BucketWidth: time.Second, RefreshInterval: 2 * time.Second}, "below twice RefreshInterval"},
+		{"bucket equal to refresh", Options{BucketWidth: time.Second, RefreshInterval: time.Second}, "below twice RefreshInterval"},
+		{"refresh over half a bucket", Options{BucketWidth: time.Minute, RefreshInterval: 31 * time.Second}, "below twice RefreshInterval"},
 		{"recent window of 61 buckets", Options{RecentWindow: 61 * time.Minute}, "RecentWindow"},
 		{"negative recent window", Options{RecentWindow: -time.Minute}, "RecentWindow"},
 		{"huge window", Options{WindowBuckets: 1 << 30}, "WindowBuckets"},

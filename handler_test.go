@@ -225,7 +225,7 @@ func TestJSONGolden(t *testing.T) {
 		Window: Window{Start: at.Add(-2 * time.Minute).Truncate(time.Minute), BucketWidth: time.Minute, Counts: []uint64{0, 4, 5}, Total: 9,
 			Errors: []uint64{0, 0, 1}, P50: []time.Duration{0, time.Millisecond, 2 * time.Millisecond},
 			P90: []time.Duration{0, 3 * time.Millisecond, 4 * time.Millisecond}, P99: []time.Duration{0, 5 * time.Millisecond, 480 * time.Millisecond},
-			NoData: 1, HeapBytes: []uint64{0, 1 << 20, 2 << 20}, Goroutines: []int{0, 8, 9}},
+			NoData: 1, NoDataAt: []bool{true, false, false}, HeapBytes: []uint64{0, 1 << 20, 2 << 20}, Goroutines: []int{0, 8, 9}},
 		Latency: Latency{Samples: 12, Mean: 15 * time.Millisecond, Min: time.Millisecond, Max: 250 * time.Millisecond,
 			P50: 5 * time.Millisecond, P90: 20 * time.Millisecond, P99: 250 * time.Millisecond},
 		Status:       Status{Informational: 1, Success: 7, Redirect: 1, ClientError: 2, ServerError: 1},

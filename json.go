@@ -96,6 +96,7 @@ type jsonWindow struct {
 	P90         []float64 `json:"p90_seconds"`
 	P99         []float64 `json:"p99_seconds"`
 	NoData      int       `json:"no_data"`
+	NoDataAt    []bool    `json:"no_data_at"`
 	HeapBytes   []uint64  `json:"heap_bytes"`
 	Goroutines  []int     `json:"goroutines"`
 }
@@ -180,6 +181,7 @@ func (s *Snapshot) jsonForm() *jsonSnapshot {
 			P90:         seconds(s.Window.P90),
 			P99:         seconds(s.Window.P99),
 			NoData:      s.Window.NoData,
+			NoDataAt:    nonNil(s.Window.NoDataAt),
 			HeapBytes:   nonNil(s.Window.HeapBytes),
 			Goroutines:  nonNil(s.Window.Goroutines),
 		},

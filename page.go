@@ -363,7 +363,7 @@ type chartRow struct {
 	Class   string   // of the SVG: the row's height
 	Axis    []string // labels spread evenly from top to bottom
 	Grid    []float64
-	NoData  float64 // width of the no-data region
+	NoData  []band  // the no-data regions
 	Partial float64 // x of the partial bucket, -1 when none
 	Bars    []line
 	Lines   []line
@@ -371,6 +371,9 @@ type chartRow struct {
 }
 
 type line struct{ D, Class string }
+
+// band is a run of buckets from X, W wide.
+type band struct{ X, W int }
 
 // hit is a column that shows a bucket's figures on hover.
 type hit struct {
@@ -398,6 +401,7 @@ func shownWindow(w *Window) *Window {
 	v.P50, v.P90, v.P99 = tail(w.P50, n, cut), tail(w.P90, n, cut), tail(w.P99, n, cut)
 	v.HeapBytes, v.Goroutines = tail(w.HeapBytes, n, cut), tail(w.Goroutines, n, cut)
 	v.NoData = max(w.NoData-cut, 0)
+	v.NoDataAt = tail(w.NoDataAt, n, cut)
 	v.Total = 0
 	for _, c := range v.Counts {
 		v.Total += c
@@ -421,7 +425,25 @@ func newHourChart(s *Snapshot) hourChart {
 	if n == 0 {
 		return ch
 	}
+	// The buckets without data: the leading ones before counting started
+	// (NoData), and those NoDataAt marks after them (a restart).
 	noData := min(max(w.NoData, 0), n)
+	nd := make([]bool, n)
+	for i := range nd {
+		nd[i] = i < noData || len(w.NoDataAt) == n && w.NoDataAt[i]
+	}
+	var bands []band
+	for i := 0; i < n; i++ {
+		if !nd[i] {
+			continue
+		}
+		j := i
+		for j < n && nd[j] {
+			j++
+		}
+		bands = append(bands, band{X: i, W: j - i})
+		i = j
+	}
 	at := func(i int) time.Time { return w.Start.Add(time.Duration(i) * w.BucketWidth) }
 	layout := "15:04"
 	switch {
@@ -431,8 +453,16 @@ func newHourChart(s *Snapshot) hourChart {
 		layout = "15:04:05"
 	}
 	ch.Ticks = [3]string{at(0).Format(layout), at(0).Add(time.Duration(n) * w.BucketWidth / 2).Format(layout), "now"}
-	if noData > 0 {
-		ch.NoData = "no data: before counting started at " + s.Start.Format(layout)
+	var why []string
+	for _, b := range bands {
+		if b.X < noData {
+			why = append(why, "before counting started at "+s.Start.Format(layout))
+		} else {
+			why = append(why, "not counting "+at(b.X).Format(layout)+"–"+at(b.X+b.W).Format(layout))
+		}
+	}
+	if len(why) > 0 {
+		ch.NoData = "no data: " + strings.Join(why, "; ")
 	}
 	partial := -1.0
 	if elapsed := s.Time.Sub(at(n - 1)); elapsed >= 0 && elapsed < w.BucketWidth {
@@ -449,6 +479,8 @@ func newHourChart(s *Snapshot) hourChart {
 		switch {
 		case i < noData:
 			t += ": no data (before counting started)"
+		case nd[i]:
+			t += ": no data (not counting: the process was down)"
 		default:
 			t += ": " + formatCount(w.Counts[i]) + " requests"
 			if errs != nil {
@@ -464,15 +496,15 @@ func newHourChart(s *Snapshot) hourChart {
 		ch.Hits[i] = hit{X: i, Title: t}
 	}
 	newRow := func(heading, class string) chartRow {
-		return chartRow{Heading: heading, Class: class, NoData: float64(noData), Partial: partial, W: n}
+		return chartRow{Heading: heading, Class: class, NoData: bands, Partial: partial, W: n}
 	}
 
 	req := newRow("Requests per "+bucketName(w.BucketWidth), "tall")
-	req.Bars, req.Axis = countBars(w.Counts, noData, partial, "b")
+	req.Bars, req.Axis = countBars(w.Counts, nd, partial, "b")
 	ch.Rows = append(ch.Rows, req)
 	if errs != nil {
 		e := newRow("5xx per "+bucketName(w.BucketWidth), "short")
-		e.Bars, e.Axis = countBars(errs, noData, partial, "e")
+		e.Bars, e.Axis = countBars(errs, nd, partial, "e")
 		var sum uint64
 		for _, x := range errs {
 			sum += x
@@ -515,14 +547,16 @@ func aligned[T any](xs []T, n int) []T {
 // countBars draws counts as bars scaled to their peak, skipping the
 // no-data buckets, and returns them with the axis labels. The bars are one
 // path (the partial bucket's another), so the page stays small.
-func countBars(counts []uint64, noData int, partial float64, class string) ([]line, []string) {
+func countBars(counts []uint64, nd []bool, partial float64, class string) ([]line, []string) {
 	var peak uint64
-	for _, c := range counts[noData:] {
-		peak = max(peak, c)
+	for i, c := range counts {
+		if !nd[i] {
+			peak = max(peak, c)
+		}
 	}
 	var full, part strings.Builder
-	for i := noData; i < len(counts); i++ {
-		if counts[i] == 0 {
+	for i := range counts {
+		if counts[i] == 0 || nd[i] {
 			continue
 		}
 		sb := &full

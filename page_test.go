@@ -365,6 +365,28 @@ func TestPageHourChart(t *testing.T) {
 	wantIn(t, body, "Requests per minute")
 	wantNotIn(t, body, "5xx per minute", "Latency p50 and p99 per", `class="p50"`, ", p50 ")
 
+	// A restart: the buckets NoDataAt marks after the leading ones are
+	// drawn as no data too, with no bars, and named in the legend.
+	s = sampleSnapshot()
+	s.Window.NoDataAt = make([]bool, len(s.Window.Counts))
+	for i := range s.Window.NoDataAt {
+		s.Window.NoDataAt[i] = i < 11 || i >= 20 && i < 25
+	}
+	body = renderSample(t, s, "")
+	wantIn(t, body,
+		`<rect class="nd" x="0" y="0" width="11" height="100"/>`,
+		`<rect class="nd" x="20" y="0" width="5" height="100"/>`,
+		"no data: before counting started at 13:19; not counting 13:28–13:33",
+		"13:28–13:29: no data (not counting: the process was down)",
+		"13:33–13:34: 2,")
+	for _, m := range barRE.FindAllStringSubmatch(body, -1) {
+		for _, x := range regexp.MustCompile(`M([0-9.]+) 100V`).FindAllStringSubmatch(m[2], -1) {
+			if f, _ := strconv.ParseFloat(x[1], 64); f >= 20 && f < 25 {
+				t.Errorf("bar %q at %v, in the restart's no-data region", m[1], f)
+			}
+		}
+	}
+
 	// Counting started before the window: nothing is marked as no data.
 	s = sampleSnapshot()
 	s.Window.NoData = 0
@@ -481,7 +503,7 @@ func TestPageSelfContained(t *testing.T) {
 // BenchmarkRenderPage renders the dashboard of the sample snapshot: the
 // cost of one page view (every RefreshInterval per open browser tab).
 func BenchmarkRenderPage(b *testing.B) {
-	c, err := Open(Options{RefreshInterval: time.Hour})
+	c, err := Open(Options{RefreshInterval: 30 * time.Second})
 	if err != nil {
 		b.Fatal(err)
 	}

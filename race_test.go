@@ -46,7 +46,7 @@ func TestAllPathsConcurrently(t *testing.T) {
 	handler := c.Handler()
 
 	// A saved state of 100 requests, restored while everything runs.
-	donor := New(Options{RefreshInterval: time.Minute})
+	donor := New(Options{RefreshInterval: 30 * time.Second})
 	for range 100 {
 		donor.IncrementRequests()
 	}

@@ -117,9 +117,42 @@ func TestRequestLandsInItsOwnBucket(t *testing.T) {
 	}
 }
 
+// TestRequestsPastPreparedBucket checks that requests served after the
+// clock moved past the prepared bucket, before the next refresh, count in
+// their own bucket: the request rotates the window itself.
+func TestRequestsPastPreparedBucket(t *testing.T) {
+	tests := []struct {
+		name       string
+		buckets    int
+		advance    time.Duration
+		wantCounts []uint64
+	}{
+		{"two and a half buckets", 5, 2*time.Minute + 30*time.Second, []uint64{0, 0, 0, 0, 5}},
+		{"ten buckets", 15, 10 * time.Minute, []uint64{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5}},
+		{"longer than the window", 3, time.Hour, []uint64{0, 0, 5}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, clk := newTestCollector(t, Options{WindowBuckets: tt.buckets})
+			c.Refresh()
+			clk.Add(tt.advance) // no refresh yet
+			serveN(c, "GET /x", 200, 3)
+			c.IncrementRequests()
+			c.IncrementRequests()
+			s := c.Refresh()
+			if !slices.Equal(s.Window.Counts, tt.wantCounts) {
+				t.Errorf("Counts = %v, want %v", s.Window.Counts, tt.wantCounts)
+			}
+			if s.Recent.Requests != 5 || s.Requests != 5 {
+				t.Errorf("Recent.Requests %d Requests %d, want 5 5", s.Recent.Requests, s.Requests)
+			}
+		})
+	}
+}
+
 // TestSlotAtRealClock checks the bucket a monotonic reading maps to.
 func TestSlotAtRealClock(t *testing.T) {
-	c := New(Options{RefreshInterval: time.Minute})
+	c := New(Options{RefreshInterval: 30 * time.Second})
 	defer c.Close()
 	w := c.win
 	p := w.prepared
@@ -131,7 +164,6 @@ func TestSlotAtRealClock(t *testing.T) {
 	}{
 		{"in the current bucket", (p-1)*w.width + 5, p - 1},
 		{"in the prepared bucket", p*w.width + 5, p},
-		{"past the prepared bucket: clamped", (p+3)*w.width + 5, p},
 		{"an older live bucket", (p-3)*w.width + 5, p - 3},
 		{"older than the live slices: the oldest", (p-100)*w.width + 5, p - int64(w.n) + 1},
 	}
@@ -139,6 +171,44 @@ func TestSlotAtRealClock(t *testing.T) {
 		if got, want := at(tt.wall), w.slotOf(tt.want); got != want {
 			t.Errorf("%s: slot %d, want %d", tt.name, got, want)
 		}
+	}
+
+	// Past the prepared bucket while a refresh holds the lock: counted in
+	// the prepared bucket, and the window is left alone.
+	c.mu.Lock()
+	got := at((p+3)*w.width + 5)
+	prepared := w.prepared
+	c.mu.Unlock()
+	if want := w.slotOf(p); got != want || prepared != p {
+		t.Errorf("past the prepared bucket, locked: slot %d prepared %d, want %d %d", got, prepared, want, p)
+	}
+	// With the lock free, the request rotates the window to its reading.
+	got = at((p+3)*w.width + 5)
+	c.mu.Lock()
+	prepared = w.prepared
+	c.mu.Unlock()
+	if want := w.slotOf(p + 3); got != want || prepared != p+4 {
+		t.Errorf("past the prepared bucket: slot %d prepared %d, want %d %d", got, prepared, want, p+4)
+	}
+}
+
+// TestRecordingMethodsUseTheirOwnReading checks that IncrementRequests and
+// RecordDuration count in the bucket of the moment they are called, not in
+// the one current at the last refresh.
+func TestRecordingMethodsUseTheirOwnReading(t *testing.T) {
+	c, clk := newTestCollector(t, Options{WindowBuckets: 3})
+	clk.Add(59*time.Second + 900*time.Millisecond) // 12:00:59.9
+	c.Refresh()
+	clk.Add(200 * time.Millisecond) // 12:01:00.1, no refresh yet
+	c.IncrementRequests()
+	c.RecordDuration(time.Millisecond)
+	clk.Add(time.Second)
+	s := c.Refresh()
+	if want := []uint64{0, 0, 1}; !slices.Equal(s.Window.Counts, want) {
+		t.Errorf("Counts = %v, want %v", s.Window.Counts, want)
+	}
+	if s.Window.P50[1] != 0 || s.Window.P50[2] == 0 {
+		t.Errorf("P50 = %v, want the duration in 12:01 only", s.Window.P50)
 	}
 }
 

@@ -293,7 +293,7 @@ func TestRoutesGetAllocations(t *testing.T) {
 // aliases). The baseline is a bare lookup in the table's map, all that get
 // did before routes were keyed by the name as shown.
 func BenchmarkRouteGet(b *testing.B) {
-	c := New(Options{RefreshInterval: time.Hour})
+	c := New(Options{RefreshInterval: 30 * time.Second})
 	b.Cleanup(func() { c.Close() })
 	b.Run("baseline", func(b *testing.B) {
 		rt := c.routes

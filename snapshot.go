@@ -91,9 +91,16 @@ type Window struct {
 	Errors        []uint64
 	P50, P90, P99 []time.Duration
 
+	// NoDataAt is aligned with Counts: true for a bucket without data,
+	// whose zeros mean "no data", not "no requests": one that lies before
+	// counting started (Snapshot.Start), or that began after the last save
+	// of a restored state (Options.StateFile) and ended before this
+	// collector started, when no process was counting ("no_data_at").
+	NoDataAt []bool
+
 	// NoData is how many of the oldest buckets lie before counting started
-	// (Snapshot.Start): their zeros mean "no data", not "no requests"
-	// ("no_data").
+	// (Snapshot.Start), kept for compatibility: they are marked in NoDataAt
+	// too, which also marks the buckets of a restart ("no_data").
 	NoData int
 
 	// Aligned with Counts: the Go heap and the goroutines as sampled by the
@@ -408,6 +415,7 @@ func (c *Collector) buildWindow(s *Snapshot, current int64) {
 	win.P99 = make([]time.Duration, nb)
 	win.HeapBytes = make([]uint64, nb)
 	win.Goroutines = make([]int, nb)
+	win.NoDataAt = make([]bool, nb)
 	startNs := s.Start.UnixNano()
 	for i := range nb {
 		a := first + i
@@ -427,8 +435,12 @@ func (c *Collector) buildWindow(s *Snapshot, current int64) {
 		win.P50[i], win.P90[i], win.P99[i] = f.p50, f.p90, f.p99
 		win.HeapBytes[i], win.Goroutines[i] = f.heap, f.goroutines
 		win.Total += f.requests
-		if (a+1)*w.width <= startNs {
+		switch end := (a + 1) * w.width; {
+		case end <= startNs:
 			win.NoData++
+			win.NoDataAt[i] = true
+		case a*w.width > c.downFrom && end <= c.downTo:
+			win.NoDataAt[i] = true
 		}
 	}
 }

@@ -708,6 +708,11 @@ func (c *Collector) apply(st *state) {
 	if st.savedAt > now {
 		skew = st.savedAt - now
 	}
+	// Between its last save and this collector's start nothing counted:
+	// the newest restored state's save time opens that gap.
+	if start := c.start.UnixNano(); st.savedAt < start && st.savedAt > c.downFrom {
+		c.downFrom, c.downTo = st.savedAt, start
+	}
 	current := w.prepared - 1
 	nb := int64(len(w.buckets))
 	first := st.abs - int64(len(st.window)) + 1

@@ -3,6 +3,7 @@ package vitals
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -126,15 +127,21 @@ func TestStateRoundTrip(t *testing.T) {
 }
 
 func TestStateRestartAfterGap(t *testing.T) {
+	// Counting starts at 12:00; the state is saved at 12:03.
 	tests := []struct {
 		name       string
 		gap        time.Duration
 		wantWindow []uint64
+		// the buckets before 12:00, and those the process was down for
+		// (from the save to the restart): no data, not zero requests
+		wantNoDataAt []bool
 	}{
-		{"no gap", 0, []uint64{0, 10, 10, 10, 1}},
-		{"two minutes down", 2 * time.Minute, []uint64{10, 10, 1, 0, 0}},
-		{"down longer than the window", time.Hour, []uint64{0, 0, 0, 0, 0}},
-		{"clock moved back: read as saved now", -10 * time.Minute, []uint64{0, 10, 10, 10, 1}},
+		{"no gap", 0, []uint64{0, 10, 10, 10, 1}, []bool{true, false, false, false, false}},
+		{"two minutes down", 2 * time.Minute, []uint64{10, 10, 1, 0, 0}, []bool{false, false, false, true, false}},
+		{"down longer than the window", time.Hour, []uint64{0, 0, 0, 0, 0}, []bool{true, true, true, true, false}},
+		// (Start stays this collector's: the shifted buckets are not
+		// checked for no data.)
+		{"clock moved back: read as saved now", -10 * time.Minute, []uint64{0, 10, 10, 10, 1}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -152,6 +159,9 @@ func TestStateRestartAfterGap(t *testing.T) {
 			s := b.Snapshot()
 			if !slices.Equal(s.Window.Counts, tt.wantWindow) {
 				t.Errorf("window %v, want %v", s.Window.Counts, tt.wantWindow)
+			}
+			if tt.wantNoDataAt != nil && !slices.Equal(s.Window.NoDataAt, tt.wantNoDataAt) {
+				t.Errorf("NoDataAt %v, want %v", s.Window.NoDataAt, tt.wantNoDataAt)
 			}
 			if s.Requests != 31 {
 				t.Errorf("Requests = %d, want 31 whatever the gap", s.Requests)
@@ -402,7 +412,7 @@ func TestStateFileHugeNotRead(t *testing.T) {
 	f.Close()
 	var reported error
 	allocated := allocatedBy(func() {
-		c, err := Open(Options{StateFile: path, RefreshInterval: time.Minute, OnError: func(err error) { reported = err }})
+		c, err := Open(Options{StateFile: path, RefreshInterval: 30 * time.Second, OnError: func(err error) { reported = err }})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -592,7 +602,7 @@ func TestStateDecodeMemory(t *testing.T) {
 func TestStateFileSaveOnCloseAndRestore(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "vitals.state")
 	clk := newFakeClock()
-	o := Options{StateFile: path, Now: clk.Now, RefreshInterval: time.Minute, SaveInterval: time.Hour}
+	o := Options{StateFile: path, Now: clk.Now, RefreshInterval: 30 * time.Second, SaveInterval: time.Hour}
 	c, err := Open(o)
 	if err != nil {
 		t.Fatal(err)
@@ -709,7 +719,7 @@ func readState(t *testing.T, path string) *state {
 }
 
 func FuzzDecodeState(f *testing.F) {
-	c := New(Options{RefreshInterval: time.Minute})
+	c := New(Options{RefreshInterval: 30 * time.Second})
 	for i := range 20 {
 		c.routes.get(fmt.Sprint("r", i%3)).observe(c.slotNow(), i%numMethods, 200+i, int64(i)*1e6, 10, c.bounds)
 		c.RecordDuration(time.Duration(i))
@@ -775,7 +785,7 @@ func TestStateFieldsSeeds(t *testing.T) {
 func seedStates() [][]byte {
 	var out [][]byte
 	for _, o := range []Options{{}, {Buckets: []float64{0.01, 1}, WindowBuckets: 3}} {
-		c := New(Options{RefreshInterval: time.Minute, Buckets: o.Buckets, WindowBuckets: o.WindowBuckets})
+		c := New(Options{RefreshInterval: 30 * time.Second, Buckets: o.Buckets, WindowBuckets: o.WindowBuckets})
 		out = append(out, c.capture().encode())
 		for i := range 20 {
 			c.routes.get(fmt.Sprint("GET /r", i%3, "/é")).observe(c.slotNow(), i%numMethods, 200+i*17, int64(i)*1e6, 10, c.bounds)
@@ -931,7 +941,7 @@ func checkDecode(t *testing.T, data []byte) {
 		if fmt.Sprint(again) != fmt.Sprint(st) {
 			t.Fatal("re-encoded state differs")
 		}
-		c := New(Options{RefreshInterval: time.Minute})
+		c := New(Options{RefreshInterval: 30 * time.Second})
 		c.apply(st)
 		c.Close()
 	}
@@ -961,4 +971,52 @@ func (r *countingReader) Read(p []byte) (int, error) {
 	clear(p)
 	r.n += int64(len(p))
 	return len(p), nil
+}
+
+// TestNoDataAfterRestart checks that the buckets a crashed process was down
+// for are "no data" in the window, in JSON and on the page, not zero
+// requests: from the last save to the restart.
+func TestNoDataAfterRestart(t *testing.T) {
+	clk := newFakeClock()
+	a, _ := newTestCollector(t, Options{Now: clk.Now, WindowBuckets: 60})
+	clk.Add(90 * time.Second) // 12:01:30
+	serveN(a, "GET /x", 200, 4)
+	a.Refresh()
+	var buf bytes.Buffer
+	if err := a.Save(&buf); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(30 * time.Minute) // down until 12:31:30
+	b, _ := newTestCollector(t, Options{Now: clk.Now, WindowBuckets: 60})
+	if err := b.Restore(&buf); err != nil {
+		t.Fatal(err)
+	}
+	s := b.Refresh()
+	// The window is 11:32 to 12:31: 28 buckets before counting started at
+	// 12:00, 12:00 and 12:01 counted, 12:02 to 12:30 down, 12:31 counted.
+	want := make([]bool, 60)
+	for i := range want {
+		want[i] = i < 28 || i >= 30 && i < 59
+	}
+	if !slices.Equal(s.Window.NoDataAt, want) {
+		t.Errorf("NoDataAt = %v, want %v", s.Window.NoDataAt, want)
+	}
+	if s.Window.NoData != 28 || s.Window.Counts[29] != 4 {
+		t.Errorf("NoData %d, 12:01 count %d; want 28 and 4", s.Window.NoData, s.Window.Counts[29])
+	}
+	j, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(j, []byte(`"no_data_at":[true,`)) {
+		t.Errorf("JSON has no no_data_at: %s", j)
+	}
+	body := renderSample(t, s, "")
+	wantIn(t, body,
+		`<rect class="nd" x="0" y="0" width="28" height="100"/>`,
+		`<rect class="nd" x="30" y="0" width="29" height="100"/>`,
+		"no data: before counting started at 12:00; not counting 12:02–12:31",
+		"12:02–12:03: no data (not counting: the process was down)",
+		"12:31–12:32: 0 requests",
+	)
 }

@@ -17,9 +17,18 @@ import (
 // clock reaches it: it drains the slice that bucket will reuse (the oldest)
 // into the since-start totals and the per-bucket figures below, and only
 // then publishes the prepared bucket in cur. A request never writes a slice
-// that was not emptied for its bucket; a reading past the prepared bucket
-// (a refresh late by a whole bucket) is counted in the prepared one, and
-// one older than the live slices in the oldest live one.
+// that was not emptied for its bucket; a reading older than the live slices
+// is counted in the oldest live one.
+//
+// A refresh runs at least twice per bucket (Options.RefreshInterval is at
+// most half of BucketWidth), so a reading past the prepared bucket means
+// the refresh goroutine is late by more than half a bucket (a stalled
+// process, or an injected clock moved on between refreshes). The request
+// that finds it then rotates the window itself, if it can take
+// Collector.mu without waiting (TryLock), and counts in its own bucket;
+// if a refresh holds the lock, it counts in the prepared bucket, the
+// newest one it may write. The usual path pays nothing for this: the
+// reading is compared with the prepared bucket's start anyway.
 //
 // Below cur, the fields are the refresh goroutine's (guarded by
 // Collector.mu): the figures of each bucket of the window, kept when its
@@ -110,6 +119,9 @@ func (c *Collector) slotAt(end time.Duration) int {
 	start := p * w.width
 	switch {
 	case wall >= start:
+		if wall-start >= w.width {
+			return c.catchUp(wall, ps)
+		}
 		return ps
 	case wall >= start-w.width:
 		if ps == 0 {
@@ -120,8 +132,24 @@ func (c *Collector) slotAt(end time.Duration) int {
 	return w.slotOf(max(floorDiv(wall, w.width), p-int64(w.n)+1))
 }
 
-// slotNow returns the slice of the bucket current at the last refresh,
-// for the recording methods that take no clock reading of their own.
+// catchUp returns the slice of a reading (unix nanos) past the prepared
+// bucket, whose slice is ps: it rotates the window to the reading when
+// Collector.mu is free, and returns ps when a refresh holds it. Rare: the
+// refresh goroutine is late by more than half a bucket.
+func (c *Collector) catchUp(wall int64, ps int) int {
+	if !c.mu.TryLock() {
+		return ps
+	}
+	defer c.mu.Unlock()
+	c.rotate(time.Unix(0, wall))
+	w := c.win
+	p := w.prepared
+	return w.slotOf(min(max(floorDiv(wall, w.width), p-int64(w.n)+1), p))
+}
+
+// slotNow returns the slice of the bucket current at the last refresh.
+// The recording methods take their own reading (slotAt); tests use it to
+// place figures without one.
 func (c *Collector) slotNow() int {
 	ps := int(c.win.cur.Load() & 0xff)
 	if ps == 0 {

@@ -26,7 +26,7 @@ import (
 // the test reads it with snapshot.
 func newCollector(t *testing.T, o vitals.Options) *vitals.Collector {
 	t.Helper()
-	o.RefreshInterval = time.Minute
+	o.RefreshInterval = 30 * time.Second
 	c := vitals.New(o)
 	t.Cleanup(func() { c.Close() })
 	return c
