@@ -228,6 +228,10 @@ type codeCount struct {
 // errBadState wraps every reason a state cannot be decoded.
 var errBadState = errors.New("bad state")
 
+// errNewerState wraps the error for a state written by a newer version of
+// vitals: not damaged, only unreadable here (after a rollback, say).
+var errNewerState = errors.New("written by a newer version of vitals")
+
 func badState(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", errBadState, fmt.Sprintf(format, args...))
 }
@@ -321,7 +325,7 @@ func decodeState(data []byte) (*state, error) {
 	version := binary.LittleEndian.Uint32(data[8:])
 	if v := version; v != stateVersion && v != 1 {
 		if v > stateVersion {
-			return nil, badState("written by a newer version of vitals (format %d; this one reads %d)", v, stateVersion)
+			return nil, fmt.Errorf("%w: %w (format %d; this one reads %d)", errBadState, errNewerState, v, stateVersion)
 		}
 		return nil, badState("unknown format version %d", v)
 	}

@@ -206,9 +206,6 @@ func resum(b []byte) []byte {
 
 func TestStateFileBad(t *testing.T) {
 	good := stateBytes(t)
-	newer := resum(append([]byte(nil), good...))
-	binary.LittleEndian.PutUint32(newer[8:], stateVersion+1)
-	resum(newer)
 	flipped := append([]byte(nil), good...)
 	flipped[len(flipped)/2] ^= 0x40
 	tests := []struct {
@@ -222,7 +219,6 @@ func TestStateFileBad(t *testing.T) {
 		{"truncated payload", good[:len(good)-9], "truncated"},
 		{"trailing bytes", append(append([]byte(nil), good...), 0), "unexpected bytes"},
 		{"corrupt", flipped, "checksum mismatch"},
-		{"newer version", newer, "newer version"},
 		{"method -1", frame(testPayload(map[string]any{"method": uint64(math.MaxUint64)})), "method"},
 	}
 	for _, tt := range tests {
@@ -314,27 +310,147 @@ func TestStateFileAsideUnique(t *testing.T) {
 	}
 }
 
-// TestStateFileUnreadable: a state file that cannot be read (here a
-// directory) is set aside and the collector starts empty.
-func TestStateFileUnreadable(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "vitals.state")
-	if err := os.Mkdir(path, 0o700); err != nil {
-		t.Fatal(err)
+// TestStateFileNewerVersion: a state file written by a newer version of
+// vitals (the binary was rolled back) is not damaged: it is left in place,
+// never overwritten, and the collector runs without persistence, saying so
+// through OnError, or Open fails with StrictState.
+func TestStateFileNewerVersion(t *testing.T) {
+	newer := resum(stateBytes(t))
+	binary.LittleEndian.PutUint32(newer[8:], stateVersion+1)
+	resum(newer)
+	for _, strict := range []bool{false, true} {
+		t.Run(fmt.Sprintf("strict=%v", strict), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "vitals.state")
+			if err := os.WriteFile(path, newer, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var reported []error
+			o := Options{StateFile: path, StrictState: strict, SaveInterval: 10 * time.Millisecond, OnError: func(err error) { reported = append(reported, err) }}
+			c, err := Open(o)
+			if strict {
+				if err == nil {
+					c.Close()
+					t.Fatal("Open with StrictState accepted a newer state file")
+				}
+			} else {
+				if err != nil {
+					t.Fatalf("Open: %v", err)
+				}
+				if len(reported) != 1 {
+					t.Fatalf("OnError got %v, want the newer file reported once", reported)
+				}
+				err = reported[0]
+				c.IncrementRequests()
+				if s := c.Refresh(); s.Requests != 1 {
+					t.Errorf("counted %d requests, want 1", s.Requests)
+				}
+				if err := c.Close(); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+				if len(reported) != 1 {
+					t.Errorf("OnError got %v after Close, want nothing more", reported[1:])
+				}
+			}
+			if msg := err.Error(); !strings.Contains(msg, path) || !strings.Contains(msg, "newer version") || !strings.Contains(msg, "without persistence") {
+				t.Errorf("error %q should name the file, say it is from a newer version and that nothing is saved", msg)
+			}
+			if !errors.Is(err, errNewerState) {
+				t.Errorf("error %v does not wrap errNewerState", err)
+			}
+			if data, err := os.ReadFile(path); err != nil || !bytes.Equal(data, newer) {
+				t.Errorf("the newer file was not left in place untouched: %v", err)
+			}
+			if aside, _ := filepath.Glob(path + ".*"); len(aside) != 1 || aside[0] != path+".lock" {
+				t.Errorf("files beside the state file: %v, want only the lock", aside)
+			}
+			// The lock was released: once the file is moved away, the next
+			// Open persists again.
+			if err := os.Rename(path, path+".keep"); err != nil {
+				t.Fatal(err)
+			}
+			o.StrictState = true
+			c, err = Open(o)
+			if err != nil {
+				t.Fatalf("Open after the newer file was moved: %v", err)
+			}
+			if err := c.Close(); err != nil {
+				t.Fatal(err)
+			}
+			readState(t, path)
+		})
 	}
-	var reported error
-	c, err := Open(Options{StateFile: path, OnError: func(err error) { reported = err }})
+}
+
+// TestStateFileNotRegular: a StateFile that names a directory (here, and
+// through a symlink) is a configuration error: Open fails, StrictState or
+// not, with an error naming it, and the directory is neither read, renamed
+// nor replaced. persist_unix_test.go does FIFOs and sockets.
+func TestStateFileNotRegular(t *testing.T) {
+	for _, link := range []bool{false, true} {
+		for _, strict := range []bool{false, true} {
+			t.Run(fmt.Sprintf("symlink=%v/strict=%v", link, strict), func(t *testing.T) {
+				dir := t.TempDir()
+				target := filepath.Join(dir, "data")
+				if err := os.Mkdir(target, 0o700); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(target, "important"), []byte("x"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				path := target
+				if link {
+					path = filepath.Join(dir, "vitals.state")
+					if err := os.Symlink(target, path); err != nil {
+						t.Skip(err)
+					}
+				}
+				checkNotRegularRefused(t, path, strict, "a directory")
+				if data, err := os.ReadFile(filepath.Join(target, "important")); err != nil || string(data) != "x" {
+					t.Errorf("the directory's content is gone: %v", err)
+				}
+			})
+		}
+	}
+}
+
+// checkNotRegularRefused opens a collector on path, which is not a regular
+// file, and checks that Open fails with an error naming it and what it is,
+// reports nothing, and leaves it where it was, as it was.
+func checkNotRegularRefused(t *testing.T, path string, strict bool, what string) {
+	t.Helper()
+	before, err := os.Lstat(path)
 	if err != nil {
-		t.Fatalf("Open failed on an unreadable state file: %v", err)
-	}
-	c.IncrementRequests()
-	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if reported == nil || !strings.Contains(reported.Error(), "kept as") {
-		t.Errorf("reported %v, want the file set aside", reported)
+	var reported []error
+	done := make(chan error, 1)
+	go func() {
+		c, err := Open(Options{StateFile: path, StrictState: strict, OnError: func(err error) { reported = append(reported, err) }})
+		if err == nil {
+			c.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err = <-done:
+	case <-time.After(time.Minute): // a guard against a hang, not a measure of speed
+		t.Fatalf("Open on %s is still blocked after a minute", what)
 	}
-	if st := readState(t, path); st.retired+sum(st.window) != 1 {
-		t.Error("the new state file does not hold the request counted")
+	if err == nil {
+		t.Fatalf("Open accepted a StateFile that is %s", what)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "StateFile "+path) || !strings.Contains(msg, what) {
+		t.Errorf("error %q should name StateFile %s and say it is %s", msg, path, what)
+	}
+	if len(reported) != 0 {
+		t.Errorf("OnError got %v, want nothing: Open's error says it", reported)
+	}
+	after, err := os.Lstat(path)
+	if err != nil || !os.SameFile(before, after) || after.Mode() != before.Mode() {
+		t.Errorf("%s was moved or replaced: %v", path, err)
+	}
+	if aside, _ := filepath.Glob(globEscape(path) + ".bad-*"); len(aside) != 0 {
+		t.Errorf("set aside: %v", aside)
 	}
 }
 
