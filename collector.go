@@ -96,6 +96,14 @@ type Options struct {
 	// MaxRoutes caps the distinct routes counted; requests to routes first
 	// seen after the cap count under RouteOther. Default DefaultMaxRoutes;
 	// at most 10000.
+	//
+	// The routes of a restored state (StateFile, Collector.Restore) are
+	// capped apart, at MaxRoutes too, so that a state's names (of routes
+	// long gone, or crafted) never take the slots of the routes this
+	// process serves: restored routes beyond that cap count under
+	// RouteOther, and requests to a restored route count there without
+	// taking a slot. At most 2×MaxRoutes routes are kept, plus
+	// RouteUnmatched and RouteOther.
 	MaxRoutes int
 
 	// Namespace prefixes every Prometheus metric name, joined with an
@@ -111,7 +119,9 @@ type Options struct {
 	// across restarts (see Collector.Save for what is kept). Open restores
 	// from it, locks it against a second collector, saves it every
 	// SaveInterval and once more on Close; use Open, not New, when
-	// persisting. Its directory must exist: Open fails otherwise, when
+	// persisting. The routes it restores are capped apart from the routes
+	// this process serves (see MaxRoutes). Its directory must exist: Open
+	// fails otherwise, when
 	// another collector holds the file, and when StateFile names something
 	// other than a regular file (after following symlinks: a directory,
 	// FIFO, socket or device), which Open neither reads nor moves.

@@ -678,10 +678,11 @@ func hostileRoutes(size int) []byte {
 }
 
 // TestStateDecodeMemory: decoding and restoring a hostile state allocates
-// a bounded amount, not a multiple of its size.
+// a bounded amount, not a multiple of the codes it holds, even with every
+// route slot free (MaxRoutes 10000).
 func TestStateDecodeMemory(t *testing.T) {
 	data := hostileRoutes(16 << 20)
-	c, _ := newTestCollector(t, Options{})
+	c, _ := newTestCollector(t, Options{MaxRoutes: 10000})
 	allocated := allocatedBy(func() {
 		if err := c.Restore(bytes.NewReader(data)); err != nil {
 			t.Fatal(err)
@@ -689,9 +690,9 @@ func TestStateDecodeMemory(t *testing.T) {
 	})
 	t.Logf("Restore of a %d KiB state of dense routes allocated %d KiB", len(data)>>10, allocated>>10)
 	// Restore holds the input once and allocates the collector's own
-	// routes (capped by MaxRoutes: 100 routes of 90 code blocks are 7 MiB),
-	// but nothing in proportion to the codes in the file.
-	if limit := uint64(len(data)) + 16<<20; allocated > limit {
+	// routes (about 600 here), whose codes are kept only when non-zero:
+	// nothing in proportion to the codes in the file.
+	if limit := 2 * uint64(len(data)); allocated > limit {
 		t.Errorf("Restore of %d MiB allocated %d MiB, want at most %d MiB", len(data)>>20, allocated>>20, limit>>20)
 	}
 	decoded := allocatedBy(func() {
@@ -703,6 +704,120 @@ func TestStateDecodeMemory(t *testing.T) {
 	if decoded > 2<<20 {
 		t.Errorf("decodeState of %d MiB allocated %d KiB, want under 2 MiB whatever the size", len(data)>>20, decoded>>10)
 	}
+}
+
+// routesState returns a state of n routes named r0, r1, …, each with
+// codes (method, code) pairs counted count times (in one classic bucket).
+func routesState(n, codes int, count uint64) []byte {
+	var routes []byte
+	for i := range n {
+		r := routeState{name: fmt.Sprint("r", i), hist: []uint64{uint64(codes) * count, 0, 0}}
+		for k := range codes {
+			r.codes = append(r.codes, codeCount{k % numMethods, 100 + k/numMethods%9*100 + k/90, count})
+		}
+		routes = appendRoute(routes, &r)
+	}
+	st := &state{
+		savedAt: 1_700_000_000e9, firstStart: 1_700_000_000e9, width: int64(time.Minute),
+		abs: 1_700_000_000 / 60, window: []uint64{uint64(n*codes) * count}, bounds: []int64{1e6, 1e9},
+		nroutes: n, routes: routes,
+	}
+	return st.encode()
+}
+
+// TestRestoredCodes: restored codes keep only non-zero counts, one entry
+// per (method, code), in method then code order, however they come.
+func TestRestoredCodes(t *testing.T) {
+	var r restoredStats
+	r.addCodes([]codeCount{{0, 200, 0}, {9, 999, 0}})
+	if r.codes != nil {
+		t.Errorf("zero counts stored: %v", r.codes)
+	}
+	r.addCodes([]codeCount{{2, 503, 1}, {0, 404, 2}, {2, 503, 3}, {0, 200, 0}})
+	r.addCodes([]codeCount{{0, 200, 4}, {0, 404, 5}})
+	var got []string
+	r.forEachCode(func(method, code int, n uint64) {
+		got = append(got, fmt.Sprintf("%s %d %d", methodNames[method], code, n))
+	})
+	if want := []string{"get 200 4", "get 404 7", "post 503 4"}; !slices.Equal(got, want) {
+		t.Errorf("codes %q, want %q", got, want)
+	}
+}
+
+var statsSink *stats // keeps what a test allocates on the heap
+
+// TestStateRestoreManyRoutes restores 10000 routes with MaxRoutes 10000:
+// the routes enter the table in one batch, not one copy of the table per
+// route, and each costs a live route's counters plus its non-zero codes,
+// not a block of 100 counters per (method, status class).
+func TestStateRestoreManyRoutes(t *testing.T) {
+	const n = 10000
+	data := routesState(n, 90, 1)
+	c, _ := newTestCollector(t, Options{MaxRoutes: n})
+	route := allocatedBy(func() { statsSink = newStats("r", len(c.bounds), c.win.n) })
+	allocated := allocatedBy(func() {
+		if err := c.Restore(bytes.NewReader(data)); err != nil {
+			t.Fatal(err)
+		}
+	})
+	beyond := int64(allocated) - n*int64(route)
+	t.Logf("Restore of %d routes (%d KiB) allocated %d KiB: %d KiB for the routes' live counters (%d B each), %d KiB more (%.1fx the input)",
+		n, len(data)>>10, allocated>>10, n*route>>10, route, beyond>>10, float64(beyond)/float64(len(data)))
+	// The input, read into memory, and 16 bytes per non-zero code, which
+	// takes at least 3 bytes of the input.
+	if limit := 8 * int64(len(data)); beyond > limit {
+		t.Errorf("beyond the routes' counters, Restore of %d KiB allocated %d KiB, want at most 8x the input", len(data)>>10, beyond>>10)
+	}
+	s := c.Refresh()
+	if len(s.Routes) != n || s.Requests != n*90 || s.Status.Success != n*10 {
+		t.Errorf("restored %d routes, %d requests, %+v; want %d routes, %d requests", len(s.Routes)-1, s.Requests, s.Status, n, n*90)
+	}
+}
+
+// TestStateRestoredRoutesKeepLiveSlots: the routes of a restored state do
+// not take the MaxRoutes slots of the routes this process serves; they are
+// capped apart, at MaxRoutes, and those beyond count under RouteOther.
+func TestStateRestoredRoutesKeepLiveSlots(t *testing.T) {
+	serve := func(c *Collector, paths ...string) {
+		h := c.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+		for _, p := range paths {
+			h.ServeHTTP(newTestInner(), httptest.NewRequest("GET", p, nil))
+		}
+	}
+	counts := func(s *Snapshot) map[string]uint64 {
+		m := map[string]uint64{}
+		for _, r := range s.Routes {
+			m[r.Route] = r.Requests
+		}
+		return m
+	}
+	byPath := func(r *http.Request) string { return r.URL.Path[1:] }
+
+	t.Run("default", func(t *testing.T) {
+		c, _ := newTestCollector(t, Options{Route: byPath})
+		if err := c.Restore(bytes.NewReader(routesState(DefaultMaxRoutes, 1, 1))); err != nil {
+			t.Fatal(err)
+		}
+		serve(c, "/real")
+		got := counts(c.Refresh())
+		if got["real"] != 1 || got[RouteOther] != 0 || got["r0"] != 1 || got["r99"] != 1 {
+			t.Errorf("after restoring %d routes, a live one: %v; want real 1, other 0, r0…r99 1", DefaultMaxRoutes, got)
+		}
+	})
+	t.Run("capped apart", func(t *testing.T) {
+		c, _ := newTestCollector(t, Options{Route: byPath, MaxRoutes: 3})
+		if err := c.Restore(bytes.NewReader(routesState(5, 1, 1))); err != nil {
+			t.Fatal(err)
+		}
+		// r0 is restored: live requests to it count there and take no
+		// slot; a, b and c take the three live slots, d is other.
+		serve(c, "/r0", "/a", "/b", "/c", "/d")
+		got := counts(c.Refresh())
+		want := map[string]uint64{"r0": 2, "r1": 1, "r2": 1, "a": 1, "b": 1, "c": 1, RouteOther: 2 + 1}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("routes %v, want %v", got, want)
+		}
+	})
 }
 
 func TestStateFileSaveOnCloseAndRestore(t *testing.T) {
