@@ -126,7 +126,11 @@ func (r *restoredStats) addCodes(cs []codeCount) {
 	if n == 0 {
 		return
 	}
-	r.codes = slices.Grow(r.codes, n) // exactly, when r had none
+	if cap(r.codes)-had < n { // grown to exactly what is needed
+		grown := make([]restoredCode, had, had+n)
+		copy(grown, r.codes)
+		r.codes = grown
+	}
 	for _, cc := range cs {
 		if cc.n != 0 {
 			r.codes = append(r.codes, restoredCode{uint16(cc.method*1000 + cc.code), cc.n})
