@@ -100,6 +100,14 @@ type Options struct {
 	// MaxRoutes caps the distinct routes counted; requests to routes first
 	// seen after the cap count under RouteOther. Default DefaultMaxRoutes;
 	// at most 10000.
+	//
+	// The routes of a restored state (StateFile, Collector.Restore) are
+	// capped apart, at MaxRoutes too, so that a state's names (of routes
+	// long gone, or crafted) never take the slots of the routes this
+	// process serves: restored routes beyond that cap count under
+	// RouteOther, and requests to a restored route count there without
+	// taking a slot. At most 2×MaxRoutes routes are kept, plus
+	// RouteUnmatched and RouteOther.
 	MaxRoutes int
 
 	// Namespace prefixes every Prometheus metric name, joined with an
@@ -115,24 +123,31 @@ type Options struct {
 	// across restarts (see Collector.Save for what is kept). Open restores
 	// from it, locks it against a second collector, saves it every
 	// SaveInterval and once more on Close; use Open, not New, when
-	// persisting. Its directory must exist: Open fails otherwise, and when
-	// another collector holds the file.
+	// persisting. The routes it restores are capped apart from the routes
+	// this process serves (see MaxRoutes). Its directory must exist: Open
+	// fails otherwise, when
+	// another collector holds the file, and when StateFile names something
+	// other than a regular file (after following symlinks: a directory,
+	// FIFO, socket or device), which Open neither reads nor moves.
 	//
-	// A file that cannot be read or decoded (damaged, truncated, written by
-	// a newer version, not a vitals file, over 64 MiB) never stops the
-	// server: it is renamed aside to StateFile.bad-<unix seconds> (with -2,
-	// -3, … added when that name is taken, so a bad file is never
-	// overwritten), the error naming both files goes to OnError, and Open
-	// returns a working collector that starts counting from zero. If the
-	// file cannot even be renamed, it is left in place and the collector
-	// runs without persistence rather than overwrite it (also reported).
-	// Set StrictState to make Open return that error instead. Default:
-	// none.
+	// A file that cannot be read or decoded (damaged, truncated, not a
+	// vitals file, over 64 MiB) never stops the server: it is renamed aside
+	// to StateFile.bad-<unix seconds> (with -2, -3, … added when that name
+	// is taken, so a bad file is never overwritten), the error naming both
+	// files goes to OnError, and Open returns a working collector that
+	// starts counting from zero. If the file cannot even be renamed, it is
+	// left in place and the collector runs without persistence rather than
+	// overwrite it (also reported). A file written by a newer version of
+	// vitals (after a rollback) is not damaged: it is left in place, and
+	// the collector runs without persistence, saving nothing, until the file
+	// is moved away (reported too). Set StrictState to make Open return
+	// those errors instead. Default: none.
 	StateFile string
 
 	// StrictState makes Open fail, with an error naming the file, when
-	// StateFile cannot be read or decoded, instead of reporting it through
-	// OnError and starting empty. The file is set aside either way.
+	// StateFile cannot be read or decoded or was written by a newer
+	// version, instead of reporting it through OnError and starting empty
+	// or without persistence. A bad file is set aside either way.
 	StrictState bool
 
 	// SaveInterval is how often StateFile is saved. Default 10s; at least
@@ -335,8 +350,9 @@ func New(opts Options) *Collector {
 
 // Open is New that returns an error for invalid options instead of
 // panicking, and for a StateFile that cannot be used: one in a directory
-// that does not exist, one locked by another collector, or, with
-// StrictState, one that cannot be read or decoded (see Options.StateFile).
+// that does not exist, one locked by another collector, one that is not a
+// regular file, or, with StrictState, one that cannot be read or decoded or
+// was written by a newer version (see Options.StateFile).
 func Open(opts Options) (*Collector, error) {
 	fake := opts.Now != nil
 	opts, err := opts.normalize()

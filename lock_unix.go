@@ -33,6 +33,13 @@ func lockFile(path string) (func(), error) {
 	return func() { f.Close() }, nil // closing the file releases the lock
 }
 
+// openNoBlock opens path for reading without blocking: a FIFO opens at
+// once instead of waiting for a writer. Reads of a regular file are not
+// affected.
+func openNoBlock(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+}
+
 // syncDir makes a rename in dir durable.
 func syncDir(dir string) error {
 	d, err := os.Open(dir)

@@ -23,7 +23,10 @@ const DefaultSaveInterval = 10 * time.Second
 // overwritten, and reported: through OnError, after which the collector
 // starts empty, or, with Options.StrictState, as Open's error. A file that
 // cannot even be set aside is left in place and, without StrictState, the
-// collector runs without persistence rather than overwrite it.
+// collector runs without persistence rather than overwrite it; so is a
+// file written by a newer version, which is not set aside. A StateFile
+// that is not a regular file (a directory, FIFO, socket, device) is a
+// configuration error: Open fails and nothing is read or moved.
 func (c *Collector) openState() error {
 	path := c.opts.StateFile
 	dir := filepath.Dir(path)
@@ -43,12 +46,25 @@ func (c *Collector) openState() error {
 			os.Remove(f)
 		}
 	}
-	st, why := loadStateFile(path)
+	st, bad, err := loadStateFile(path)
 	switch {
+	case err != nil: // not a file vitals may read, set aside or replace
+		unlock()
+		return fmt.Errorf("vitals: StateFile %s: %w", path, err)
 	case st != nil:
 		c.apply(st)
-	case why != "":
-		kept, err := c.setAside(path, why)
+	case errors.Is(bad, errNewerState):
+		// Left in place for the version that wrote it (a rollback): no
+		// saver, which would overwrite it.
+		unlock()
+		err := fmt.Errorf("vitals: state file %s: %w; it was left in place and is not used, and this collector runs without persistence (nothing is saved) until it is moved away", path, bad)
+		if c.opts.StrictState {
+			return err
+		}
+		c.reportError(err)
+		return nil
+	case bad != nil:
+		kept, err := c.setAside(path, bad.Error())
 		if c.opts.StrictState {
 			unlock()
 			return err
@@ -70,38 +86,69 @@ func (c *Collector) openState() error {
 }
 
 // loadStateFile reads and decodes the state file at path. It returns the
-// state, or why the file cannot be used, or neither when there is no file.
-// It checks the size before reading, so a huge file is never read into
-// memory, and reads at most maxStateSize+1 bytes even if the file grows
-// meanwhile.
-func loadStateFile(path string) (*state, string) {
-	f, err := os.Open(path)
+// state; or, in bad, why the file cannot be used; or neither when there is
+// no file. It returns err, and touches nothing, when path is not a regular
+// file (a directory, FIFO, device or socket, after following symlinks):
+// that is a configuration error, not a damaged file, and such a thing must
+// be neither read, which could block forever, nor renamed away.
+//
+// It checks the type before opening and again on the open file, which is
+// opened without blocking (openNoBlock), so a FIFO put in place meanwhile
+// cannot hang it either. It checks the size before reading, so a huge file
+// is never read into memory, and reads at most maxStateSize+1 bytes even
+// if the file grows meanwhile.
+func loadStateFile(path string) (st *state, bad, err error) {
+	fi, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, "" // first start: nothing to restore
+		return nil, nil, nil // first start: nothing to restore
 	}
 	if err != nil {
-		return nil, err.Error()
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err.Error()
+		return nil, err, nil
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, "not a regular file"
+		return nil, nil, notRegular(fi)
+	}
+	f, err := openNoBlock(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, err, nil
+	}
+	defer f.Close()
+	if fi, err = f.Stat(); err != nil {
+		return nil, err, nil
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, nil, notRegular(fi)
 	}
 	if fi.Size() > maxStateSize {
-		return nil, fmt.Sprintf("larger than %d bytes (%d)", maxStateSize, fi.Size())
+		return nil, fmt.Errorf("larger than %d bytes (%d)", maxStateSize, fi.Size()), nil
 	}
 	data, err := readLimited(f, fi.Size())
 	if err != nil {
-		return nil, err.Error()
+		return nil, err, nil
 	}
-	st, err := decodeState(data)
-	if err != nil {
-		return nil, err.Error()
+	if st, err = decodeState(data); err != nil {
+		return nil, err, nil
 	}
-	return st, ""
+	return st, nil, nil
+}
+
+// notRegular is the error for a StateFile that is not a regular file.
+func notRegular(fi fs.FileInfo) error {
+	what := "not a regular file"
+	switch t := fi.Mode().Type(); {
+	case t&fs.ModeDir != 0:
+		what = "a directory"
+	case t&fs.ModeNamedPipe != 0:
+		what = "a named pipe (FIFO)"
+	case t&fs.ModeSocket != 0:
+		what = "a socket"
+	case t&fs.ModeDevice != 0:
+		what = "a device"
+	}
+	return fmt.Errorf("is %s, not a regular file; it was left untouched: name a file (which Open creates) instead", what)
 }
 
 // readLimited reads r to its end into a buffer sized for size bytes,
@@ -149,6 +196,10 @@ func globEscape(s string) string {
 // state file's lock, held by the caller, keeps other collectors from
 // choosing the same name meanwhile.
 func (c *Collector) setAside(path, why string) (kept bool, err error) {
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		// Replaced meanwhile by something that is not a file: never move it.
+		return false, fmt.Errorf("vitals: state file %s: %s; it %w", path, why, notRegular(fi))
+	}
 	base := path + ".bad-" + strconv.FormatInt(c.opts.Now().Unix(), 10)
 	aside := base
 	for i := 2; ; i++ {

@@ -35,9 +35,12 @@ const (
 // The request path reads an immutable map through an atomic pointer: no
 // lock, no allocation. A route seen for the first time is added under mu
 // by copying the map and publishing the copy, so writers of new routes
-// serialise among themselves and never disturb readers. There are at most
-// MaxRoutes+2 routes (the cap, plus unmatched and other), so copies stay
-// small and rare.
+// serialise among themselves and never disturb readers. The routes of a
+// restored state are added in one batch, with one copy (addRestored), and
+// counted apart: at most MaxRoutes routes first seen by this process, plus
+// at most MaxRoutes more restored ones, plus unmatched and other, so copies
+// stay small and rare, and a state's routes (stale, or crafted) never take
+// the slots of the routes this process serves.
 //
 // Routes are keyed by the name as shown (shownName: valid UTF-8, cut on a
 // rune boundary), so that names differing only in invalid bytes or past
@@ -56,7 +59,8 @@ type routeTable struct {
 	bounds    int                               // immutable: histogram bounds
 	slices    int                               // immutable: time slices per route
 	mu        sync.Mutex                        // serialises add and guards the counts below
-	routes    int                               // routes added, unmatched and other not included
+	routes    int                               // routes added by add, unmatched and other not included
+	restored  int                               // routes added by addRestored
 	aliases   int                               // alias keys in the map
 }
 
@@ -148,6 +152,58 @@ func (t *routeTable) add(shown, name string) *stats {
 	}
 	t.m.Store(&m)
 	return s
+}
+
+// addRestored enters the routes named by a restored state, all in one
+// copy of the map, and returns the counters of each name, in order. A name
+// the table has (a route already restored or seen, unmatched, other) gets
+// that route's counters. A new name gets a route of its own while fewer
+// than max routes were restored, and RouteOther's counters after that.
+// Restored routes do not count against max for the routes this process
+// sees (add), which are capped separately. Names are shown as get shows
+// them.
+func (t *routeTable) addRestored(names []string) []*stats {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	old := *t.m.Load()
+	out := make([]*stats, len(names))
+	var m map[string]*stats // the copy, once a name is new
+	var buf [maxRouteLen]byte
+	for i, name := range names {
+		if name == "" {
+			out[i] = t.unmatched
+			continue
+		}
+		shown, fixed := shownName(name, buf[:0])
+		if fixed != nil {
+			shown = string(fixed)
+		}
+		s := old[shown]
+		if s == nil && m != nil {
+			s = m[shown]
+		}
+		switch {
+		case s != nil:
+		case t.restored >= t.max:
+			s = t.other
+		default:
+			if m == nil {
+				m = make(map[string]*stats, len(old)+min(len(names)-i, t.max-t.restored))
+				for k, v := range old {
+					m[k] = v
+				}
+			}
+			key := strings.Clone(shown)
+			s = newStats(key, t.bounds, t.slices)
+			m[key] = s
+			t.restored++
+		}
+		out[i] = s
+	}
+	if m != nil {
+		t.m.Store(&m)
+	}
+	return out
 }
 
 // shownName returns name as it is shown and keyed: valid UTF-8 (each run

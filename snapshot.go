@@ -281,8 +281,8 @@ func (c *Collector) build(now time.Time, sessionsActive int) *Snapshot {
 		all.reset()
 		rec.reset()
 		all.merge(&r.retired)
-		if r.restored != nil {
-			all.merge(&r.restored.hires)
+		if r.restored != nil && r.restored.hires != nil {
+			all.merge(r.restored.hires)
 		}
 		var cl [numClasses]uint64
 		for a := p - n + 1; a <= p; a++ {

@@ -228,6 +228,10 @@ type codeCount struct {
 // errBadState wraps every reason a state cannot be decoded.
 var errBadState = errors.New("bad state")
 
+// errNewerState wraps the error for a state written by a newer version of
+// vitals: not damaged, only unreadable here (after a rollback, say).
+var errNewerState = errors.New("written by a newer version of vitals")
+
 func badState(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", errBadState, fmt.Sprintf(format, args...))
 }
@@ -321,7 +325,7 @@ func decodeState(data []byte) (*state, error) {
 	version := binary.LittleEndian.Uint32(data[8:])
 	if v := version; v != stateVersion && v != 1 {
 		if v > stateVersion {
-			return nil, badState("written by a newer version of vitals (format %d; this one reads %d)", v, stateVersion)
+			return nil, fmt.Errorf("%w: %w (format %d; this one reads %d)", errBadState, errNewerState, v, stateVersion)
 		}
 		return nil, badState("unknown format version %d", v)
 	}
@@ -556,8 +560,8 @@ func (c *Collector) capture() *state {
 	for i, r := range recs {
 		h.reset()
 		h.merge(&r.retired)
-		if r.restored != nil {
-			h.merge(&r.restored.hires)
+		if r.restored != nil && r.restored.hires != nil {
+			h.merge(r.restored.hires)
 		}
 		for j := range r.slices {
 			sl := &r.slices[j]
@@ -663,7 +667,10 @@ func (c *Collector) Save(w io.Writer) error {
 // dropped from the window (their requests stay in the total), the downtime
 // shows as empty buckets, and a state saved in the future (a clock that
 // moved back) is read as if saved now. Histogram counts saved with other
-// bounds move to the bucket that holds their old upper bound. A state that
+// bounds move to the bucket that holds their old upper bound. Restored
+// routes are capped apart from the routes this process serves (see
+// Options.MaxRoutes), and each costs the counters of a live route plus 16
+// bytes per (method, code) pair with a non-zero count. A state that
 // cannot be decoded changes nothing and returns an error. Restore reads at
 // most 64 MiB and, beyond holding what it read, allocates a bounded amount
 // whatever the state holds: every number is range-checked before use.
@@ -745,14 +752,17 @@ func (c *Collector) apply(st *state) {
 	// The duration ring of format 1 is not restored: Latency is now the
 	// recent past of this process.
 	// decodeState checked the routes, so eachRoute cannot fail here.
+	// The routes are entered in one batch (one copy of the route table),
+	// then their counts added.
 	var routed uint64
-	var names []*restoredStats // by route, in the state's order
+	names := make([]string, 0, st.nroutes)
+	_ = st.eachRoute(func(r *routeState) { names = append(names, r.name) })
+	counters := c.routes.addRestored(names)
+	restored := make([]*restoredStats, 0, st.nroutes) // by route, in the state's order
 	sameBounds := slices.Equal(st.bounds, c.bounds)
 	_ = st.eachRoute(func(r *routeState) {
-		rs := restoredOf(c.routes.get(r.name), len(c.bounds))
-		for _, cc := range r.codes {
-			rs.addCode(cc.method, cc.code, cc.n)
-		}
+		rs := restoredOf(counters[len(restored)], len(c.bounds))
+		rs.addCodes(r.codes)
 		for i, cnt := range r.hist {
 			j := i
 			if !sameBounds {
@@ -766,11 +776,18 @@ func (c *Collector) apply(st *state) {
 		}
 		rs.sumNs += r.sumNs
 		rs.bytes += r.bytes
-		names = append(names, rs)
+		restored = append(restored, rs)
 	})
 	var h histCopy
 	st.eachHires(&h, func(i int, h *histCopy) {
-		names[i].hires.merge(h)
+		if h.total() == 0 && h.sumNs == 0 {
+			return
+		}
+		rs := restored[i]
+		if rs.hires == nil {
+			rs.hires = new(histCopy)
+		}
+		rs.hires.merge(h)
 	})
 	// What the window counted beyond the routes' requests came from
 	// IncrementRequests.

@@ -216,9 +216,6 @@ func resum(b []byte) []byte {
 
 func TestStateFileBad(t *testing.T) {
 	good := stateBytes(t)
-	newer := resum(append([]byte(nil), good...))
-	binary.LittleEndian.PutUint32(newer[8:], stateVersion+1)
-	resum(newer)
 	flipped := append([]byte(nil), good...)
 	flipped[len(flipped)/2] ^= 0x40
 	tests := []struct {
@@ -232,7 +229,6 @@ func TestStateFileBad(t *testing.T) {
 		{"truncated payload", good[:len(good)-9], "truncated"},
 		{"trailing bytes", append(append([]byte(nil), good...), 0), "unexpected bytes"},
 		{"corrupt", flipped, "checksum mismatch"},
-		{"newer version", newer, "newer version"},
 		{"method -1", frame(testPayload(map[string]any{"method": uint64(math.MaxUint64)})), "method"},
 	}
 	for _, tt := range tests {
@@ -324,27 +320,147 @@ func TestStateFileAsideUnique(t *testing.T) {
 	}
 }
 
-// TestStateFileUnreadable: a state file that cannot be read (here a
-// directory) is set aside and the collector starts empty.
-func TestStateFileUnreadable(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "vitals.state")
-	if err := os.Mkdir(path, 0o700); err != nil {
-		t.Fatal(err)
+// TestStateFileNewerVersion: a state file written by a newer version of
+// vitals (the binary was rolled back) is not damaged: it is left in place,
+// never overwritten, and the collector runs without persistence, saying so
+// through OnError, or Open fails with StrictState.
+func TestStateFileNewerVersion(t *testing.T) {
+	newer := resum(stateBytes(t))
+	binary.LittleEndian.PutUint32(newer[8:], stateVersion+1)
+	resum(newer)
+	for _, strict := range []bool{false, true} {
+		t.Run(fmt.Sprintf("strict=%v", strict), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "vitals.state")
+			if err := os.WriteFile(path, newer, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var reported []error
+			o := Options{StateFile: path, StrictState: strict, SaveInterval: 10 * time.Millisecond, OnError: func(err error) { reported = append(reported, err) }}
+			c, err := Open(o)
+			if strict {
+				if err == nil {
+					c.Close()
+					t.Fatal("Open with StrictState accepted a newer state file")
+				}
+			} else {
+				if err != nil {
+					t.Fatalf("Open: %v", err)
+				}
+				if len(reported) != 1 {
+					t.Fatalf("OnError got %v, want the newer file reported once", reported)
+				}
+				err = reported[0]
+				c.IncrementRequests()
+				if s := c.Refresh(); s.Requests != 1 {
+					t.Errorf("counted %d requests, want 1", s.Requests)
+				}
+				if err := c.Close(); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+				if len(reported) != 1 {
+					t.Errorf("OnError got %v after Close, want nothing more", reported[1:])
+				}
+			}
+			if msg := err.Error(); !strings.Contains(msg, path) || !strings.Contains(msg, "newer version") || !strings.Contains(msg, "without persistence") {
+				t.Errorf("error %q should name the file, say it is from a newer version and that nothing is saved", msg)
+			}
+			if !errors.Is(err, errNewerState) {
+				t.Errorf("error %v does not wrap errNewerState", err)
+			}
+			if data, err := os.ReadFile(path); err != nil || !bytes.Equal(data, newer) {
+				t.Errorf("the newer file was not left in place untouched: %v", err)
+			}
+			if aside, _ := filepath.Glob(path + ".*"); len(aside) != 1 || aside[0] != path+".lock" {
+				t.Errorf("files beside the state file: %v, want only the lock", aside)
+			}
+			// The lock was released: once the file is moved away, the next
+			// Open persists again.
+			if err := os.Rename(path, path+".keep"); err != nil {
+				t.Fatal(err)
+			}
+			o.StrictState = true
+			c, err = Open(o)
+			if err != nil {
+				t.Fatalf("Open after the newer file was moved: %v", err)
+			}
+			if err := c.Close(); err != nil {
+				t.Fatal(err)
+			}
+			readState(t, path)
+		})
 	}
-	var reported error
-	c, err := Open(Options{StateFile: path, OnError: func(err error) { reported = err }})
+}
+
+// TestStateFileNotRegular: a StateFile that names a directory (here, and
+// through a symlink) is a configuration error: Open fails, StrictState or
+// not, with an error naming it, and the directory is neither read, renamed
+// nor replaced. persist_unix_test.go does FIFOs and sockets.
+func TestStateFileNotRegular(t *testing.T) {
+	for _, link := range []bool{false, true} {
+		for _, strict := range []bool{false, true} {
+			t.Run(fmt.Sprintf("symlink=%v/strict=%v", link, strict), func(t *testing.T) {
+				dir := t.TempDir()
+				target := filepath.Join(dir, "data")
+				if err := os.Mkdir(target, 0o700); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(target, "important"), []byte("x"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				path := target
+				if link {
+					path = filepath.Join(dir, "vitals.state")
+					if err := os.Symlink(target, path); err != nil {
+						t.Skip(err)
+					}
+				}
+				checkNotRegularRefused(t, path, strict, "a directory")
+				if data, err := os.ReadFile(filepath.Join(target, "important")); err != nil || string(data) != "x" {
+					t.Errorf("the directory's content is gone: %v", err)
+				}
+			})
+		}
+	}
+}
+
+// checkNotRegularRefused opens a collector on path, which is not a regular
+// file, and checks that Open fails with an error naming it and what it is,
+// reports nothing, and leaves it where it was, as it was.
+func checkNotRegularRefused(t *testing.T, path string, strict bool, what string) {
+	t.Helper()
+	before, err := os.Lstat(path)
 	if err != nil {
-		t.Fatalf("Open failed on an unreadable state file: %v", err)
-	}
-	c.IncrementRequests()
-	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if reported == nil || !strings.Contains(reported.Error(), "kept as") {
-		t.Errorf("reported %v, want the file set aside", reported)
+	var reported []error
+	done := make(chan error, 1)
+	go func() {
+		c, err := Open(Options{StateFile: path, StrictState: strict, OnError: func(err error) { reported = append(reported, err) }})
+		if err == nil {
+			c.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err = <-done:
+	case <-time.After(time.Minute): // a guard against a hang, not a measure of speed
+		t.Fatalf("Open on %s is still blocked after a minute", what)
 	}
-	if st := readState(t, path); st.retired+sum(st.window) != 1 {
-		t.Error("the new state file does not hold the request counted")
+	if err == nil {
+		t.Fatalf("Open accepted a StateFile that is %s", what)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "StateFile "+path) || !strings.Contains(msg, what) {
+		t.Errorf("error %q should name StateFile %s and say it is %s", msg, path, what)
+	}
+	if len(reported) != 0 {
+		t.Errorf("OnError got %v, want nothing: Open's error says it", reported)
+	}
+	after, err := os.Lstat(path)
+	if err != nil || !os.SameFile(before, after) || after.Mode() != before.Mode() {
+		t.Errorf("%s was moved or replaced: %v", path, err)
+	}
+	if aside, _ := filepath.Glob(globEscape(path) + ".bad-*"); len(aside) != 0 {
+		t.Errorf("set aside: %v", aside)
 	}
 }
 
@@ -572,10 +688,11 @@ func hostileRoutes(size int) []byte {
 }
 
 // TestStateDecodeMemory: decoding and restoring a hostile state allocates
-// a bounded amount, not a multiple of its size.
+// a bounded amount, not a multiple of the codes it holds, even with every
+// route slot free (MaxRoutes 10000).
 func TestStateDecodeMemory(t *testing.T) {
 	data := hostileRoutes(16 << 20)
-	c, _ := newTestCollector(t, Options{})
+	c, _ := newTestCollector(t, Options{MaxRoutes: 10000})
 	allocated := allocatedBy(func() {
 		if err := c.Restore(bytes.NewReader(data)); err != nil {
 			t.Fatal(err)
@@ -583,9 +700,9 @@ func TestStateDecodeMemory(t *testing.T) {
 	})
 	t.Logf("Restore of a %d KiB state of dense routes allocated %d KiB", len(data)>>10, allocated>>10)
 	// Restore holds the input once and allocates the collector's own
-	// routes (capped by MaxRoutes: 100 routes of 90 code blocks are 7 MiB),
-	// but nothing in proportion to the codes in the file.
-	if limit := uint64(len(data)) + 16<<20; allocated > limit {
+	// routes (about 600 here), whose codes are kept only when non-zero:
+	// nothing in proportion to the codes in the file.
+	if limit := 2 * uint64(len(data)); allocated > limit {
 		t.Errorf("Restore of %d MiB allocated %d MiB, want at most %d MiB", len(data)>>20, allocated>>20, limit>>20)
 	}
 	decoded := allocatedBy(func() {
@@ -597,6 +714,120 @@ func TestStateDecodeMemory(t *testing.T) {
 	if decoded > 2<<20 {
 		t.Errorf("decodeState of %d MiB allocated %d KiB, want under 2 MiB whatever the size", len(data)>>20, decoded>>10)
 	}
+}
+
+// routesState returns a state of n routes named r0, r1, …, each with
+// codes (method, code) pairs counted count times (in one classic bucket).
+func routesState(n, codes int, count uint64) []byte {
+	var routes []byte
+	for i := range n {
+		r := routeState{name: fmt.Sprint("r", i), hist: []uint64{uint64(codes) * count, 0, 0}}
+		for k := range codes {
+			r.codes = append(r.codes, codeCount{k % numMethods, 100 + k/numMethods%9*100 + k/90, count})
+		}
+		routes = appendRoute(routes, &r)
+	}
+	st := &state{
+		savedAt: 1_700_000_000e9, firstStart: 1_700_000_000e9, width: int64(time.Minute),
+		abs: 1_700_000_000 / 60, window: []uint64{uint64(n*codes) * count}, bounds: []int64{1e6, 1e9},
+		nroutes: n, routes: routes,
+	}
+	return st.encode()
+}
+
+// TestRestoredCodes: restored codes keep only non-zero counts, one entry
+// per (method, code), in method then code order, however they come.
+func TestRestoredCodes(t *testing.T) {
+	var r restoredStats
+	r.addCodes([]codeCount{{0, 200, 0}, {9, 999, 0}})
+	if r.codes != nil {
+		t.Errorf("zero counts stored: %v", r.codes)
+	}
+	r.addCodes([]codeCount{{2, 503, 1}, {0, 404, 2}, {2, 503, 3}, {0, 200, 0}})
+	r.addCodes([]codeCount{{0, 200, 4}, {0, 404, 5}})
+	var got []string
+	r.forEachCode(func(method, code int, n uint64) {
+		got = append(got, fmt.Sprintf("%s %d %d", methodNames[method], code, n))
+	})
+	if want := []string{"get 200 4", "get 404 7", "post 503 4"}; !slices.Equal(got, want) {
+		t.Errorf("codes %q, want %q", got, want)
+	}
+}
+
+var statsSink *stats // keeps what a test allocates on the heap
+
+// TestStateRestoreManyRoutes restores 10000 routes with MaxRoutes 10000:
+// the routes enter the table in one batch, not one copy of the table per
+// route, and each costs a live route's counters plus its non-zero codes,
+// not a block of 100 counters per (method, status class).
+func TestStateRestoreManyRoutes(t *testing.T) {
+	const n = 10000
+	data := routesState(n, 90, 1)
+	c, _ := newTestCollector(t, Options{MaxRoutes: n})
+	route := allocatedBy(func() { statsSink = newStats("r", len(c.bounds), c.win.n) })
+	allocated := allocatedBy(func() {
+		if err := c.Restore(bytes.NewReader(data)); err != nil {
+			t.Fatal(err)
+		}
+	})
+	beyond := int64(allocated) - n*int64(route)
+	t.Logf("Restore of %d routes (%d KiB) allocated %d KiB: %d KiB for the routes' live counters (%d B each), %d KiB more (%.1fx the input)",
+		n, len(data)>>10, allocated>>10, n*route>>10, route, beyond>>10, float64(beyond)/float64(len(data)))
+	// The input, read into memory, and 16 bytes per non-zero code, which
+	// takes at least 3 bytes of the input.
+	if limit := 8 * int64(len(data)); beyond > limit {
+		t.Errorf("beyond the routes' counters, Restore of %d KiB allocated %d KiB, want at most 8x the input", len(data)>>10, beyond>>10)
+	}
+	s := c.Refresh()
+	if len(s.Routes) != n || s.Requests != n*90 || s.Status.Success != n*10 {
+		t.Errorf("restored %d routes, %d requests, %+v; want %d routes, %d requests", len(s.Routes)-1, s.Requests, s.Status, n, n*90)
+	}
+}
+
+// TestStateRestoredRoutesKeepLiveSlots: the routes of a restored state do
+// not take the MaxRoutes slots of the routes this process serves; they are
+// capped apart, at MaxRoutes, and those beyond count under RouteOther.
+func TestStateRestoredRoutesKeepLiveSlots(t *testing.T) {
+	serve := func(c *Collector, paths ...string) {
+		h := c.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+		for _, p := range paths {
+			h.ServeHTTP(newTestInner(), httptest.NewRequest("GET", p, nil))
+		}
+	}
+	counts := func(s *Snapshot) map[string]uint64 {
+		m := map[string]uint64{}
+		for _, r := range s.Routes {
+			m[r.Route] = r.Requests
+		}
+		return m
+	}
+	byPath := func(r *http.Request) string { return r.URL.Path[1:] }
+
+	t.Run("default", func(t *testing.T) {
+		c, _ := newTestCollector(t, Options{Route: byPath})
+		if err := c.Restore(bytes.NewReader(routesState(DefaultMaxRoutes, 1, 1))); err != nil {
+			t.Fatal(err)
+		}
+		serve(c, "/real")
+		got := counts(c.Refresh())
+		if got["real"] != 1 || got[RouteOther] != 0 || got["r0"] != 1 || got["r99"] != 1 {
+			t.Errorf("after restoring %d routes, a live one: %v; want real 1, other 0, r0…r99 1", DefaultMaxRoutes, got)
+		}
+	})
+	t.Run("capped apart", func(t *testing.T) {
+		c, _ := newTestCollector(t, Options{Route: byPath, MaxRoutes: 3})
+		if err := c.Restore(bytes.NewReader(routesState(5, 1, 1))); err != nil {
+			t.Fatal(err)
+		}
+		// r0 is restored: live requests to it count there and take no
+		// slot; a, b and c take the three live slots, d is other.
+		serve(c, "/r0", "/a", "/b", "/c", "/d")
+		got := counts(c.Refresh())
+		want := map[string]uint64{"r0": 2, "r1": 1, "r2": 1, "a": 1, "b": 1, "c": 1, RouteOther: 2 + 1}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("routes %v, want %v", got, want)
+		}
+	})
 }
 
 func TestStateFileSaveOnCloseAndRestore(t *testing.T) {
