@@ -296,46 +296,89 @@ func (c *histCopy) forEachBucket(f func(index int32, n uint64)) {
 // quantiles sets out[i] to the qs[i]-quantile of the durations in c, by
 // the nearest rank (the smallest duration with at least qs[i] of them at or
 // below it): the midpoint of its bucket, LatencyFloor if it is in the zero
-// bucket, LatencyCeiling if it overflows. qs must be ascending. With no
+// bucket, LatencyCeiling if it overflows. qs must be ascending, at most 8
+// of them. It also sets c.count. With no
 // durations every out[i] is 0.
 func (c *histCopy) quantiles(qs []float64, out []time.Duration) {
-	total := c.total()
+	c.count = quantilesOf(c, nil, qs, out)
+}
+
+// quantilesOf is quantiles of the durations of a and b together (b may be
+// nil), without merging them, and returns their total count. One pass sums
+// each octave; the ranks are then found by skipping whole octaves, scanning
+// buckets only in the octaves that hold one.
+func quantilesOf(a, b *histCopy, qs []float64, out []time.Duration) uint64 {
+	var none histCopy
+	if b == nil {
+		b = &none
+	}
+	var sums [histOctaves]uint64
+	used := a.used | b.used
+	total := a.zero + a.over + b.zero + b.over
+	for k := range sums {
+		if used&(1<<k) == 0 {
+			continue
+		}
+		var t uint64
+		if a.used&(1<<k) != 0 {
+			for _, n := range a.octaves[k] {
+				t += n
+			}
+		}
+		if b.used&(1<<k) != 0 {
+			for _, n := range b.octaves[k] {
+				t += n
+			}
+		}
+		sums[k] = t
+		total += t
+	}
 	if total == 0 {
 		clear(out)
-		return
+		return 0
 	}
-	ranks := make([]uint64, 0, 8)
-	for _, q := range qs {
-		r := uint64(math.Ceil(q * float64(total)))
-		ranks = append(ranks, max(r, 1))
+	var ranks [8]uint64
+	for i, q := range qs {
+		ranks[i] = max(uint64(math.Ceil(q*float64(total))), 1)
 	}
 	i := 0
-	cum := c.zero
-	for i < len(ranks) && ranks[i] <= cum {
+	cum := a.zero + b.zero
+	for i < len(qs) && ranks[i] <= cum {
 		out[i] = LatencyFloor
 		i++
 	}
-	for k := range c.octaves {
-		if i == len(ranks) {
-			return
+	var zeros [histSub]uint64
+	for k := range sums {
+		if i == len(qs) {
+			return total
 		}
-		if c.used&(1<<k) == 0 {
+		if sums[k] == 0 || cum+sums[k] < ranks[i] {
+			cum += sums[k]
 			continue
 		}
-		for j, n := range c.octaves[k] {
+		oa, ob := &zeros, &zeros
+		if a.used&(1<<k) != 0 {
+			oa = a.octaves[k]
+		}
+		if b.used&(1<<k) != 0 {
+			ob = b.octaves[k]
+		}
+		for j := range oa {
+			n := oa[j] + ob[j]
 			if n == 0 {
 				continue
 			}
 			cum += n
-			for i < len(ranks) && ranks[i] <= cum {
+			for i < len(qs) && ranks[i] <= cum {
 				out[i] = histMid(k*histSub + j + histMinIndex)
 				i++
 			}
 		}
 	}
-	for ; i < len(ranks); i++ {
+	for ; i < len(qs); i++ {
 		out[i] = LatencyCeiling
 	}
+	return total
 }
 
 // extremes returns estimates of the smallest and largest duration in c,

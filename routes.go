@@ -301,12 +301,11 @@ type RouteStats struct {
 }
 
 // routeStats fills in the since-start figures of s into rs: counts from
-// the atomics plus what was restored, percentiles from all (the route's
-// since-start high-resolution histogram), and adds the status classes to
-// cl. Called with c.mu held.
-func (c *Collector) routeStats(s *stats, rs *RouteStats, all *histCopy, cl *[numClasses]uint64) {
-	var own [numClasses]uint64
-	s.classTotals(&own)
+// the atomics plus what was restored, the status classes from own (this
+// process's, by summarise), percentiles from base and rec together (the
+// route's since-start high-resolution histogram), and adds the status
+// classes to cl. Called with c.mu held.
+func (c *Collector) routeStats(s *stats, rs *RouteStats, base, rec *histCopy, own [numClasses]uint64, cl *[numClasses]uint64) {
 	rs.Route = s.name
 	rs.Bytes = s.bytes.Load()
 	rs.Requests = s.loadHist(c.hist)
@@ -323,7 +322,7 @@ func (c *Collector) routeStats(s *stats, rs *RouteStats, all *histCopy, cl *[num
 	rs.Status = statusOf(own)
 	rs.Errors = rs.Status.ServerError
 	var q [4]time.Duration
-	all.quantiles(recentQuantiles[:], q[:])
+	quantilesOf(base, rec, recentQuantiles[:], q[:])
 	rs.P50, rs.P90, rs.P99, rs.P999 = q[0], q[1], q[2], q[3]
 }
 

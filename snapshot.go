@@ -274,27 +274,33 @@ func (c *Collector) build(now time.Time, sessionsActive int) *Snapshot {
 	}
 	all, rec, overall := &c.scr[0], &c.scr[1], &c.scr[2]
 	overall.reset()
-	// summarise reads recorder r: its since-start histogram into all, its
-	// recent one into rec and its recent counts into rs, and adds its live
-	// slices to the window's.
-	summarise := func(r *stats, rs *Recent) (manual uint64) {
+	// summarise reads recorder r: its responses by class into since, its
+	// recent histogram into rec and its recent counts into rs, and adds its
+	// live slices to the window's. Its since-start histogram is base and
+	// rec together (base is r.retired, or all when more belongs to it:
+	// restored counts, slices older than the recent ones), read by
+	// quantilesOf without merging them.
+	summarise := func(r *stats, rs *Recent, since *[numClasses]uint64) (base *histCopy, manual uint64) {
+		*since = r.retiredClasses
 		all.reset()
 		rec.reset()
-		all.merge(&r.retired)
+		merged := false
 		if r.restored != nil && r.restored.hires != nil {
 			all.merge(r.restored.hires)
+			merged = true
 		}
 		var cl [numClasses]uint64
 		for a := p - n + 1; a <= p; a++ {
 			slot := w.slotOf(a)
 			sl := &r.slices[slot]
-			dst := all
-			if a >= oldest {
-				dst = rec
+			dst := rec
+			if a < oldest {
+				dst, merged = all, true
 			}
 			var k [numClasses]uint64
 			for i := range k {
 				k[i] = sl.classes[i].Load()
+				since[i] += k[i]
 			}
 			m := sl.requests.Load()
 			dst.sumNs += sl.sumNs.Load()
@@ -316,7 +322,11 @@ func (c *Collector) build(now time.Time, sessionsActive int) *Snapshot {
 				}
 			}
 		}
-		all.merge(rec)
+		base = &r.retired
+		if merged {
+			all.merge(&r.retired)
+			base = all
+		}
 		st := statusOf(cl)
 		rs.Status, rs.Errors = st, st.ServerError
 		rs.Requests = manual + st.Informational + st.Success + st.Redirect + st.ClientError + st.ServerError + st.Other
@@ -324,7 +334,7 @@ func (c *Collector) build(now time.Time, sessionsActive int) *Snapshot {
 		rec.quantiles(recentQuantiles[:], q[:])
 		rs.P50, rs.P90, rs.P99, rs.P999 = q[0], q[1], q[2], q[3]
 		overall.merge(rec)
-		return manual
+		return base, manual
 	}
 
 	var cl [numClasses]uint64
@@ -332,8 +342,9 @@ func (c *Collector) build(now time.Time, sessionsActive int) *Snapshot {
 	s.Routes = make([]RouteStats, 0, len(routes))
 	for _, r := range routes {
 		rs := RouteStats{Recent: Recent{Span: recent.Span}}
-		summarise(r, &rs.Recent)
-		c.routeStats(r, &rs, all, &cl)
+		var since [numClasses]uint64
+		base, _ := summarise(r, &rs.Recent, &since)
+		c.routeStats(r, &rs, base, rec, since, &cl)
 		s.BytesWritten += rs.Bytes
 		s.Requests += rs.Requests
 		addRecent(&recent, &rs.Recent)
@@ -342,7 +353,8 @@ func (c *Collector) build(now time.Time, sessionsActive int) *Snapshot {
 		}
 	}
 	var mr Recent
-	summarise(c.manual, &mr)
+	var manualSince [numClasses]uint64 // IncrementRequests counts no status
+	summarise(c.manual, &mr, &manualSince)
 	addRecent(&recent, &mr)
 	s.Requests += c.manual.retiredRequests
 	if c.manual.restored != nil {

@@ -77,7 +77,11 @@ type stats struct {
 	// Owned by the refresh goroutine: guarded by Collector.mu.
 	retired         histCopy // durations (and their sum) of the slices that expired, in this process
 	retiredRequests uint64   // IncrementRequests of the slices that expired (manual only)
-	restored        *restoredStats
+	// retiredClasses are the responses by status class of the slices
+	// that expired: since start, by class, is these plus the live slices'
+	// (which the refresh reads anyway), without loading every code block.
+	retiredClasses [numClasses]uint64
+	restored       *restoredStats
 }
 
 // slice is what one recorder counted in one bucket of time.
@@ -235,21 +239,6 @@ func (s *stats) sinceStart(dst *histCopy) {
 	for i := range s.slices {
 		s.slices[i].hist.addTo(dst)
 		dst.sumNs += s.slices[i].sumNs.Load()
-	}
-}
-
-// classTotals adds the requests per status class (index 0 is 1xx) to dst.
-func (s *stats) classTotals(dst *[numClasses]uint64) {
-	for m := range s.codes {
-		for cl := range s.codes[m] {
-			b := s.codes[m][cl].Load()
-			if b == nil {
-				continue
-			}
-			for i := range b {
-				dst[cl] += b[i].Load()
-			}
-		}
 	}
 }
 

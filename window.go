@@ -192,6 +192,7 @@ func (c *Collector) retire(old int64, slot int, target int64, recs []*stats) {
 		sl := &r.slices[slot]
 		for cl := range sl.classes {
 			n := sl.classes[cl].Swap(0)
+			r.retiredClasses[cl] += n
 			requests += n
 			if cl == 4 {
 				errors += n
