@@ -58,9 +58,10 @@ type pageView struct {
 	Updated, Uptime, Since string
 	Notes                  []string // things the owner should know, shown above the figures
 
-	Recent string // what the "now" figures cover: "last 5 min"
-	Cards  []card // the "now" cards, in order
-	Totals []fact // since-start totals: secondary, one line
+	Recent      string // what the "now" figures cover: "last 5 min"
+	RecentShort string // the same without "(all since start)", for a column head
+	Cards       []card // the "now" cards, in order
+	Totals      []fact // since-start totals: secondary, one line
 
 	Hour    hourChart
 	Status  []statusRow
@@ -101,6 +102,7 @@ func (c *Collector) renderPage(buf *bytes.Buffer, s *Snapshot, q url.Values) err
 		Uptime:         formatUptime(s.Uptime),
 		Since:          s.Start.Format("2006-01-02 15:04 MST"),
 		Recent:         recentLabel(s),
+		RecentShort:    strings.TrimSuffix(recentLabel(s), " (all since start)"),
 	}
 	v.Cards = nowCards(s, v.Recent, c.opts.SessionTTL)
 	v.Totals = []fact{
