@@ -32,7 +32,10 @@ import (
 // server-sent events and sendfile work as without the middleware. As
 // net/http requires, next must not use it after ServeHTTP returns; if it
 // does anyway (a goroutine writing late), the writer no longer reaches the
-// response: writes fail with an error, headers and flushes go nowhere.
+// response: writes fail with an error, headers and flushes go nowhere. (A
+// write that overlaps the return itself is a data race on the writer that
+// no wrapper can make safe, as with plain net/http; it still never reaches
+// another request's response, as each request has a writer of its own.)
 //
 // The status counted is the one the client was sent. A handler that
 // panics before sending anything is counted with status 500 (net/http
@@ -205,8 +208,16 @@ func (w *rw) retired() bool { return w.state.Load() == rwRetired }
 
 // beginReport lets an adapter write rep, or reports false when the writer
 // is already retired: the report came too late to count. endReport ends it.
-func (w *rw) beginReport() bool { return w.state.CompareAndSwap(rwOpen, rwReporting) }
-func (w *rw) endReport()        { w.state.Store(rwOpen) }
+func (w *rw) beginReport() bool {
+	for !w.state.CompareAndSwap(rwOpen, rwReporting) {
+		if w.state.Load() == rwRetired {
+			return false
+		}
+		runtime.Gosched() // another adapter is writing rep
+	}
+	return true
+}
+func (w *rw) endReport() { w.state.Store(rwOpen) }
 
 // errLate is what a writer used after its handler returned answers.
 var errLate = errors.New("vitals: ResponseWriter used after its handler returned")

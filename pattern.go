@@ -195,17 +195,17 @@ func (c *Collector) report(w http.ResponseWriter, r *http.Request, name string) 
 	}
 }
 
-// serverWriters are the types of the ResponseWriters that net/http and
-// httptest hand to the outermost handler.
+// serverWriters are the types of the ResponseWriters that net/http's
+// servers hand to the outermost handler. (Not httptest's recorder: a
+// middleware may serve its handler into one, hiding the record.)
 var serverWriters = map[string]bool{
-	"*http.response":             true,
-	"*http.http2responseWriter":  true,
-	"*httptest.ResponseRecorder": true,
-	"*http2.responseWriter":      true, // golang.org/x/net/http2
+	"*http.response":            true,
+	"*http.http2responseWriter": true,
+	"*http2.responseWriter":     true, // golang.org/x/net/http2
 }
 
 // endsAtServer reports whether w's Unwrap chain ends at a writer that
-// net/http (or httptest) made: one no middleware wraps. Only on the rare
+// a net/http server made: one no middleware wraps. Only on the rare
 // path of a report that found no record.
 func endsAtServer(w http.ResponseWriter) bool {
 	for range maxUnwrap {

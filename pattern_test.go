@@ -517,16 +517,24 @@ func TestLateRoutesReportDoesNotRace(t *testing.T) {
 	mux.HandleFunc("GET /late", func(w http.ResponseWriter, r *http.Request) {})
 	inner := c.Routes(mux)
 	var wg sync.WaitGroup
+	var returned chan struct{}
 	h := c.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		wg.Add(1)
+		done := returned
 		go func() {
 			defer wg.Done()
+			// Races the handler's return: the report must not race the
+			// middleware reading it.
 			inner.ServeHTTP(w, r.Clone(r.Context()))
-			c.Handler().ServeHTTP(w, r.Clone(r.Context())) // markSelf, late too
+			// After the return: markSelf finds the writer retired.
+			<-done
+			c.Handler().ServeHTTP(w, r.Clone(r.Context()))
 		}()
 	}))
 	for range 200 {
+		returned = make(chan struct{})
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/late", nil))
+		close(returned)
 	}
 	wg.Wait()
 	s := c.Refresh()
@@ -646,7 +654,13 @@ func TestUnmatchedSuccessCountsRedirects(t *testing.T) {
 // record in every request's context from then on.
 func TestRoutesWithoutMiddlewareKeepsFallbackOff(t *testing.T) {
 	c, _ := newTestCollector(t, Options{})
-	c.Routes(okMux()).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/items/1", nil))
+	srv := httptest.NewServer(c.Routes(okMux()))
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL + "/items/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
 	if c.needNote.Load() {
 		t.Fatal("the context fallback turned on for a handler no middleware wraps")
 	}
