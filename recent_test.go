@@ -261,3 +261,14 @@ func TestHistogramSum(t *testing.T) {
 		t.Errorf("histogramSum = %v, want %v", got, want)
 	}
 }
+
+// slotNow returns the slice of the bucket current at the last refresh, for
+// tests that place figures without a clock reading of their own (the
+// recording methods take one: slotAt).
+func (c *Collector) slotNow() int {
+	ps := int(c.win.cur.Load() & 0xff)
+	if ps == 0 {
+		return c.win.n - 1
+	}
+	return ps - 1
+}

@@ -147,17 +147,6 @@ func (c *Collector) catchUp(wall int64, ps int) int {
 	return w.slotOf(min(max(floorDiv(wall, w.width), p-int64(w.n)+1), p))
 }
 
-// slotNow returns the slice of the bucket current at the last refresh.
-// The recording methods take their own reading (slotAt); tests use it to
-// place figures without one.
-func (c *Collector) slotNow() int {
-	ps := int(c.win.cur.Load() & 0xff)
-	if ps == 0 {
-		return c.win.n - 1
-	}
-	return ps - 1
-}
-
 // rotate prepares the bucket after the one that holds now: for each bucket
 // the clock has moved into since the last call (at most n), it drains the
 // slice that bucket reuses, then publishes the newest prepared bucket. A
