@@ -274,7 +274,7 @@ type Collector struct {
 	baseWall  int64
 	fakeClock bool
 	// needNote is set, once, by the first route adapter that could not
-	// find its request's record through the ResponseWriter (pattern.go).
+	// find its request's record through the ResponseWriter (naming.go).
 	needNote atomic.Bool
 	_        [64]byte
 
@@ -301,9 +301,9 @@ type Collector struct {
 	// through its middleware, which the other figures leave out: written by
 	// the middleware, read by the refresh goroutine.
 	selfRequests atomic.Uint64
-	// adapters is set when Routes or RouteFunc made an adapter (pattern.go).
+	// adapters is set when Routes or RouteFunc made an adapter (naming.go).
 	adapters atomic.Bool
-	// Route names derived on the request path, cached (pattern.go).
+	// Route names derived on the request path, cached (naming.go).
 	joined nameCache // nested muxes' joined patterns
 	named  nameCache // RouteFunc's method and template names
 

@@ -16,7 +16,7 @@ import (
 	"time"
 )
 
-//go:generate go run gen_wrappers.go
+//go:generate go run gen_writer.go
 
 // Middleware returns a handler that serves each request with next and
 // records it: in flight while it runs, then its status, body bytes,
@@ -50,7 +50,7 @@ import (
 // request, or for routers other than http.ServeMux, see Collector.Routes
 // and Collector.RouteFunc.
 func (c *Collector) Middleware(next http.Handler) http.Handler {
-	c.expectNote(next) // pattern.go
+	c.expectNote(next) // naming.go
 	return &middleware{c: c, next: next}
 }
 
@@ -66,7 +66,7 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cw := &rw{w: w, r: r, c: c}
 	if c.needNote.Load() {
 		// Some adapter could not reach its record through the writer:
-		// carry it in the context too (pattern.go). Off by default.
+		// carry it in the context too (naming.go). Off by default.
 		r = c.withNote(r, cw)
 	}
 	finished := false
@@ -157,7 +157,7 @@ func cookieValue(h http.Header, name string) (string, bool) {
 // from a handler that keeps using it after returning.
 //
 // The handler never sees *rw itself but one of the 32 named types of
-// wrappers_gen.go, all with rw's layout, each with the methods of one
+// writer_gen.go, all with rw's layout, each with the methods of one
 // combination of optional interfaces; wrap picks the one that matches the
 // inner writer. Converting between them is free, and a pointer in an
 // interface does not allocate.
@@ -173,7 +173,7 @@ func cookieValue(h http.Header, name string) (string, bool) {
 //
 // Before retirement only the handler's goroutine may use rw, as net/http's
 // rules for a ResponseWriter already require; state alone is read by late
-// callers and is atomic. The route adapters (pattern.go) may find the
+// callers and is atomic. The route adapters (naming.go) may find the
 // record from another goroutine (a handler that runs its inner handler on
 // a goroutine of its own); they write rep only after moving state from
 // rwOpen to rwReporting, and retire waits for them, so rep is never written
@@ -186,7 +186,7 @@ type rw struct {
 	hijacked bool                // the handler took over the connection
 	state    atomic.Int32        // rwOpen, rwReporting or rwRetired (once the handler returned)
 
-	// The route as the adapters report it (pattern.go), which find this
+	// The route as the adapters report it (naming.go), which find this
 	// record through the writers' Unwrap chain, on the request's goroutine.
 	c    *Collector
 	rep  routeReport
@@ -226,9 +226,9 @@ var errLate = errors.New("vitals: ResponseWriter used after its handler returned
 // response is over.
 var closedChan = func() chan bool { c := make(chan bool); close(c); return c }()
 
-// Optional interface bits, as used by wrappers_gen.go.
+// Optional interface bits, as used by writer_gen.go.
 const (
-	hasFlusher = 1 << iota // with FlushError, see gen_wrappers.go
+	hasFlusher = 1 << iota // with FlushError, see gen_writer.go
 	hasHijacker
 	hasReaderFrom
 	hasPusher

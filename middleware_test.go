@@ -85,7 +85,7 @@ func TestWrapperHasExactlyInnerInterfaces(t *testing.T) {
 		if got := features(w); got != mask {
 			t.Errorf("%T wrapping %T: features %05b, want %05b", w, inner, got, mask)
 		}
-		// Grouped with Flush, and always present: see gen_wrappers.go.
+		// Grouped with Flush, and always present: see gen_writer.go.
 		if _, ok := w.(interface{ FlushError() error }); ok != (mask&hasFlusher != 0) {
 			t.Errorf("%T: has FlushError %v, want it with Flush", w, ok)
 		}

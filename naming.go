@@ -85,7 +85,7 @@ type noteKey struct{ c *Collector }
 // nothing. A reported route takes precedence over Options.Route.
 //
 // It costs no allocation while the ResponseWriter it is given unwraps to the
-// middleware's (see the comment at the top of pattern.go). Behind a
+// middleware's (see the comment at the top of naming.go). Behind a
 // middleware that replaces the writer without an Unwrap method, such as
 // http.TimeoutHandler, the middleware carries the record in the request's
 // context as well, which costs 3 allocations per request: from the start
