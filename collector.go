@@ -17,8 +17,6 @@ const (
 	DefaultWindowBuckets   = 60
 	DefaultSessionTTL      = 30 * time.Minute
 	DefaultRecentWindow    = 5 * time.Minute
-	// Deprecated: Options.MaxSessions no longer caps sessions.
-	DefaultMaxSessions = 10000
 )
 
 // DefaultBuckets are the upper bounds, in seconds, of the classic
@@ -70,15 +68,6 @@ type Options struct {
 	// at least SessionTTL and at most SessionTTL/16 longer. Default 30
 	// minutes.
 	SessionTTL time.Duration
-
-	// MaxSessions no longer limits anything: sessions are counted in fixed
-	// memory (about 360 KB, allocated on the first session touched) however
-	// many there are, exactly up to about a
-	// thousand new ones per SessionTTL/16 and within 1.6% (one standard
-	// error) beyond. It is still checked to be in 1..10,000,000.
-	//
-	// Deprecated: sessions are no longer capped; leave it zero.
-	MaxSessions int
 
 	// Buckets are the upper bounds, in seconds, of the request duration
 	// histogram, strictly increasing and positive. Default DefaultBuckets.
@@ -186,9 +175,6 @@ func (o Options) normalize() (Options, error) {
 	if o.SessionTTL == 0 {
 		o.SessionTTL = DefaultSessionTTL
 	}
-	if o.MaxSessions == 0 {
-		o.MaxSessions = DefaultMaxSessions
-	}
 	if o.Buckets == nil {
 		o.Buckets = DefaultBuckets
 	}
@@ -214,8 +200,6 @@ func (o Options) normalize() (Options, error) {
 		return o, fmt.Errorf("vitals: WindowBuckets %d is outside 1..100000", o.WindowBuckets)
 	case o.SessionTTL < 0:
 		return o, fmt.Errorf("vitals: SessionTTL %v is negative", o.SessionTTL)
-	case o.MaxSessions < 1 || o.MaxSessions > 10_000_000:
-		return o, fmt.Errorf("vitals: MaxSessions %d is outside 1..10000000", o.MaxSessions)
 	case o.SaveInterval < 10*time.Millisecond:
 		return o, fmt.Errorf("vitals: SaveInterval %v is below 10ms", o.SaveInterval)
 	case o.MaxRoutes < 1 || o.MaxRoutes > 10000:

@@ -219,13 +219,13 @@ func TestJSONGolden(t *testing.T) {
 	at := time.Date(2026, 3, 1, 12, 0, 30, 0, time.UTC)
 	s := &Snapshot{
 		Time: at, Start: at.Add(-90 * time.Second), Uptime: 90 * time.Second,
-		Requests: 12, InFlight: 2, Connections: 3, SessionsActive: 4, SessionsDropped: 5,
+		Requests: 12, InFlight: 2, Connections: 3, SessionsActive: 4,
 		Recent: Recent{Span: 5*time.Minute + 30*time.Second, Requests: 9, Errors: 1, Status: Status{Success: 8, ServerError: 1},
 			P50: LatencyFloor, P90: 38 * time.Microsecond, P99: 1200 * time.Microsecond, P999: LatencyCeiling},
 		Window: Window{Start: at.Add(-2 * time.Minute).Truncate(time.Minute), BucketWidth: time.Minute, Counts: []uint64{0, 4, 5}, Total: 9,
 			Errors: []uint64{0, 0, 1}, P50: []time.Duration{0, time.Millisecond, 2 * time.Millisecond},
 			P90: []time.Duration{0, 3 * time.Millisecond, 4 * time.Millisecond}, P99: []time.Duration{0, 5 * time.Millisecond, 480 * time.Millisecond},
-			NoData: 1, NoDataAt: []bool{true, false, false}, HeapBytes: []uint64{0, 1 << 20, 2 << 20}, Goroutines: []int{0, 8, 9}},
+			NoDataAt: []bool{true, false, false}, HeapBytes: []uint64{0, 1 << 20, 2 << 20}, Goroutines: []int{0, 8, 9}},
 		Latency: Latency{Samples: 12, Mean: 15 * time.Millisecond, Min: time.Millisecond, Max: 250 * time.Millisecond,
 			P50: 5 * time.Millisecond, P90: 20 * time.Millisecond, P99: 250 * time.Millisecond},
 		Status:       Status{Informational: 1, Success: 7, Redirect: 1, ClientError: 2, ServerError: 1},

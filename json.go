@@ -14,23 +14,22 @@ func (s *Snapshot) MarshalJSON() ([]byte, error) {
 }
 
 type jsonSnapshot struct {
-	Time            time.Time   `json:"time"`
-	Start           time.Time   `json:"start"`
-	Uptime          float64     `json:"uptime_seconds"`
-	Requests        uint64      `json:"requests"`
-	InFlight        int64       `json:"in_flight"`
-	Connections     int64       `json:"connections"`
-	SessionsActive  int         `json:"sessions_active"`
-	SessionsDropped uint64      `json:"sessions_dropped"`
-	Recent          jsonRecent  `json:"recent"`
-	Window          jsonWindow  `json:"window"`
-	Latency         jsonLatency `json:"latency"`
-	Status          jsonStatus  `json:"status"`
-	BytesWritten    uint64      `json:"bytes_written"`
-	Aborted         uint64      `json:"aborted"`
-	Routes          []jsonRoute `json:"routes"`
-	RoutesCapped    bool        `json:"routes_capped"`
-	Runtime         jsonRuntime `json:"runtime"`
+	Time           time.Time   `json:"time"`
+	Start          time.Time   `json:"start"`
+	Uptime         float64     `json:"uptime_seconds"`
+	Requests       uint64      `json:"requests"`
+	InFlight       int64       `json:"in_flight"`
+	Connections    int64       `json:"connections"`
+	SessionsActive int         `json:"sessions_active"`
+	Recent         jsonRecent  `json:"recent"`
+	Window         jsonWindow  `json:"window"`
+	Latency        jsonLatency `json:"latency"`
+	Status         jsonStatus  `json:"status"`
+	BytesWritten   uint64      `json:"bytes_written"`
+	Aborted        uint64      `json:"aborted"`
+	Routes         []jsonRoute `json:"routes"`
+	RoutesCapped   bool        `json:"routes_capped"`
+	Runtime        jsonRuntime `json:"runtime"`
 
 	// What the route figures may miss, and what was counted apart: see
 	// Snapshot.
@@ -95,7 +94,6 @@ type jsonWindow struct {
 	P50         []float64 `json:"p50_seconds"`
 	P90         []float64 `json:"p90_seconds"`
 	P99         []float64 `json:"p99_seconds"`
-	NoData      int       `json:"no_data"`
 	NoDataAt    []bool    `json:"no_data_at"`
 	HeapBytes   []uint64  `json:"heap_bytes"`
 	Goroutines  []int     `json:"goroutines"`
@@ -160,17 +158,16 @@ func (s *Snapshot) jsonForm() *jsonSnapshot {
 		}
 	}
 	j := &jsonSnapshot{
-		Routes:          routes,
-		RoutesCapped:    s.RoutesCapped,
-		Time:            s.Time,
-		Start:           s.Start,
-		Uptime:          s.Uptime.Seconds(),
-		Requests:        s.Requests,
-		InFlight:        s.InFlight,
-		Connections:     s.Connections,
-		SessionsActive:  s.SessionsActive,
-		SessionsDropped: s.SessionsDropped,
-		Recent:          recentJSON(s.Recent),
+		Routes:         routes,
+		RoutesCapped:   s.RoutesCapped,
+		Time:           s.Time,
+		Start:          s.Start,
+		Uptime:         s.Uptime.Seconds(),
+		Requests:       s.Requests,
+		InFlight:       s.InFlight,
+		Connections:    s.Connections,
+		SessionsActive: s.SessionsActive,
+		Recent:         recentJSON(s.Recent),
 		Window: jsonWindow{
 			Start:       s.Window.Start,
 			BucketWidth: s.Window.BucketWidth.Seconds(),
@@ -180,7 +177,6 @@ func (s *Snapshot) jsonForm() *jsonSnapshot {
 			P50:         seconds(s.Window.P50),
 			P90:         seconds(s.Window.P90),
 			P99:         seconds(s.Window.P99),
-			NoData:      s.Window.NoData,
 			NoDataAt:    nonNil(s.Window.NoDataAt),
 			HeapBytes:   nonNil(s.Window.HeapBytes),
 			Goroutines:  nonNil(s.Window.Goroutines),

@@ -176,9 +176,6 @@ func nowCards(s *Snapshot, recent string, ttl time.Duration) []card {
 	cards = append(cards, card{Label: "In flight", Value: formatCount(uint64(max(s.InFlight, 0))),
 		Note: "now · " + formatCount(uint64(max(s.Connections, 0))) + " open connections"})
 	sess := card{Label: "Active sessions", Value: strconv.Itoa(s.SessionsActive), Note: "seen in the last " + formatSpan(ttl)}
-	if s.SessionsDropped > 0 {
-		sess.Note += " · " + formatCount(s.SessionsDropped) + " untracked (cap)"
-	}
 	return append(cards, sess)
 }
 
@@ -402,7 +399,6 @@ func shownWindow(w *Window) *Window {
 	v.Errors = tail(w.Errors, n, cut)
 	v.P50, v.P90, v.P99 = tail(w.P50, n, cut), tail(w.P90, n, cut), tail(w.P99, n, cut)
 	v.HeapBytes, v.Goroutines = tail(w.HeapBytes, n, cut), tail(w.Goroutines, n, cut)
-	v.NoData = max(w.NoData-cut, 0)
 	v.NoDataAt = tail(w.NoDataAt, n, cut)
 	v.Total = 0
 	for _, c := range v.Counts {
@@ -427,12 +423,15 @@ func newHourChart(s *Snapshot) hourChart {
 	if n == 0 {
 		return ch
 	}
-	// The buckets without data: the leading ones before counting started
-	// (NoData), and those NoDataAt marks after them (a restart).
-	noData := min(max(w.NoData, 0), n)
+	// The buckets without data (NoDataAt): the leading ones, which end
+	// before counting started (Snapshot.Start), and a restart's after them.
 	nd := make([]bool, n)
+	noData := 0
 	for i := range nd {
-		nd[i] = i < noData || len(w.NoDataAt) == n && w.NoDataAt[i]
+		nd[i] = len(w.NoDataAt) == n && w.NoDataAt[i]
+		if nd[i] && noData == i && !w.Start.Add(time.Duration(i+1)*w.BucketWidth).After(s.Start) {
+			noData++
+		}
 	}
 	var bands []band
 	for i := 0; i < n; i++ {

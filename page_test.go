@@ -33,7 +33,8 @@ func sampleSnapshot() *Snapshot {
 	w := &s.Window
 	w.Start = now.Truncate(time.Minute).Add(-(n - 1) * time.Minute)
 	w.BucketWidth = time.Minute
-	w.NoData = 11
+	const noData = 11 // buckets before counting started
+	w.NoDataAt = make([]bool, n)
 	w.Counts = make([]uint64, n)
 	w.Errors = make([]uint64, n)
 	w.P50 = make([]time.Duration, n)
@@ -41,7 +42,10 @@ func sampleSnapshot() *Snapshot {
 	w.P99 = make([]time.Duration, n)
 	w.HeapBytes = make([]uint64, n)
 	w.Goroutines = make([]int, n)
-	for i := w.NoData; i < n; i++ {
+	for i := range noData {
+		w.NoDataAt[i] = true
+	}
+	for i := noData; i < n; i++ {
 		x := float64(i)
 		c := 2400 + 600*math.Sin(x/7) + 150*math.Sin(x*1.7)
 		errs := uint64(3 + int(x)%4)
@@ -389,7 +393,7 @@ func TestPageHourChart(t *testing.T) {
 
 	// Counting started before the window: nothing is marked as no data.
 	s = sampleSnapshot()
-	s.Window.NoData = 0
+	clear(s.Window.NoDataAt)
 	s.Start = s.Window.Start.Add(-time.Hour)
 	wantNotIn(t, renderSample(t, s, ""), `class="nd"`, "no data")
 }
@@ -401,7 +405,10 @@ func TestPageLongWindow(t *testing.T) {
 	const n = 100000
 	s := &Snapshot{Time: now, Start: now.Add(-10 * time.Minute), Uptime: 10 * time.Minute}
 	s.Window = Window{Start: now.Truncate(time.Second).Add(-(n - 1) * time.Second), BucketWidth: time.Second,
-		Counts: make([]uint64, n), Errors: make([]uint64, n), HeapBytes: make([]uint64, n), NoData: n - 600}
+		Counts: make([]uint64, n), Errors: make([]uint64, n), HeapBytes: make([]uint64, n), NoDataAt: make([]bool, n)}
+	for i := range n - 600 {
+		s.Window.NoDataAt[i] = true
+	}
 	for i := n - 600; i < n; i++ {
 		s.Window.Counts[i], s.Window.Errors[i], s.Window.HeapBytes[i] = 5, uint64(i%2), 1<<20
 	}

@@ -24,11 +24,6 @@ type Snapshot struct {
 	InFlight       int64  // requests being served now ("in_flight")
 	Connections    int64  // open client connections, when ConnState is installed ("connections")
 	SessionsActive int    // sessions seen within the session TTL: see TouchSession ("sessions_active")
-	// SessionsDropped is always 0: no session goes uncounted
-	// ("sessions_dropped", kept for compatibility).
-	//
-	// Deprecated: sessions are no longer capped.
-	SessionsDropped uint64
 
 	// Recent has the figures of the last Options.RecentWindow, all routes
 	// together: what the server is doing now ("recent").
@@ -97,11 +92,6 @@ type Window struct {
 	// of a restored state (Options.StateFile) and ended before this
 	// collector started, when no process was counting ("no_data_at").
 	NoDataAt []bool
-
-	// NoData is how many of the oldest buckets lie before counting started
-	// (Snapshot.Start), kept for compatibility: they are marked in NoDataAt
-	// too, which also marks the buckets of a restart ("no_data").
-	NoData int
 
 	// Aligned with Counts: the Go heap and the goroutines as sampled by the
 	// refresh goroutine at the last refresh within each bucket, 0 where
@@ -244,15 +234,14 @@ var recentQuantiles = [4]float64{0.50, 0.90, 0.99, 0.999}
 // window has been rotated to now.
 func (c *Collector) build(now time.Time, sessionsActive int) *Snapshot {
 	s := &Snapshot{
-		Time:            now,
-		Start:           time.Unix(0, c.firstStart.Load()).In(now.Location()),
-		Uptime:          now.Sub(c.start),
-		InFlight:        c.inFlightNow(),
-		Connections:     c.conns.Load(),
-		SessionsActive:  sessionsActive,
-		SessionsDropped: 0, // deprecated: nothing is dropped
-		Aborted:         c.aborted.Load(),
-		Runtime:         c.rt.read(),
+		Time:           now,
+		Start:          time.Unix(0, c.firstStart.Load()).In(now.Location()),
+		Uptime:         now.Sub(c.start),
+		InFlight:       c.inFlightNow(),
+		Connections:    c.conns.Load(),
+		SessionsActive: sessionsActive,
+		Aborted:        c.aborted.Load(),
+		Runtime:        c.rt.read(),
 	}
 	w := c.win
 	n := int64(w.n)
@@ -449,7 +438,6 @@ func (c *Collector) buildWindow(s *Snapshot, current int64) {
 		win.Total += f.requests
 		switch end := (a + 1) * w.width; {
 		case end <= startNs:
-			win.NoData++
 			win.NoDataAt[i] = true
 		case a*w.width > c.downFrom && end <= c.downTo:
 			win.NoDataAt[i] = true

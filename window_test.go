@@ -90,8 +90,10 @@ func TestRecentAgesOut(t *testing.T) {
 		t.Errorf("Window.Total = %d, want 10", s.Window.Total)
 	}
 	// Buckets before 12:00 are no data, not zero requests.
-	if s.Window.NoData != len(s.Window.Counts)-7 {
-		t.Errorf("NoData = %d, want %d", s.Window.NoData, len(s.Window.Counts)-7)
+	for i, nd := range s.Window.NoDataAt {
+		if want := i < len(s.Window.Counts)-7; nd != want {
+			t.Errorf("NoDataAt[%d] = %v, want %v", i, nd, want)
+		}
 	}
 	if s.Window.HeapBytes[len(s.Window.HeapBytes)-1] == 0 || s.Window.Goroutines[len(s.Window.Goroutines)-1] == 0 {
 		t.Errorf("no runtime sample in the current bucket: heap %v goroutines %v", s.Window.HeapBytes, s.Window.Goroutines)
