@@ -15,6 +15,7 @@ const (
 	numMethods    = len(methodNames)
 	methodUnknown = numMethods - 1
 	numClasses    = 9 // status classes 1xx to 9xx: net/http accepts codes 100 to 999
+	class5xx      = 4 // the index of the 5xx class: the server errors
 )
 
 // methodIndex maps a request method to its index in methodNames without

@@ -327,7 +327,7 @@ func (c *Collector) routeStats(s *stats, rs *RouteStats, base, rec *histCopy, ow
 }
 
 func statusOf(cl [numClasses]uint64) Status {
-	st := Status{Informational: cl[0], Success: cl[1], Redirect: cl[2], ClientError: cl[3], ServerError: cl[4]}
+	st := Status{Informational: cl[0], Success: cl[1], Redirect: cl[2], ClientError: cl[3], ServerError: cl[class5xx]}
 	for _, n := range cl[5:] {
 		st.Other += n
 	}

@@ -302,7 +302,7 @@ func (c *Collector) build(now time.Time, sessionsActive int) *Snapshot {
 				for i := range k {
 					lv.requests += k[i]
 				}
-				lv.errors += k[4]
+				lv.errors += k[class5xx]
 			}
 			if a >= oldest {
 				manual += m

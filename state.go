@@ -570,7 +570,7 @@ func (c *Collector) capture() *state {
 			for k := range sl.classes {
 				live[j].requests += sl.classes[k].Load()
 			}
-			live[j].errors += sl.classes[4].Load()
+			live[j].errors += sl.classes[class5xx].Load()
 		}
 		if i < len(recs)-1 {
 			hires = appendHires(hires, &h)

@@ -183,7 +183,7 @@ func (c *Collector) retire(old int64, slot int, target int64, recs []*stats) {
 			n := sl.classes[cl].Swap(0)
 			r.retiredClasses[cl] += n
 			requests += n
-			if cl == 4 {
+			if cl == class5xx {
 				errors += n
 			}
 		}
