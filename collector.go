@@ -251,7 +251,7 @@ type Collector struct {
 	win    *window     // time slices and per-bucket figures
 	routes *routeTable // per route: counts by status and method, histograms, bytes
 	sess   *sessions   // active sessions
-	manual *stats      // IncrementRequests and RecordDuration, in time slices
+	manual *recorder   // IncrementRequests and RecordDuration, in time slices
 	// baseWall is base's wall clock in unix nanos: base plus a monotonic
 	// reading places a request in its bucket. fakeClock is set when
 	// Options.Now was injected; then the middleware reads it instead.
@@ -370,7 +370,7 @@ func Open(opts Options) (*Collector, error) {
 	}
 	c.baseWall = c.base.UnixNano()
 	c.routes = newRouteTable(opts.MaxRoutes, len(c.bounds), c.win.n)
-	c.manual = newStats("", len(c.bounds), c.win.n)
+	c.manual = newRecorder("", len(c.bounds), c.win.n)
 	c.live = make([]liveBucket, c.win.n)
 	c.sealed = make([]winBucket, c.win.n)
 	c.hist = make([]uint64, len(c.bounds)+1)

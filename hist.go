@@ -109,7 +109,7 @@ type octave [histSub]atomic.Uint64
 // to 0.05 %.
 //
 // Octaves are allocated on first use and published with a compare-and-swap
-// (like stats.block), so a histogram costs 256 bytes of pointers plus 256
+// (like recorder.block), so a histogram costs 256 bytes of pointers plus 256
 // bytes per octave its durations touch: a route answering in 1 to 50 ms
 // holds six octaves. Safe for concurrent use; recording is lock-free and
 // allocates only the first time an octave is touched.

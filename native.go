@@ -22,7 +22,7 @@ var nativePool = sync.Pool{New: func() any { return new(nativeScratch) }}
 // c.mu, under which the refresh goroutine moves expiring slices into
 // retired, so that no count is read twice or missed; the request path
 // never takes c.mu.
-func (c *Collector) processHist(r *stats, dst *histCopy) {
+func (c *Collector) processHist(r *recorder, dst *histCopy) {
 	dst.reset()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -35,7 +35,7 @@ func (c *Collector) processHist(r *stats, dst *histCopy) {
 // into the bucket just above it, (2^12, 2^(12+1/32)] s, so that the count
 // is the sum of the buckets: Prometheus then places them at about 68
 // minutes, a lower bound of what they took.
-func (c *Collector) nativeOf(r *stats, sc *nativeScratch) *nativeHist {
+func (c *Collector) nativeOf(r *recorder, sc *nativeScratch) *nativeHist {
 	c.processHist(r, &sc.h)
 	nh := &sc.nh
 	nh.schema = histSchema

@@ -48,7 +48,7 @@ func methodIndex(m string) int {
 // element i counts status class*100 + i.
 type codeBlock [100]atomic.Uint64
 
-// stats holds the counters of one route (or of the requests recorded
+// recorder holds the counters of one route (or of the requests recorded
 // without the middleware, Collector.manual).
 //
 // Since-start counters of this process, read by the Prometheus text and
@@ -67,7 +67,7 @@ type codeBlock [100]atomic.Uint64
 // slices) and into the window's per-bucket figures.
 //
 // The request path adds with atomics; readers load them.
-type stats struct {
+type recorder struct {
 	name   string          // the route as shown: valid UTF-8, at most maxRouteLen bytes
 	hist   []atomic.Uint64 // per bucket (not cumulative); the last is +Inf
 	codes  [numMethods][numClasses]atomic.Pointer[codeBlock]
@@ -173,14 +173,14 @@ func (r *restoredStats) forEachCode(f func(method, code int, n uint64)) {
 	}
 }
 
-func newStats(name string, bounds, slices int) *stats {
-	return &stats{name: name, hist: make([]atomic.Uint64, bounds+1), slices: make([]slice, slices)}
+func newRecorder(name string, bounds, slices int) *recorder {
+	return &recorder{name: name, hist: make([]atomic.Uint64, bounds+1), slices: make([]slice, slices)}
 }
 
 // observe counts one finished request in the since-start counters and in
 // time slice slot. code must be in 100..999 and d non-negative. Safe for
 // concurrent use.
-func (s *stats) observe(slot, method, code int, d int64, bytes int64, bounds []int64) {
+func (s *recorder) observe(slot, method, code int, d int64, bytes int64, bounds []int64) {
 	class := code/100 - 1
 	b := s.codes[method][class].Load()
 	if b == nil {
@@ -202,7 +202,7 @@ func (s *stats) observe(slot, method, code int, d int64, bytes int64, bounds []i
 // block returns the code block of (method, class), allocating it on first
 // use. Of two goroutines racing here, the CAS keeps one block and both use
 // it.
-func (s *stats) block(method, class int) *codeBlock {
+func (s *recorder) block(method, class int) *codeBlock {
 	nb := new(codeBlock)
 	if s.codes[method][class].CompareAndSwap(nil, nb) {
 		return nb
@@ -212,7 +212,7 @@ func (s *stats) block(method, class int) *codeBlock {
 
 // loadHist loads the histogram's buckets into dst, which must have room
 // for them, and returns their total: the requests this route finished.
-func (s *stats) loadHist(dst []uint64) (total uint64) {
+func (s *recorder) loadHist(dst []uint64) (total uint64) {
 	for i := range s.hist {
 		dst[i] = s.hist[i].Load()
 		total += dst[i]
@@ -222,7 +222,7 @@ func (s *stats) loadHist(dst []uint64) (total uint64) {
 
 // sumNs returns the sum of the durations this process recorded, in
 // nanoseconds: retired plus the live slices. Called with Collector.mu held.
-func (s *stats) sumNs() uint64 {
+func (s *recorder) sumNs() uint64 {
 	t := s.retired.sumNs
 	for i := range s.slices {
 		t += s.slices[i].sumNs.Load()
@@ -235,7 +235,7 @@ func (s *stats) sumNs() uint64 {
 // what a Prometheus native histogram of the route exposes (restored state
 // is not in it). Read dst with total (for count) and forEachBucket. Called
 // with Collector.mu held.
-func (s *stats) sinceStart(dst *histCopy) {
+func (s *recorder) sinceStart(dst *histCopy) {
 	dst.merge(&s.retired)
 	for i := range s.slices {
 		s.slices[i].hist.addTo(dst)
@@ -245,7 +245,7 @@ func (s *stats) sinceStart(dst *histCopy) {
 
 // forEachCode calls f for every (method, code) pair with a non-zero count,
 // in method then code order.
-func (s *stats) forEachCode(f func(method, code int, n uint64)) {
+func (s *recorder) forEachCode(f func(method, code int, n uint64)) {
 	for m := range s.codes {
 		for cl := range s.codes[m] {
 			b := s.codes[m][cl].Load()

@@ -50,18 +50,18 @@ const (
 // maxAliasLen bytes; past that, such a name is fixed into a stack buffer
 // on each request, which costs time but no allocation.
 type routeTable struct {
-	m         atomic.Pointer[map[string]*stats] // never nil; never modified once published
-	capped    atomic.Bool                       // MaxRoutes was reached
-	aliasFull atomic.Bool                       // no more aliases are added
-	unmatched *stats                            // immutable: the counters of RouteUnmatched
-	other     *stats                            // immutable: the counters of RouteOther
-	max       int                               // immutable
-	bounds    int                               // immutable: histogram bounds
-	slices    int                               // immutable: time slices per route
-	mu        sync.Mutex                        // serialises add and guards the counts below
-	routes    int                               // routes added by add, unmatched and other not included
-	restored  int                               // routes added by addRestored
-	aliases   int                               // alias keys in the map
+	m         atomic.Pointer[map[string]*recorder] // never nil; never modified once published
+	capped    atomic.Bool                          // MaxRoutes was reached
+	aliasFull atomic.Bool                          // no more aliases are added
+	unmatched *recorder                            // immutable: the counters of RouteUnmatched
+	other     *recorder                            // immutable: the counters of RouteOther
+	max       int                                  // immutable
+	bounds    int                                  // immutable: histogram bounds
+	slices    int                                  // immutable: time slices per route
+	mu        sync.Mutex                           // serialises add and guards the counts below
+	routes    int                                  // routes added by add, unmatched and other not included
+	restored  int                                  // routes added by addRestored
+	aliases   int                                  // alias keys in the map
 }
 
 // maxAliasLen bounds the names kept as aliases.
@@ -70,10 +70,10 @@ const maxAliasLen = 4 * maxRouteLen
 func newRouteTable(max, bounds, slices int) *routeTable {
 	t := &routeTable{
 		max: max, bounds: bounds, slices: slices,
-		unmatched: newStats(RouteUnmatched, bounds, slices),
-		other:     newStats(RouteOther, bounds, slices),
+		unmatched: newRecorder(RouteUnmatched, bounds, slices),
+		other:     newRecorder(RouteOther, bounds, slices),
 	}
-	m := map[string]*stats{RouteUnmatched: t.unmatched, RouteOther: t.other}
+	m := map[string]*recorder{RouteUnmatched: t.unmatched, RouteOther: t.other}
 	t.m.Store(&m)
 	return t
 }
@@ -81,7 +81,7 @@ func newRouteTable(max, bounds, slices int) *routeTable {
 // get returns the counters of route name ("" is RouteUnmatched). Safe for
 // concurrent use; allocation-free once the route exists, whatever the
 // name holds.
-func (t *routeTable) get(name string) *stats {
+func (t *routeTable) get(name string) *recorder {
 	if name == "" {
 		return t.unmatched
 	}
@@ -93,10 +93,10 @@ func (t *routeTable) get(name string) *stats {
 
 // getSlow is get for a name that is not a key of the table: a new route,
 // or a name shown differently from how it is written.
-func (t *routeTable) getSlow(name string) *stats {
+func (t *routeTable) getSlow(name string) *recorder {
 	var buf [maxRouteLen]byte
 	shown, fixed := shownName(name, buf[:0])
-	var s *stats
+	var s *recorder
 	if fixed == nil {
 		s = (*t.m.Load())[shown]
 	} else {
@@ -116,7 +116,7 @@ func (t *routeTable) getSlow(name string) *stats {
 
 // add enters the route shown, unless the table has it, and name as its
 // alias when they differ, unless the aliases are full.
-func (t *routeTable) add(shown, name string) *stats {
+func (t *routeTable) add(shown, name string) *recorder {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	old := *t.m.Load()
@@ -134,7 +134,7 @@ func (t *routeTable) add(shown, name string) *stats {
 		t.aliasFull.Store(t.aliases >= t.max)
 		return s
 	}
-	m := make(map[string]*stats, len(old)+2)
+	m := make(map[string]*recorder, len(old)+2)
 	for k, v := range old {
 		m[k] = v
 	}
@@ -142,7 +142,7 @@ func (t *routeTable) add(shown, name string) *stats {
 	// string alive.
 	if newRoute {
 		key := strings.Clone(shown)
-		s = newStats(key, t.bounds, t.slices)
+		s = newRecorder(key, t.bounds, t.slices)
 		m[key] = s
 		t.routes++
 	}
@@ -162,12 +162,12 @@ func (t *routeTable) add(shown, name string) *stats {
 // Restored routes do not count against max for the routes this process
 // sees (add), which are capped separately. Names are shown as get shows
 // them.
-func (t *routeTable) addRestored(names []string) []*stats {
+func (t *routeTable) addRestored(names []string) []*recorder {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	old := *t.m.Load()
-	out := make([]*stats, len(names))
-	var m map[string]*stats // the copy, once a name is new
+	out := make([]*recorder, len(names))
+	var m map[string]*recorder // the copy, once a name is new
 	var buf [maxRouteLen]byte
 	for i, name := range names {
 		if name == "" {
@@ -188,13 +188,13 @@ func (t *routeTable) addRestored(names []string) []*stats {
 			s = t.other
 		default:
 			if m == nil {
-				m = make(map[string]*stats, len(old)+min(len(names)-i, t.max-t.restored))
+				m = make(map[string]*recorder, len(old)+min(len(names)-i, t.max-t.restored))
 				for k, v := range old {
 					m[k] = v
 				}
 			}
 			key := strings.Clone(shown)
-			s = newStats(key, t.bounds, t.slices)
+			s = newRecorder(key, t.bounds, t.slices)
 			m[key] = s
 			t.restored++
 		}
@@ -261,15 +261,15 @@ func shownName(name string, buf []byte) (string, []byte) {
 }
 
 // list returns every route's counters, sorted by name.
-func (t *routeTable) list() []*stats {
+func (t *routeTable) list() []*recorder {
 	m := *t.m.Load()
-	out := make([]*stats, 0, len(m))
+	out := make([]*recorder, 0, len(m))
 	for k, s := range m {
 		if k == s.name { // not an alias
 			out = append(out, s)
 		}
 	}
-	slices.SortFunc(out, func(a, b *stats) int { return cmp.Compare(a.name, b.name) })
+	slices.SortFunc(out, func(a, b *recorder) int { return cmp.Compare(a.name, b.name) })
 	return out
 }
 
@@ -305,7 +305,7 @@ type RouteStats struct {
 // process's, by summarise), percentiles from base and rec together (the
 // route's since-start high-resolution histogram), and adds the status
 // classes to cl. Called with c.mu held.
-func (c *Collector) routeStats(s *stats, rs *RouteStats, base, rec *histCopy, own [numClasses]uint64, cl *[numClasses]uint64) {
+func (c *Collector) routeStats(s *recorder, rs *RouteStats, base, rec *histCopy, own [numClasses]uint64, cl *[numClasses]uint64) {
 	rs.Route = s.name
 	rs.Bytes = s.bytes.Load()
 	rs.Requests = s.loadHist(c.hist)

@@ -269,7 +269,7 @@ func (c *Collector) build(now time.Time, sessionsActive int) *Snapshot {
 	// rec together (base is r.retired, or all when more belongs to it:
 	// restored counts, slices older than the recent ones), read by
 	// quantilesOf without merging them.
-	summarise := func(r *stats, rs *Recent, since *[numClasses]uint64) (base *histCopy, manual uint64) {
+	summarise := func(r *recorder, rs *Recent, since *[numClasses]uint64) (base *histCopy, manual uint64) {
 		*since = r.retiredClasses
 		all.reset()
 		rec.reset()

@@ -798,7 +798,7 @@ func (c *Collector) apply(st *state) {
 
 // restoredOf returns the restored figures of s, creating them. Called with
 // c.mu held.
-func restoredOf(s *stats, bounds int) *restoredStats {
+func restoredOf(s *recorder, bounds int) *restoredStats {
 	if s.restored == nil {
 		s.restored = &restoredStats{hist: make([]uint64, bounds+1)}
 	}

@@ -754,7 +754,7 @@ func TestRestoredCodes(t *testing.T) {
 	}
 }
 
-var statsSink *stats // keeps what a test allocates on the heap
+var statsSink *recorder // keeps what a test allocates on the heap
 
 // TestStateRestoreManyRoutes restores 10000 routes with MaxRoutes 10000:
 // the routes enter the table in one batch, not one copy of the table per
@@ -764,7 +764,7 @@ func TestStateRestoreManyRoutes(t *testing.T) {
 	const n = 10000
 	data := routesState(n, 90, 1)
 	c, _ := newTestCollector(t, Options{MaxRoutes: n})
-	route := allocatedBy(func() { statsSink = newStats("r", len(c.bounds), c.win.n) })
+	route := allocatedBy(func() { statsSink = newRecorder("r", len(c.bounds), c.win.n) })
 	allocated := allocatedBy(func() {
 		if err := c.Restore(bytes.NewReader(data)); err != nil {
 			t.Fatal(err)

@@ -9,7 +9,7 @@ import (
 // default) aligned to the Unix epoch, numbered by their start in unix
 // nanoseconds divided by the width (their absolute number).
 //
-// The request path writes only the time slices of its route (stats.slices),
+// The request path writes only the time slices of its route (recorder.slices),
 // a ring of n of them: the buckets that Options.RecentWindow reaches into,
 // the current one, and one prepared ahead. Each request computes the bucket
 // of its own end-time clock reading and adds to that bucket's slice. The
@@ -173,7 +173,7 @@ func (c *Collector) rotate(now time.Time) {
 // retire drains slice slot, which holds bucket old, of every recorder (recs) into
 // their since-start totals and the window's figures of old (if old is still
 // in the window that ends before target). Called with c.mu held.
-func (c *Collector) retire(old int64, slot int, target int64, recs []*stats) {
+func (c *Collector) retire(old int64, slot int, target int64, recs []*recorder) {
 	sc := &c.scr[0]
 	sc.reset()
 	var requests, errors uint64
