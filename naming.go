@@ -485,10 +485,7 @@ func (nc *nameCache) put(k nameKey, name string) string {
 		nc.full.Store(true)
 		return name
 	}
-	m := make(map[nameKey]string, len(old)+1)
-	for kk, v := range old {
-		m[kk] = v
-	}
+	m := grown(old, 1)
 	// Owned copies: the key must not keep a request's strings alive.
 	m[nameKey{a: strings.Clone(k.a), b: strings.Clone(k.b), n: k.n}] = name
 	nc.m.Store(&m)

@@ -134,10 +134,7 @@ func (t *routeTable) add(shown, name string) *recorder {
 		t.aliasFull.Store(t.aliases >= t.max)
 		return s
 	}
-	m := make(map[string]*recorder, len(old)+2)
-	for k, v := range old {
-		m[k] = v
-	}
+	m := grown(old, 2)
 	// Keys are owned copies, so the map does not keep a caller's larger
 	// string alive.
 	if newRoute {
@@ -188,10 +185,7 @@ func (t *routeTable) addRestored(names []string) []*recorder {
 			s = t.other
 		default:
 			if m == nil {
-				m = make(map[string]*recorder, len(old)+min(len(names)-i, t.max-t.restored))
-				for k, v := range old {
-					m[k] = v
-				}
+				m = grown(old, min(len(names)-i, t.max-t.restored))
 			}
 			key := strings.Clone(shown)
 			s = newRecorder(key, t.bounds, t.slices)
@@ -204,6 +198,17 @@ func (t *routeTable) addRestored(names []string) []*recorder {
 		t.m.Store(&m)
 	}
 	return out
+}
+
+// grown returns a copy of m with room for extra more entries: the copy of a
+// copy-on-write map (routeTable.m, nameCache.m), which writers fill and then
+// publish whole while readers keep the old one.
+func grown[K comparable, V any](m map[K]V, extra int) map[K]V {
+	c := make(map[K]V, len(m)+extra)
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
 }
 
 // shownName returns name as it is shown and keyed: valid UTF-8 (each run
