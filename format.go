@@ -16,29 +16,22 @@ import (
 //
 // The collector reports a percentile that fell into its histogram's zero
 // bucket as exactly LatencyFloor (954ns) and one above its top as exactly
-// LatencyCeiling (68m16s); no estimate ever equals either. latencyBound is
-// the one place the page turns them into bounds: "< 1µs" (true, as the
-// value is at most 954ns) and "> 1.1h".
-
-// bound says how a latency figure relates to the truth.
-type bound int8
-
-const (
-	boundExact bound = iota // the figure is the percentile
-	boundBelow              // the percentile is below the figure
-	boundAbove              // the percentile is above the figure
-)
+// LatencyCeiling (68m16s); no estimate ever equals either. boundOf tells
+// the bounds from the estimates, for the JSON form and for the page, which
+// writes them as "< 1µs" (true, as the value is at most 954ns) and
+// "> 1.1h".
 
 // latencyBound returns how to show percentile d of a population that has
-// requests: the figure, and whether it is a bound.
-func latencyBound(d time.Duration) (time.Duration, bound) {
-	switch {
-	case d <= LatencyFloor:
-		return time.Microsecond, boundBelow
-	case d >= LatencyCeiling:
-		return LatencyCeiling, boundAbove
+// requests: the figure, and boundOf's "<" or ">" where it is a bound. A
+// figure outside the histogram's range (0 for requests without durations,
+// as IncrementRequests counts them) is shown as the bound beyond it.
+func latencyBound(d time.Duration) (time.Duration, string) {
+	d = min(max(d, LatencyFloor), LatencyCeiling)
+	b := boundOf(d)
+	if b == "<" {
+		d = time.Microsecond
 	}
-	return d, boundExact
+	return d, b
 }
 
 // latencyText formats percentile d of a population that has requests.
@@ -46,16 +39,13 @@ func latencyText(d time.Duration) string {
 	return formatLatency(latencyBound(d))
 }
 
-// formatLatency formats a latency figure, as a bound where b says it is
-// one: "38µs", "< 1µs", "> 1h".
-func formatLatency(d time.Duration, b bound) string {
-	switch b {
-	case boundBelow:
-		return "< " + formatDuration(d)
-	case boundAbove:
-		return "> " + formatDuration(d)
+// formatLatency formats a latency figure, as a bound where b, as boundOf
+// returns it, says it is one: "38µs", "< 1µs", "> 1h".
+func formatLatency(d time.Duration, b string) string {
+	if b == "" {
+		return formatDuration(d)
 	}
-	return formatDuration(d)
+	return b + " " + formatDuration(d)
 }
 
 // durationUnits are the units formatDuration writes, smallest first, each

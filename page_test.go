@@ -194,16 +194,16 @@ func TestFormatDuration(t *testing.T) {
 func TestFormatLatencyBounds(t *testing.T) {
 	for _, tt := range []struct {
 		d    time.Duration
-		b    bound
+		b    string
 		want string
 	}{
-		{38 * time.Microsecond, boundExact, "38µs"},
-		{time.Microsecond, boundBelow, "< 1µs"},
-		{time.Hour, boundAbove, "> 1h"},
-		{time.Minute, boundAbove, "> 1min"},
+		{38 * time.Microsecond, "", "38µs"},
+		{time.Microsecond, "<", "< 1µs"},
+		{time.Hour, ">", "> 1h"},
+		{time.Minute, ">", "> 1min"},
 	} {
 		if got := formatLatency(tt.d, tt.b); got != tt.want {
-			t.Errorf("formatLatency(%v, %d) = %q, want %q", tt.d, tt.b, got, tt.want)
+			t.Errorf("formatLatency(%v, %q) = %q, want %q", tt.d, tt.b, got, tt.want)
 		}
 	}
 	// The collector reports a percentile outside its resolved range as
@@ -218,6 +218,12 @@ func TestFormatLatencyBounds(t *testing.T) {
 		{time.Hour, "1h"},
 		{LatencyCeiling - time.Second, "1.1h"},
 		{LatencyCeiling, "> 1.1h"},
+		// Outside the range: 0 when the requests had no durations
+		// (IncrementRequests), and no figure beyond the ceiling.
+		{0, "< 1µs"},
+		{LatencyFloor - 1, "< 1µs"},
+		{LatencyFloor + 1, "955ns"},
+		{LatencyCeiling + time.Hour, "> 1.1h"},
 	} {
 		if got := latencyText(tt.d); got != tt.want {
 			t.Errorf("latencyText(%v) = %q, want %q", tt.d, got, tt.want)
