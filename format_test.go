@@ -134,3 +134,46 @@ func TestFormatRateShareSpan(t *testing.T) {
 		}
 	}
 }
+
+func TestFormatCountBytesUptime(t *testing.T) {
+	for _, tt := range []struct {
+		n    uint64
+		want string
+	}{
+		{0, "0"}, {999, "999"}, {1000, "1,000"}, {1_234_567, "1,234,567"}, {18_446_744_073_709_551_615, "18,446,744,073,709,551,615"},
+	} {
+		if got := formatCount(tt.n); got != tt.want {
+			t.Errorf("formatCount(%d) = %q, want %q", tt.n, got, tt.want)
+		}
+	}
+	for _, tt := range []struct {
+		n    uint64
+		want string
+	}{
+		{0, "0 B"}, {1023, "1023 B"}, {1024, "1.0 KiB"}, {3_565_158, "3.4 MiB"}, {5 << 30, "5.0 GiB"}, {1 << 50, "1024 TiB"},
+	} {
+		if got := formatBytes(tt.n); got != tt.want {
+			t.Errorf("formatBytes(%d) = %q, want %q", tt.n, got, tt.want)
+		}
+	}
+	for _, tt := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "0s"}, {90*time.Second + 400*time.Millisecond, "1m30s"}, {49*time.Hour + 30*time.Minute, "2d 1h"},
+	} {
+		if got := formatUptime(tt.d); got != tt.want {
+			t.Errorf("formatUptime(%v) = %q, want %q", tt.d, got, tt.want)
+		}
+	}
+	for _, tt := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{time.Second, "second"}, {time.Minute, "minute"}, {time.Hour, "hour"}, {10 * time.Minute, "10 min"}, {90 * time.Second, "1 min 30 s"},
+	} {
+		if got := bucketName(tt.d); got != tt.want {
+			t.Errorf("bucketName(%v) = %q, want %q", tt.d, got, tt.want)
+		}
+	}
+}
