@@ -289,22 +289,12 @@ func latencyLines(counts []uint64, p50, p99 []time.Duration) ([]line, []float64,
 		axis = append(axis, label)
 	}
 	steps := func(ps []time.Duration) string {
-		var sb strings.Builder
-		open := false
-		for i, c := range counts {
-			if c == 0 {
-				open = false
-				continue
+		return stepPath(len(counts), func(i int) (float64, bool) {
+			if counts[i] == 0 {
+				return 0, false
 			}
-			yy := y(ps[i])
-			if open {
-				fmt.Fprintf(&sb, "V%gH%d", yy, i+1)
-			} else {
-				fmt.Fprintf(&sb, "M%d %gH%d", i, yy, i+1)
-			}
-			open = true
-		}
-		return sb.String()
+			return y(ps[i]), true
+		})
 	}
 	return []line{{D: steps(p99), Class: "p99"}, {D: steps(p50), Class: "p50"}}, grid, axis
 }
@@ -368,25 +358,39 @@ func newSpark(vals []float64, format func(float64) string, over string) *spark {
 		}
 		return r2(92 - 84*(v-lo)/(hi-lo))
 	}
-	var sb strings.Builder
-	open := false
-	for i, v := range vals {
-		if v <= 0 {
-			open = false
-			continue
+	d := stepPath(len(vals), func(i int) (float64, bool) {
+		if vals[i] <= 0 {
+			return 0, false
 		}
-		if open {
-			fmt.Fprintf(&sb, "V%gH%d", y(v), i+1)
-		} else {
-			fmt.Fprintf(&sb, "M%d %gH%d", i, y(v), i+1)
-		}
-		open = true
-	}
+		return y(vals[i]), true
+	})
 	r := format(lo) + " – " + format(hi) + " " + over
 	if hi == lo {
 		r = "steady at " + format(lo) + " " + over
 	}
-	return &spark{W: len(vals), D: sb.String(), Range: r}
+	return &spark{W: len(vals), D: d, Range: r}
+}
+
+// stepPath draws a line of steps over n buckets, one unit wide each: at
+// height y(i) across bucket i, with a gap at each bucket where y says
+// there is no value. One path, so the page stays small.
+func stepPath(n int, y func(i int) (float64, bool)) string {
+	var sb strings.Builder
+	open := false
+	for i := range n {
+		yy, ok := y(i)
+		if !ok {
+			open = false
+			continue
+		}
+		if open {
+			fmt.Fprintf(&sb, "V%gH%d", yy, i+1)
+		} else {
+			fmt.Fprintf(&sb, "M%d %gH%d", i, yy, i+1)
+		}
+		open = true
+	}
+	return sb.String()
 }
 
 // r2 rounds a coordinate or a bar width to two decimals, so the page stays
