@@ -418,7 +418,9 @@ func (c *histCopy) extremes() (lo, hi time.Duration) {
 }
 
 // boundOf says whether a latency figure is a bound: "<" for LatencyFloor,
-// ">" for LatencyCeiling, "" for an estimate.
+// ">" for LatencyCeiling, "" for an estimate. It is the one place that
+// tells them apart: the JSON form carries its mark beside a figure, and
+// the page writes it before one (latencyBound).
 func boundOf(d time.Duration) string {
 	switch d {
 	case LatencyFloor:

@@ -5,9 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -142,129 +145,6 @@ func wantNotIn(t *testing.T, body string, nots ...string) {
 	for _, w := range nots {
 		if strings.Contains(body, w) {
 			t.Errorf("page has %q", w)
-		}
-	}
-}
-
-func TestFormatDuration(t *testing.T) {
-	us, ms := time.Microsecond, time.Millisecond
-	for _, tt := range []struct {
-		d    time.Duration
-		want string
-	}{
-		{0, "0"},
-		{-time.Second, "0"},
-		{1, "1ns"},
-		{850, "850ns"},
-		{999, "999ns"},
-		{999_960, "1ms"}, // rounds to 1000µs: the next unit
-		{us, "1µs"},
-		{1250, "1.3µs"},
-		{38 * us, "38µs"},
-		{38_400, "38µs"},
-		{999 * us, "999µs"},
-		{ms, "1ms"},
-		{1200 * us, "1.2ms"},
-		{9960 * us, "10ms"},
-		{480 * ms, "480ms"},
-		{999_600 * us, "1s"},
-		{2500 * ms, "2.5s"},
-		{12 * time.Second, "12s"},
-		{59_700 * ms, "1min"},
-		{90 * time.Second, "1.5min"},
-		{45 * time.Minute, "45min"},
-		{time.Hour, "1h"},
-		{90 * time.Minute, "1.5h"},
-		{2000 * time.Hour, "2,000h"},
-	} {
-		if got := formatDuration(tt.d); got != tt.want {
-			t.Errorf("formatDuration(%d) = %q, want %q", int64(tt.d), got, tt.want)
-		}
-	}
-	// At every scale: a number from 1 to 999 (one decimal below 10, never
-	// "0.0" or an exponent) and a unit.
-	shape := regexp.MustCompile(`^([1-9]\.[0-9]|[1-9]|[1-9][0-9]{1,2})(ns|µs|ms|s|min)$|^[0-9,.]+h$`)
-	for d := time.Duration(1); d < 1000*time.Hour; d = d*21/20 + 1 {
-		if got := formatDuration(d); !shape.MatchString(got) {
-			t.Fatalf("formatDuration(%d) = %q", int64(d), got)
-		}
-	}
-}
-
-func TestFormatLatencyBounds(t *testing.T) {
-	for _, tt := range []struct {
-		d    time.Duration
-		b    bound
-		want string
-	}{
-		{38 * time.Microsecond, boundExact, "38µs"},
-		{time.Microsecond, boundBelow, "< 1µs"},
-		{time.Hour, boundAbove, "> 1h"},
-		{time.Minute, boundAbove, "> 1min"},
-	} {
-		if got := formatLatency(tt.d, tt.b); got != tt.want {
-			t.Errorf("formatLatency(%v, %d) = %q, want %q", tt.d, tt.b, got, tt.want)
-		}
-	}
-	// The collector reports a percentile outside its resolved range as
-	// exactly LatencyFloor or LatencyCeiling: the page shows them as bounds.
-	for _, tt := range []struct {
-		d    time.Duration
-		want string
-	}{
-		{LatencyFloor, "< 1µs"},
-		{time.Microsecond, "1µs"},
-		{1200 * time.Microsecond, "1.2ms"},
-		{time.Hour, "1h"},
-		{LatencyCeiling - time.Second, "1.1h"},
-		{LatencyCeiling, "> 1.1h"},
-	} {
-		if got := latencyText(tt.d); got != tt.want {
-			t.Errorf("latencyText(%v) = %q, want %q", tt.d, got, tt.want)
-		}
-	}
-}
-
-func TestFormatRateShareSpan(t *testing.T) {
-	m := time.Minute
-	for _, tt := range []struct {
-		n    uint64
-		span time.Duration
-		want string
-	}{
-		{0, 5 * m, "0/s"},
-		{11_210, 5 * m, "37/s"},
-		{375_000, 5 * m, "1,250/s"},
-		{360, 5 * m, "1.2/s"},
-		{180, 5 * m, "36/min"},
-		{2, 5 * m, "0.4/min"},
-		{1, 4 * time.Hour, "0.0042/min"},
-		{5, 0, "—"},
-	} {
-		if got := formatRate(tt.n, tt.span); got != tt.want {
-			t.Errorf("formatRate(%d, %v) = %q, want %q", tt.n, tt.span, got, tt.want)
-		}
-	}
-	for _, tt := range []struct {
-		n, total uint64
-		want     string
-	}{
-		{0, 0, "0%"}, {0, 10, "0%"}, {1, 1235, "< 0.1%"}, {18, 11_210, "0.2%"},
-		{15, 100, "15%"}, {9999, 10000, "> 99.9%"}, {10, 10, "100%"},
-	} {
-		if got := formatShare(tt.n, tt.total); got != tt.want {
-			t.Errorf("formatShare(%d, %d) = %q, want %q", tt.n, tt.total, got, tt.want)
-		}
-	}
-	for _, tt := range []struct {
-		d    time.Duration
-		want string
-	}{
-		{5 * m, "5 min"}, {42 * time.Second, "42 s"}, {150 * time.Second, "2 min 30 s"},
-		{time.Hour, "1 h"}, {90 * m, "1 h 30 min"}, {300 * time.Millisecond, "0 s"},
-	} {
-		if got := formatSpan(tt.d); got != tt.want {
-			t.Errorf("formatSpan(%v) = %q, want %q", tt.d, got, tt.want)
 		}
 	}
 }
@@ -505,6 +385,85 @@ func TestPageSelfContained(t *testing.T) {
 	}
 	wantNotIn(t, body, "http://", "https://", `style="`, " on", "<link", "<img", "<script>alert", "ZgotmplZ")
 	wantIn(t, body, "GET /<wbr>&lt;script&gt;alert(1)&lt;/<wbr>script&gt;")
+}
+
+func TestPageSortsRoutes(t *testing.T) {
+	c, _ := newTestCollector(t, Options{})
+	ms := int64(time.Millisecond)
+	for range 5 {
+		c.routes.get("many").observe(c.slotNow(), 0, 200, ms, 0, c.bounds)
+	}
+	c.routes.get("slow").observe(c.slotNow(), 0, 200, 3000*ms, 0, c.bounds)
+	for range 2 {
+		c.routes.get("failing").observe(c.slotNow(), 0, 503, ms, 0, c.bounds)
+	}
+	c.refresh()
+	order := func(sort string) []string {
+		body := get(t, c.Handler(), "GET", "/metrics?format=html&range=start&sort="+sort).Body.String()
+		names := []string{"many", "slow", "failing"}
+		slices.SortFunc(names, func(a, b string) int {
+			return strings.Index(body, "<td>"+a+"</td>") - strings.Index(body, "<td>"+b+"</td>")
+		})
+		return names
+	}
+	for sort, want := range map[string]string{
+		"":         "[many failing slow]",
+		"requests": "[many failing slow]",
+		"p99":      "[slow failing many]",
+		"errors":   "[failing many slow]",
+		"bogus":    "[many failing slow]",
+	} {
+		if got := fmt.Sprint(order(sort)); got != want {
+			t.Errorf("sort=%q: %s, want %s", sort, got, want)
+		}
+	}
+}
+
+// TestPageCSPMatchesInlineCode checks that the page's inline style and
+// script are exactly the text whose hashes its Content-Security-Policy
+// allows, so a browser enforcing the policy runs them.
+func TestPageCSPMatchesInlineCode(t *testing.T) {
+	c, _ := newTestCollector(t, Options{})
+	w := get(t, c.Handler(), "GET", "/metrics?format=html")
+	body := w.Body.String()
+	csp := w.Header().Get("Content-Security-Policy")
+	for _, tag := range []string{"style", "script"} {
+		m := regexp.MustCompile(`(?s)<`+tag+`>(.*?)</`+tag+`>`).FindAllStringSubmatch(body, -1)
+		if len(m) != 1 {
+			t.Fatalf("%d <%s> elements, want 1", len(m), tag)
+		}
+		if h := cspHash(m[0][1]); !strings.Contains(csp, tag+"-src '"+h+"'") {
+			t.Errorf("<%s> hash %s is not allowed by the CSP %q", tag, h, csp)
+		}
+	}
+	for _, bad := range []string{"http://", "https://", "style=\"", "onclick", "<link", "<img"} {
+		if strings.Contains(body, bad) {
+			t.Errorf("page contains %q: it must be self-contained with no inline style attributes", bad)
+		}
+	}
+}
+
+func TestPageShowsFigures(t *testing.T) {
+	c, clk := newTestCollector(t, Options{})
+	h := c.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/boom" {
+			w.WriteHeader(500)
+		}
+	}))
+	for range 1234 {
+		h.ServeHTTP(newTestInner(), httptest.NewRequest("GET", "/", nil))
+	}
+	h.ServeHTTP(newTestInner(), httptest.NewRequest("GET", "/boom", nil))
+	c.TouchSession("s1")
+	clk.Add(time.Minute)
+	c.refresh()
+	body := get(t, c.Handler(), "GET", "/metrics?range=start").Body.String()
+	for _, want := range []string{"<b>1,235</b> requests", "Requests per minute", `<span class="err"><b>1</b> 5xx (&lt; 0.1%)</span>`,
+		"<td>unmatched</td><td>1,235</td><td class=\"err\">1</td>", "Figures since "} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
 }
 
 // BenchmarkRenderPage renders the dashboard of the sample snapshot: the

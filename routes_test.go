@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -192,38 +191,6 @@ func routeNamed(t *testing.T, s *Snapshot, name string) RouteStats {
 	}
 	t.Fatalf("no route %q in the snapshot", name)
 	return RouteStats{}
-}
-
-func TestPageSortsRoutes(t *testing.T) {
-	c, _ := newTestCollector(t, Options{})
-	ms := int64(time.Millisecond)
-	for range 5 {
-		c.routes.get("many").observe(c.slotNow(), 0, 200, ms, 0, c.bounds)
-	}
-	c.routes.get("slow").observe(c.slotNow(), 0, 200, 3000*ms, 0, c.bounds)
-	for range 2 {
-		c.routes.get("failing").observe(c.slotNow(), 0, 503, ms, 0, c.bounds)
-	}
-	c.refresh()
-	order := func(sort string) []string {
-		body := get(t, c.Handler(), "GET", "/metrics?format=html&range=start&sort="+sort).Body.String()
-		names := []string{"many", "slow", "failing"}
-		slices.SortFunc(names, func(a, b string) int {
-			return strings.Index(body, "<td>"+a+"</td>") - strings.Index(body, "<td>"+b+"</td>")
-		})
-		return names
-	}
-	for sort, want := range map[string]string{
-		"":         "[many failing slow]",
-		"requests": "[many failing slow]",
-		"p99":      "[slow failing many]",
-		"errors":   "[failing many slow]",
-		"bogus":    "[many failing slow]",
-	} {
-		if got := fmt.Sprint(order(sort)); got != want {
-			t.Errorf("sort=%q: %s, want %s", sort, got, want)
-		}
-	}
 }
 
 // TestRoutesKeyedAsShown: names that differ only in invalid UTF-8, or

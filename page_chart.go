@@ -1,0 +1,398 @@
+package vitals
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+)
+
+// The page's charts, laid out as SVG coordinates: the hour chart (requests,
+// 5xx and latency per bucket of the window) and the runtime rows with their
+// sparklines. The template only places them.
+
+// hourChart is the window of the recent past, one column per bucket, in
+// rows that share the time axis: requests, 5xx and latency. Each row is an
+// SVG whose viewBox is one unit per bucket wide and 100 high, stretched to
+// the page's width, so its labels are HTML and stay readable on a phone.
+type hourChart struct {
+	Title   string
+	N       int // buckets
+	Rows    []chartRow
+	Ticks   [3]string // under the rows: oldest, middle and "now"
+	NoData  string    // legend text for the no-data region, "" when none
+	Partial string    // legend text for the partial bucket, "" when none
+	Latency bool      // the legend shows the latency lines
+	Hits    []hit     // one column over all rows per bucket
+}
+
+// chartRow is one row of the hour chart: its heading, axis labels and
+// paths, W buckets wide.
+type chartRow struct {
+	Heading string
+	Class   string   // of the SVG: the row's height
+	Axis    []string // labels spread evenly from top to bottom
+	Grid    []float64
+	NoData  []band  // the no-data regions
+	Partial float64 // x of the partial bucket, -1 when none
+	Bars    []line
+	Lines   []line
+	W       int
+}
+
+// line is an SVG path and its class.
+type line struct{ D, Class string }
+
+// band is a run of buckets from X, W wide.
+type band struct{ X, W int }
+
+// hit is a column that shows a bucket's figures on hover.
+type hit struct {
+	X     int
+	Title string
+}
+
+// maxChartBuckets caps the buckets the page draws: a longer window
+// (WindowBuckets allows 100,000) is shown by its most recent buckets, so
+// the page stays small.
+const maxChartBuckets = 720
+
+// shownWindow returns the part of w that the page draws: its last
+// maxChartBuckets buckets, with the aligned figures cut to match.
+func shownWindow(w *Window) *Window {
+	n := len(w.Counts)
+	cut := n - maxChartBuckets
+	if cut <= 0 {
+		return w
+	}
+	v := *w
+	v.Start = w.Start.Add(time.Duration(cut) * w.BucketWidth)
+	v.Counts = w.Counts[cut:]
+	v.Errors = tail(w.Errors, n, cut)
+	v.P50, v.P90, v.P99 = tail(w.P50, n, cut), tail(w.P90, n, cut), tail(w.P99, n, cut)
+	v.HeapBytes, v.Goroutines = tail(w.HeapBytes, n, cut), tail(w.Goroutines, n, cut)
+	v.NoDataAt = tail(w.NoDataAt, n, cut)
+	v.Total = 0
+	for _, c := range v.Counts {
+		v.Total += c
+	}
+	return &v
+}
+
+// tail returns xs without its first cut values if it is aligned with n
+// buckets, else nil.
+func tail[T any](xs []T, n, cut int) []T {
+	if len(xs) != n {
+		return nil
+	}
+	return xs[cut:]
+}
+
+// newHourChart lays out the hour chart of s: the buckets it shows, which
+// hold no data, the partial one, and the rows.
+func newHourChart(s *Snapshot) hourChart {
+	w := shownWindow(&s.Window)
+	n := len(w.Counts)
+	ch := hourChart{N: n, Title: "Last " + windowSpan(w) + ", per " + bucketName(w.BucketWidth)}
+	if n == 0 {
+		return ch
+	}
+	// The buckets without data (NoDataAt): the leading ones, which end
+	// before counting started (Snapshot.Start), and a restart's after them.
+	nd := make([]bool, n)
+	noData := 0
+	for i := range nd {
+		nd[i] = len(w.NoDataAt) == n && w.NoDataAt[i]
+		if nd[i] && noData == i && !w.Start.Add(time.Duration(i+1)*w.BucketWidth).After(s.Start) {
+			noData++
+		}
+	}
+	var bands []band
+	for i := 0; i < n; i++ {
+		if !nd[i] {
+			continue
+		}
+		j := i
+		for j < n && nd[j] {
+			j++
+		}
+		bands = append(bands, band{X: i, W: j - i})
+		i = j
+	}
+	at := func(i int) time.Time { return w.Start.Add(time.Duration(i) * w.BucketWidth) }
+	layout := "15:04"
+	switch {
+	case time.Duration(n)*w.BucketWidth > 24*time.Hour:
+		layout = "Jan 2 15:04"
+	case w.BucketWidth%time.Minute != 0:
+		layout = "15:04:05"
+	}
+	ch.Ticks = [3]string{at(0).Format(layout), at(0).Add(time.Duration(n) * w.BucketWidth / 2).Format(layout), "now"}
+	var why []string
+	for _, b := range bands {
+		if b.X < noData {
+			why = append(why, "before counting started at "+s.Start.Format(layout))
+		} else {
+			why = append(why, "not counting "+at(b.X).Format(layout)+"–"+at(b.X+b.W).Format(layout))
+		}
+	}
+	if len(why) > 0 {
+		ch.NoData = "no data: " + strings.Join(why, "; ")
+	}
+	partial := -1.0
+	if elapsed := s.Time.Sub(at(n - 1)); elapsed >= 0 && elapsed < w.BucketWidth {
+		partial = float64(n - 1)
+		ch.Partial = "this " + bucketName(w.BucketWidth) + " so far (" + formatSpan(elapsed) + ")"
+	}
+	errs := aligned(w.Errors, n)
+	p50, p90, p99 := aligned(w.P50, n), aligned(w.P90, n), aligned(w.P99, n)
+
+	// Each bucket's figures, on hover.
+	ch.Hits = make([]hit, n)
+	for i := range n {
+		t := at(i).Format(layout) + "–" + at(i+1).Format(layout)
+		switch {
+		case i < noData:
+			t += ": no data (before counting started)"
+		case nd[i]:
+			t += ": no data (not counting: the process was down)"
+		default:
+			t += ": " + formatCount(w.Counts[i]) + " requests"
+			if errs != nil {
+				t += ", " + formatCount(errs[i]) + " 5xx"
+			}
+			if p50 != nil && p90 != nil && p99 != nil && w.Counts[i] > 0 {
+				t += ", p50 " + latencyText(p50[i]) + ", p90 " + latencyText(p90[i]) + ", p99 " + latencyText(p99[i])
+			}
+			if float64(i) == partial {
+				t += " (so far)"
+			}
+		}
+		ch.Hits[i] = hit{X: i, Title: t}
+	}
+	newRow := func(heading, class string) chartRow {
+		return chartRow{Heading: heading, Class: class, NoData: bands, Partial: partial, W: n}
+	}
+
+	req := newRow("Requests per "+bucketName(w.BucketWidth), "tall")
+	req.Bars, req.Axis = countBars(w.Counts, nd, partial, "b")
+	ch.Rows = append(ch.Rows, req)
+	if errs != nil {
+		e := newRow("5xx per "+bucketName(w.BucketWidth), "short")
+		e.Bars, e.Axis = countBars(errs, nd, partial, "e")
+		var sum uint64
+		for _, x := range errs {
+			sum += x
+		}
+		if sum == 0 {
+			e.Heading += ": none"
+		}
+		ch.Rows = append(ch.Rows, e)
+	}
+	if p50 != nil && p99 != nil {
+		l := newRow("Latency p50 and p99 per "+bucketName(w.BucketWidth)+" (log scale)", "tall")
+		l.Lines, l.Grid, l.Axis = latencyLines(w.Counts, p50, p99)
+		if l.Lines == nil {
+			l.Heading = "Latency per " + bucketName(w.BucketWidth) + ": no requests"
+		}
+		ch.Latency = l.Lines != nil
+		ch.Rows = append(ch.Rows, l)
+	}
+	return ch
+}
+
+// windowSpan names the time the window covers: "hour", "2 h", "10 min".
+func windowSpan(w *Window) string {
+	d := time.Duration(len(w.Counts)) * w.BucketWidth
+	if d == time.Hour {
+		return "hour"
+	}
+	return formatSpan(d)
+}
+
+// aligned returns xs if it has one value per bucket, else nil: a figure
+// the snapshot does not carry is left out rather than drawn as zero.
+func aligned[T any](xs []T, n int) []T {
+	if len(xs) != n {
+		return nil
+	}
+	return xs
+}
+
+// countBars draws counts as bars scaled to their peak, skipping the
+// no-data buckets, and returns them with the axis labels. The bars are one
+// path (the partial bucket's another), so the page stays small.
+func countBars(counts []uint64, nd []bool, partial float64, class string) ([]line, []string) {
+	var peak uint64
+	for i, c := range counts {
+		if !nd[i] {
+			peak = max(peak, c)
+		}
+	}
+	var full, part strings.Builder
+	for i := range counts {
+		if counts[i] == 0 || nd[i] {
+			continue
+		}
+		sb := &full
+		if float64(i) == partial {
+			sb = &part
+		}
+		fmt.Fprintf(sb, "M%g 100V%gh.76V100z", float64(i)+0.12, r2(100-96*float64(counts[i])/float64(peak)))
+	}
+	var bars []line
+	if full.Len() > 0 {
+		bars = append(bars, line{D: full.String(), Class: class})
+	}
+	if part.Len() > 0 {
+		bars = append(bars, line{D: part.String(), Class: class + " part"})
+	}
+	return bars, []string{formatCount(peak), "0"}
+}
+
+// latencyLines draws p50 and p99 per bucket as steps on a log scale whose
+// grid lines are whole decades, leaving gaps at buckets without requests.
+func latencyLines(counts []uint64, p50, p99 []time.Duration) ([]line, []float64, []string) {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for i, c := range counts {
+		if c == 0 {
+			continue
+		}
+		for _, d := range []time.Duration{p50[i], p99[i]} {
+			d, _ = latencyBound(d)
+			lo, hi = min(lo, float64(d)), max(hi, float64(d))
+		}
+	}
+	if math.IsInf(lo, 1) {
+		return nil, nil, nil
+	}
+	a, b := math.Floor(math.Log10(lo)), math.Ceil(math.Log10(hi))
+	if b <= a {
+		b = a + 1
+	}
+	y := func(d time.Duration) float64 {
+		d, _ = latencyBound(d)
+		return r2(97 - 94*(math.Log10(float64(d))-a)/(b-a))
+	}
+	step := 1 // label every decade, or every other one when there are many
+	if b-a > 4 {
+		step = 2
+	}
+	var grid []float64
+	var axis []string
+	for k := b; k >= a; k-- {
+		grid = append(grid, r2(97-94*(k-a)/(b-a)))
+		label := ""
+		if int(b-k)%step == 0 {
+			label = formatDuration(time.Duration(math.Pow(10, k)))
+		}
+		axis = append(axis, label)
+	}
+	steps := func(ps []time.Duration) string {
+		return stepPath(len(counts), func(i int) (float64, bool) {
+			if counts[i] == 0 {
+				return 0, false
+			}
+			return y(ps[i]), true
+		})
+	}
+	return []line{{D: steps(p99), Class: "p99"}, {D: steps(p50), Class: "p50"}}, grid, axis
+}
+
+// runtimeRow is a runtime figure now, with its history over the window
+// when the snapshot has one.
+type runtimeRow struct {
+	Label, Value, Note string
+	Spark              *spark
+}
+
+// spark is a runtime figure's history, W buckets wide.
+type spark struct {
+	W     int
+	D     string
+	Range string // "1.2 MiB – 3.4 MiB over the last hour"
+}
+
+// runtimeRows are the runtime figures: goroutines and heap with their
+// sparklines over the window, GC cycles.
+func runtimeRows(s *Snapshot) []runtimeRow {
+	w := shownWindow(&s.Window)
+	n := len(w.Counts)
+	over := "over the last " + windowSpan(w)
+	gor := runtimeRow{Label: "Goroutines", Value: formatCount(uint64(max(s.Runtime.Goroutines, 0))), Note: "now"}
+	if g := aligned(w.Goroutines, n); g != nil {
+		vals := make([]float64, n)
+		for i, x := range g {
+			vals[i] = float64(x)
+		}
+		gor.Spark = newSpark(vals, func(v float64) string { return formatCount(uint64(v)) }, over)
+	}
+	heap := runtimeRow{Label: "Heap", Value: formatBytes(s.Runtime.HeapBytes), Note: "now · " + formatBytes(s.Runtime.TotalBytes) + " mapped"}
+	if h := aligned(w.HeapBytes, n); h != nil {
+		vals := make([]float64, n)
+		for i, x := range h {
+			vals[i] = float64(x)
+		}
+		heap.Spark = newSpark(vals, func(v float64) string { return formatBytes(uint64(v)) }, over)
+	}
+	gc := runtimeRow{Label: "GC cycles", Value: formatCount(s.Runtime.GCCycles),
+		Note: formatDuration(s.Runtime.GCPause) + " paused · since this process started"}
+	return []runtimeRow{gor, heap, gc}
+}
+
+// newSpark draws vals (0 where none was sampled) as steps scaled between
+// their least and greatest value, or returns nil when none was sampled.
+func newSpark(vals []float64, format func(float64) string, over string) *spark {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, v := range vals {
+		if v > 0 {
+			lo, hi = min(lo, v), max(hi, v)
+		}
+	}
+	if math.IsInf(lo, 1) {
+		return nil
+	}
+	y := func(v float64) float64 {
+		if hi == lo {
+			return 50
+		}
+		return r2(92 - 84*(v-lo)/(hi-lo))
+	}
+	d := stepPath(len(vals), func(i int) (float64, bool) {
+		if vals[i] <= 0 {
+			return 0, false
+		}
+		return y(vals[i]), true
+	})
+	r := format(lo) + " – " + format(hi) + " " + over
+	if hi == lo {
+		r = "steady at " + format(lo) + " " + over
+	}
+	return &spark{W: len(vals), D: d, Range: r}
+}
+
+// stepPath draws a line of steps over n buckets, one unit wide each: at
+// height y(i) across bucket i, with a gap at each bucket where y says
+// there is no value. One path, so the page stays small.
+func stepPath(n int, y func(i int) (float64, bool)) string {
+	var sb strings.Builder
+	open := false
+	for i := range n {
+		yy, ok := y(i)
+		if !ok {
+			open = false
+			continue
+		}
+		if open {
+			fmt.Fprintf(&sb, "V%gH%d", yy, i+1)
+		} else {
+			fmt.Fprintf(&sb, "M%d %gH%d", i, yy, i+1)
+		}
+		open = true
+	}
+	return sb.String()
+}
+
+// r2 rounds a coordinate or a bar width to two decimals, so the page stays
+// small.
+func r2(x float64) float64 { return math.Round(x*100) / 100 }
