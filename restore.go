@@ -1,10 +1,39 @@
 package vitals
 
-import "slices"
+import (
+	"cmp"
+	"slices"
+	"strings"
+)
 
-// Restoring a decoded state (statefile_decode.go) into the collector: apply,
-// and the restored figures it adds to each route, which belong to the
-// since-start figures of the snapshot and not to the Prometheus counters.
+// Restoring a decoded state (statefile_decode.go) into the collector:
+// apply, which realigns the request window and enters the state's routes in
+// the route table (addRestored), and the restored figures it keeps per
+// route (restoredStats).
+
+// restoredStats are the counts of a route restored from a saved state:
+// they belong to the since-start figures of the snapshot, not to the
+// Prometheus counters, which start from zero in each process. Guarded by
+// Collector.mu.
+//
+// The codes are sparse: only the (method, code) pairs with a non-zero
+// count, 16 bytes each, so what a route costs follows what its state
+// holds rather than the 800-byte blocks of the live counters.
+type restoredStats struct {
+	codes    []restoredCode // by key, each key once, no zero count
+	hist     []uint64       // classic buckets, the collector's bounds
+	hires    *histCopy      // nil while empty
+	sumNs    uint64
+	bytes    uint64
+	requests uint64 // manual only: IncrementRequests
+}
+
+// restoredCode counts the responses of one (method, code) pair, keyed
+// method*1000 + code so that keys sort in method then code order.
+type restoredCode struct {
+	key uint16
+	n   uint64
+}
 
 // apply adds a decoded state to the collector: to the since-start figures
 // of the snapshot, not to the counters of the Prometheus text, which start
@@ -103,6 +132,55 @@ func (c *Collector) apply(st *state) {
 	}
 }
 
+// addRestored enters the routes named by a restored state, all in one
+// copy of the map, and returns the counters of each name, in order. A name
+// the table has (a route already restored or seen, unmatched, other) gets
+// that route's counters. A new name gets a route of its own while fewer
+// than max routes were restored, and RouteOther's counters after that.
+// Restored routes do not count against max for the routes this process
+// sees (add), which are capped separately. Names are shown as get shows
+// them.
+func (t *routeTable) addRestored(names []string) []*recorder {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	old := *t.m.Load()
+	out := make([]*recorder, len(names))
+	var m map[string]*recorder // the copy, once a name is new
+	var buf [maxRouteLen]byte
+	for i, name := range names {
+		if name == "" {
+			out[i] = t.unmatched
+			continue
+		}
+		shown, fixed := shownName(name, buf[:0])
+		if fixed != nil {
+			shown = string(fixed)
+		}
+		s := old[shown]
+		if s == nil && m != nil {
+			s = m[shown]
+		}
+		switch {
+		case s != nil:
+		case t.restored >= t.max:
+			s = t.other
+		default:
+			if m == nil {
+				m = grown(old, min(len(names)-i, t.max-t.restored))
+			}
+			key := strings.Clone(shown)
+			s = newRecorder(key, t.bounds, t.slices)
+			m[key] = s
+			t.restored++
+		}
+		out[i] = s
+	}
+	if m != nil {
+		t.m.Store(&m)
+	}
+	return out
+}
+
 // restoredOf returns the restored figures of s, creating them. Called with
 // c.mu held.
 func restoredOf(s *recorder, bounds int) *restoredStats {
@@ -110,4 +188,60 @@ func restoredOf(s *recorder, bounds int) *restoredStats {
 		s.restored = &restoredStats{hist: make([]uint64, bounds+1)}
 	}
 	return s.restored
+}
+
+// addCodes adds the counts of cs (methods and codes in range, in any order,
+// a pair possibly more than once), skipping zero counts. It sorts and
+// merges once per call, so a route's codes cost O(n log n) however many
+// there are.
+func (r *restoredStats) addCodes(cs []codeCount) {
+	had, n := len(r.codes), 0
+	for _, cc := range cs {
+		if cc.n != 0 {
+			n++
+		}
+	}
+	if n == 0 {
+		return
+	}
+	if cap(r.codes)-had < n { // grown to exactly what is needed
+		grown := make([]restoredCode, had, had+n)
+		copy(grown, r.codes)
+		r.codes = grown
+	}
+	for _, cc := range cs {
+		if cc.n != 0 {
+			r.codes = append(r.codes, restoredCode{uint16(cc.method*1000 + cc.code), cc.n})
+		}
+	}
+	if had == 0 && increasing(r.codes) {
+		return // as Save writes them: sorted, each pair once
+	}
+	slices.SortStableFunc(r.codes, func(a, b restoredCode) int { return cmp.Compare(a.key, b.key) })
+	out := r.codes[:0]
+	for _, c := range r.codes {
+		if k := len(out) - 1; k >= 0 && out[k].key == c.key {
+			out[k].n += c.n
+			continue
+		}
+		out = append(out, c)
+	}
+	r.codes = out
+}
+
+func increasing(cs []restoredCode) bool {
+	for i := 1; i < len(cs); i++ {
+		if cs[i-1].key >= cs[i].key {
+			return false
+		}
+	}
+	return true
+}
+
+// forEachCode calls f for every (method, code) pair with a non-zero count,
+// in method then code order.
+func (r *restoredStats) forEachCode(f func(method, code int, n uint64)) {
+	for _, c := range r.codes {
+		f(int(c.key)/1000, int(c.key)%1000, c.n)
+	}
 }
