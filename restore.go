@@ -229,6 +229,8 @@ func (r *restoredStats) addCodes(cs []codeCount) {
 	r.codes = out
 }
 
+// increasing reports whether the keys of cs strictly increase: sorted,
+// each pair once.
 func increasing(cs []restoredCode) bool {
 	for i := 1; i < len(cs); i++ {
 		if cs[i-1].key >= cs[i].key {

@@ -99,6 +99,9 @@ type state struct {
 	figures, hires []byte
 }
 
+// routeState is one route of a state: its counts by (method, code), its
+// classic histogram (per bucket, with the state's bounds; the last is
+// +Inf), the sum of its durations in nanoseconds and its bytes written.
 type routeState struct {
 	name         string
 	codes        []codeCount
@@ -106,6 +109,7 @@ type routeState struct {
 	sumNs, bytes uint64
 }
 
+// codeCount counts the responses of one (method index, status code) pair.
 type codeCount struct {
 	method, code int
 	n            uint64
@@ -118,10 +122,15 @@ var errBadState = errors.New("bad state")
 // vitals: not damaged, only unreadable here (after a rollback, say).
 var errNewerState = errors.New("written by a newer version of vitals")
 
+// badState returns a reason a state cannot be decoded, wrapping
+// errBadState.
 func badState(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", errBadState, fmt.Sprintf(format, args...))
 }
 
+// encode returns the state file of st: header, payload and checksum. It
+// writes format 1 when st holds neither window figures nor high-resolution
+// histograms, which format 1 cannot hold either, and format 2 otherwise.
 func (st *state) encode() []byte {
 	b := make([]byte, stateHeader, 4096+len(st.routes))
 	copy(b, stateMagic)
@@ -163,6 +172,7 @@ func (st *state) addRoute(r *routeState) {
 	st.nroutes++
 }
 
+// appendRoute appends one route as the format lays it out.
 func appendRoute(b []byte, r *routeState) []byte {
 	p := binary.AppendUvarint
 	b = p(b, uint64(len(r.name)))

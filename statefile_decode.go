@@ -153,6 +153,8 @@ type decoder struct {
 	err error
 }
 
+// fail records the error of format and args unless one is recorded, and
+// drops what is left to read.
 func (d *decoder) fail(format string, args ...any) {
 	if d.err == nil {
 		d.err = badState(format, args...)
@@ -160,6 +162,7 @@ func (d *decoder) fail(format string, args ...any) {
 	d.b = nil
 }
 
+// uv reads an unsigned varint.
 func (d *decoder) uv() uint64 {
 	if d.err != nil {
 		return 0
@@ -195,6 +198,7 @@ func (d *decoder) count(what string, lo, hi int) int {
 	return int(n)
 }
 
+// uvs reads a list of lo..hi unsigned varints, as count bounds it.
 func (d *decoder) uvs(what string, lo, hi int) []uint64 {
 	n := d.count(what, lo, hi)
 	out := make([]uint64, 0, n)
