@@ -46,7 +46,9 @@ func TestCrashChild(t *testing.T) {
 
 // TestCrashSafety kills a child that saves in a loop at random moments,
 // many times. Every time, the state file must load, and its total must not
-// go backwards: a crash loses at most the last save, never the file.
+// go backwards: a crash loses at most the last save, never the file. The
+// moments come from a seed that the test logs; VITALS_SEED sets it, to draw
+// the same moments again (the child's progress still varies with timing).
 func TestCrashSafety(t *testing.T) {
 	if os.Getenv(crashChildEnv) != "" {
 		t.Skip("in the child")
@@ -56,7 +58,7 @@ func TestCrashSafety(t *testing.T) {
 		kills = 20
 	}
 	path := filepath.Join(t.TempDir(), "vitals.state")
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	rng := rand.New(rand.NewPCG(randomSeed(t), 7)) // the moments of the kills
 	var last uint64
 	for i := range kills {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")

@@ -12,6 +12,11 @@ import (
 	"time"
 )
 
+// The state file (Options.StateFile): opening it under its lock, loading
+// it, setting a bad one aside, and saving it atomically every SaveInterval.
+// The lock, a non-blocking open and a directory sync are platform
+// primitives, in persist_unix.go and persist_other.go.
+
 // DefaultSaveInterval is how often the state file is written when
 // Options.SaveInterval is zero.
 const DefaultSaveInterval = 10 * time.Second
@@ -217,6 +222,7 @@ func (c *Collector) setAside(path, why string) (kept bool, err error) {
 	return true, fmt.Errorf("vitals: state file %s: %s; kept as %s, and counting starts empty", path, why, aside)
 }
 
+// reportError passes err to Options.OnError, or logs it without one.
 func (c *Collector) reportError(err error) {
 	if c.opts.OnError != nil {
 		c.opts.OnError(err)
@@ -238,6 +244,7 @@ func (c *Collector) saveFile() error {
 	return nil
 }
 
+// writeFileAtomic replaces the file at path with data, as saveFile says.
 func writeFileAtomic(path string, data []byte) (err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {

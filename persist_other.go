@@ -7,6 +7,10 @@ import (
 	"os"
 )
 
+// The platform primitives of the state file (persist.go) on other systems
+// than Unix (Windows, Plan 9, WebAssembly): a lock file created
+// exclusively, a plain open and no directory sync.
+
 // lockFile creates path exclusively as a lock: a second collector fails
 // while it exists. Unlike flock on Unix, a lock file left by a process that
 // crashed must be removed by hand; the error says so.

@@ -9,6 +9,9 @@ import (
 	"syscall"
 )
 
+// The platform primitives of the state file (persist.go) on Unix: an
+// flock lock, a non-blocking open and a directory sync.
+
 // lockFile takes an exclusive advisory lock (flock) on path, creating it,
 // and returns the function that releases it. A second process, or a second
 // Collector in this one, gets an error at once rather than waiting.

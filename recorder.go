@@ -1,10 +1,6 @@
 package vitals
 
-import (
-	"cmp"
-	"slices"
-	"sync/atomic"
-)
+import "sync/atomic"
 
 // methodNames are the values of the method label, by method index: the
 // standard methods in lower case (as promhttp writes them) and "unknown" for
@@ -91,86 +87,6 @@ type slice struct {
 	requests atomic.Uint64             // IncrementRequests (Collector.manual only)
 	sumNs    atomic.Uint64             // sum of durations in nanoseconds
 	hist     hist
-}
-
-// restoredStats are the counts of a route restored from a saved state:
-// they belong to the since-start figures of the snapshot, not to the
-// Prometheus counters, which start from zero in each process. Guarded by
-// Collector.mu.
-//
-// The codes are sparse: only the (method, code) pairs with a non-zero
-// count, 16 bytes each, so what a route costs follows what its state
-// holds rather than the 800-byte blocks of the live counters.
-type restoredStats struct {
-	codes    []restoredCode // by key, each key once, no zero count
-	hist     []uint64       // classic buckets, the collector's bounds
-	hires    *histCopy      // nil while empty
-	sumNs    uint64
-	bytes    uint64
-	requests uint64 // manual only: IncrementRequests
-}
-
-// restoredCode counts the responses of one (method, code) pair, keyed
-// method*1000 + code so that keys sort in method then code order.
-type restoredCode struct {
-	key uint16
-	n   uint64
-}
-
-// addCodes adds the counts of cs (methods and codes in range, in any order,
-// a pair possibly more than once), skipping zero counts. It sorts and
-// merges once per call, so a route's codes cost O(n log n) however many
-// there are.
-func (r *restoredStats) addCodes(cs []codeCount) {
-	had, n := len(r.codes), 0
-	for _, cc := range cs {
-		if cc.n != 0 {
-			n++
-		}
-	}
-	if n == 0 {
-		return
-	}
-	if cap(r.codes)-had < n { // grown to exactly what is needed
-		grown := make([]restoredCode, had, had+n)
-		copy(grown, r.codes)
-		r.codes = grown
-	}
-	for _, cc := range cs {
-		if cc.n != 0 {
-			r.codes = append(r.codes, restoredCode{uint16(cc.method*1000 + cc.code), cc.n})
-		}
-	}
-	if had == 0 && increasing(r.codes) {
-		return // as Save writes them: sorted, each pair once
-	}
-	slices.SortStableFunc(r.codes, func(a, b restoredCode) int { return cmp.Compare(a.key, b.key) })
-	out := r.codes[:0]
-	for _, c := range r.codes {
-		if k := len(out) - 1; k >= 0 && out[k].key == c.key {
-			out[k].n += c.n
-			continue
-		}
-		out = append(out, c)
-	}
-	r.codes = out
-}
-
-func increasing(cs []restoredCode) bool {
-	for i := 1; i < len(cs); i++ {
-		if cs[i-1].key >= cs[i].key {
-			return false
-		}
-	}
-	return true
-}
-
-// forEachCode calls f for every (method, code) pair with a non-zero count,
-// in method then code order.
-func (r *restoredStats) forEachCode(f func(method, code int, n uint64)) {
-	for _, c := range r.codes {
-		f(int(c.key)/1000, int(c.key)%1000, c.n)
-	}
 }
 
 func newRecorder(name string, bounds, slices int) *recorder {

@@ -2,10 +2,6 @@ package vitals
 
 import "time"
 
-// ringSize is the most request durations a state file of format 1 holds
-// (its duration ring); the decoder checks that bound.
-const ringSize = 4096
-
 // Latency summarises the request durations of the recent past, all routes
 // and RecordDuration together: the same span as Snapshot.Recent, from the
 // same high-resolution histogram. The percentiles are Recent's; Min and Max

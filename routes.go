@@ -151,55 +151,6 @@ func (t *routeTable) add(shown, name string) *recorder {
 	return s
 }
 
-// addRestored enters the routes named by a restored state, all in one
-// copy of the map, and returns the counters of each name, in order. A name
-// the table has (a route already restored or seen, unmatched, other) gets
-// that route's counters. A new name gets a route of its own while fewer
-// than max routes were restored, and RouteOther's counters after that.
-// Restored routes do not count against max for the routes this process
-// sees (add), which are capped separately. Names are shown as get shows
-// them.
-func (t *routeTable) addRestored(names []string) []*recorder {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	old := *t.m.Load()
-	out := make([]*recorder, len(names))
-	var m map[string]*recorder // the copy, once a name is new
-	var buf [maxRouteLen]byte
-	for i, name := range names {
-		if name == "" {
-			out[i] = t.unmatched
-			continue
-		}
-		shown, fixed := shownName(name, buf[:0])
-		if fixed != nil {
-			shown = string(fixed)
-		}
-		s := old[shown]
-		if s == nil && m != nil {
-			s = m[shown]
-		}
-		switch {
-		case s != nil:
-		case t.restored >= t.max:
-			s = t.other
-		default:
-			if m == nil {
-				m = grown(old, min(len(names)-i, t.max-t.restored))
-			}
-			key := strings.Clone(shown)
-			s = newRecorder(key, t.bounds, t.slices)
-			m[key] = s
-			t.restored++
-		}
-		out[i] = s
-	}
-	if m != nil {
-		t.m.Store(&m)
-	}
-	return out
-}
-
 // grown returns a copy of m with room for extra more entries: the copy of a
 // copy-on-write map (routeTable.m, nameCache.m), which writers fill and then
 // publish whole while readers keep the old one.
