@@ -3,7 +3,6 @@ package vitals
 import (
 	"encoding/binary"
 	"math"
-	"strings"
 )
 
 // The Prometheus protobuf exposition: a stream of MetricFamily messages of
@@ -12,25 +11,6 @@ import (
 // the module needs no protobuf library; the conformance module checks it
 // against the official decoders.
 const protobufContentType = "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
-
-// isMetricFamilyStream reports whether the parameters of a protobuf media
-// range ask for delimited MetricFamily messages, as Prometheus does.
-func isMetricFamilyStream(params string) bool {
-	var proto, delimited bool
-	for len(params) > 0 {
-		var p string
-		p, params, _ = strings.Cut(params, ";")
-		k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
-		v = strings.Trim(strings.TrimSpace(v), `"`)
-		switch strings.ToLower(strings.TrimSpace(k)) {
-		case "proto":
-			proto = v == "io.prometheus.client.MetricFamily"
-		case "encoding":
-			delimited = v == "delimited"
-		}
-	}
-	return proto && delimited
-}
 
 // Protobuf wire types.
 const (
