@@ -7,7 +7,9 @@ import (
 
 // Content negotiation: which face of the collector a request asks for
 // (?format=, else the Accept header, RFC 9110 section 12.5.1) and whether
-// its answer may be gzipped (Accept-Encoding).
+// its answer may be gzipped (Accept-Encoding). The headers are read in
+// place, parameters with one parser (nextParam): negotiating allocates
+// nothing.
 
 // offers are the media types the handler serves, each with its format,
 // in the order the handler prefers them when the client's preferences tie.
@@ -47,8 +49,13 @@ const (
 	notAcceptable // Accept admits no offer: 406
 )
 
-// negotiate picks the format from the query, else from Accept.
+// negotiate picks the format from the query, else from Accept. Without a
+// query (a scrape's case) it allocates nothing: the query's map is parsed
+// only when there is one.
 func negotiate(r *http.Request) (format, int) {
+	if r.URL.RawQuery == "" {
+		return fromAccept(r.Header.Values("Accept"))
+	}
 	if q := r.URL.Query(); q.Has("format") {
 		name := q.Get("format")
 		for _, n := range formatNames {
@@ -91,7 +98,8 @@ func (m match) better(o match) bool {
 // fromAccept rates every offer against the Accept header values (RFC 9110,
 // section 12.5.1): an offer takes the quality of the most specific media
 // range that matches it, the highest q among equally specific ones.
-// Malformed media ranges are ignored. It does not allocate.
+// Malformed media ranges are ignored. It does not allocate: the header is
+// read in place, its parameters with nextParam.
 func fromAccept(values []string) (format, int) {
 	var rated [len(offers)]match
 	for i := range rated {
@@ -157,14 +165,12 @@ func fromAccept(values []string) (format, int) {
 // thousandths: 1000 when absent. It reports false for a q that is not a
 // qvalue of RFC 9110 (0 to 1 with at most three decimals).
 func qvalue(params string) (int, bool) {
-	for len(params) > 0 {
-		var p string
-		p, params, _ = strings.Cut(params, ";")
-		k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
-		if !equalFoldASCII(strings.TrimSpace(k), "q") {
+	for params != "" {
+		var k, v string
+		k, v, params = nextParam(params)
+		if !equalFoldASCII(k, "q") {
 			continue
 		}
-		v = strings.TrimSpace(v)
 		if v == "" || (v[0] != '0' && v[0] != '1') || len(v) > 5 || (len(v) > 1 && v[1] != '.') {
 			return 0, false
 		}
@@ -211,19 +217,30 @@ func equalFoldASCII(a, b string) bool {
 // range ask for delimited MetricFamily messages, as Prometheus does.
 func isMetricFamilyStream(params string) bool {
 	var proto, delimited bool
-	for len(params) > 0 {
-		var p string
-		p, params, _ = strings.Cut(params, ";")
-		k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
-		v = strings.Trim(strings.TrimSpace(v), `"`)
-		switch strings.ToLower(strings.TrimSpace(k)) {
-		case "proto":
+	for params != "" {
+		var k, v string
+		k, v, params = nextParam(params)
+		v = strings.Trim(v, `"`)
+		switch {
+		case equalFoldASCII(k, "proto"):
 			proto = v == "io.prometheus.client.MetricFamily"
-		case "encoding":
+		case equalFoldASCII(k, "encoding"):
 			delimited = v == "delimited"
 		}
 	}
 	return proto && delimited
+}
+
+// nextParam cuts the first parameter off params, the ";"-separated
+// parameters of a media range or a content coding: it returns the
+// parameter's name and value, trimmed of white space (a value without "="
+// is empty), and the parameters after it. Names are compared with
+// equalFoldASCII, not lowered: nextParam and its callers return and compare
+// substrings of the header, and allocate nothing.
+func nextParam(params string) (name, value, rest string) {
+	p, rest, _ := strings.Cut(params, ";")
+	name, value, _ = strings.Cut(p, "=")
+	return strings.TrimSpace(name), strings.TrimSpace(value), rest
 }
 
 // acceptsGzip reports whether the Accept-Encoding values allow gzip: gzip

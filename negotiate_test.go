@@ -302,3 +302,37 @@ func TestHandlerProtobufNegotiation(t *testing.T) {
 		}
 	}
 }
+
+// TestNegotiateDoesNotAllocate: reading Accept and Accept-Encoding costs
+// no allocation, parameter names in upper case included (they are
+// compared without case, not lowered into new strings).
+func TestNegotiateDoesNotAllocate(t *testing.T) {
+	tests := []struct {
+		accept string
+		want   format
+	}{
+		{"Application/Vnd.Google.Protobuf; PROTO=io.prometheus.client.MetricFamily; ENCODING=delimited; Q=0.9, text/plain;Version=0.0.4", formatPrometheus},
+		{"Application/Vnd.Google.Protobuf; PROTO=io.prometheus.client.MetricFamily; ENCODING=delimited; Q=0.9, text/plain;Version=0.0.4;Q=0.5", formatProtobuf},
+		{`APPLICATION/VND.GOOGLE.PROTOBUF;Proto="io.prometheus.client.MetricFamily";Encoding="delimited"`, formatProtobuf},
+	}
+	for _, tt := range tests {
+		r := &http.Request{URL: &url.URL{Path: "/metrics"}, Header: http.Header{}}
+		r.Header.Set("Accept", tt.accept)
+		r.Header.Set("Accept-Encoding", "GZIP;Q=1, *;Q=0")
+		var (
+			f      format
+			result int
+			gz     bool
+		)
+		allocs := testing.AllocsPerRun(100, func() {
+			f, result = negotiate(r)
+			gz = acceptsGzip(r.Header.Values("Accept-Encoding"))
+		})
+		if allocs != 0 {
+			t.Errorf("%q: %v allocations, want 0", tt.accept, allocs)
+		}
+		if f != tt.want || result != negotiated || !gz {
+			t.Errorf("%q: format %d result %d gzip %v, want %d %d true", tt.accept, f, result, gz, tt.want, negotiated)
+		}
+	}
+}
