@@ -39,13 +39,8 @@ func writeBody(w http.ResponseWriter, r *http.Request, p []byte, compressible bo
 	if compressible {
 		h.Add("Vary", "Accept-Encoding")
 		if acceptsGzip(r.Header.Values("Accept-Encoding")) {
-			zbuf := gzipBufPool.Get().(*bytes.Buffer)
-			zbuf.Reset()
-			defer func() {
-				if zbuf.Cap() <= 1<<20 {
-					gzipBufPool.Put(zbuf)
-				}
-			}()
+			zbuf := getBuffer(&gzipBufPool)
+			defer putBuffer(&gzipBufPool, zbuf)
 			gzipTo(zbuf, p)
 			h.Set("Content-Encoding", "gzip")
 			p = zbuf.Bytes()

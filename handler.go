@@ -52,7 +52,27 @@ const (
 	formatProtobuf
 )
 
+// bufPool keeps the buffers answers are built in, between requests.
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBuffer is the largest capacity a pooled buffer keeps: a buffer
+// grown beyond it by an outsized answer is left to the garbage collector
+// rather than held for every later one.
+const maxPooledBuffer = 1 << 20
+
+// getBuffer takes an empty buffer from pool.
+func getBuffer(pool *sync.Pool) *bytes.Buffer {
+	buf := pool.Get().(*bytes.Buffer)
+	buf.Reset()
+	return buf
+}
+
+// putBuffer gives buf back to pool, unless it grew over maxPooledBuffer.
+func putBuffer(pool *sync.Pool, buf *bytes.Buffer) {
+	if buf.Cap() <= maxPooledBuffer {
+		pool.Put(buf)
+	}
+}
 
 func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 	c.markSelf(w, r)
@@ -77,13 +97,8 @@ func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 			"send one of them in Accept, or ask with ?format=html, json or prometheus", http.StatusNotAcceptable)
 		return
 	}
-	buf := bufPool.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer func() {
-		if buf.Cap() <= 1<<20 {
-			bufPool.Put(buf)
-		}
-	}()
+	buf := getBuffer(&bufPool)
+	defer putBuffer(&bufPool, buf)
 	s := c.Snapshot()
 	switch f {
 	case formatJSON:
