@@ -1,20 +1,16 @@
 package vitals
 
-import "sync"
-
 // The native histograms of the protobuf exposition come from each route's
 // high-resolution histogram (hist.go), whose buckets are those of a native
 // histogram of schema histSchema: they are exposed exactly as recorded.
 
 // nativeScratch is one scrape's space for reading the routes' native
-// histograms; pooled, so a scrape allocates nothing for them once the pool
-// holds one grown to the routes' size.
+// histograms; kept in the pooled protobuf writer, so a scrape allocates
+// nothing for them once the pool holds one grown to the routes' size.
 type nativeScratch struct {
 	h  histCopy
 	nh nativeHist
 }
-
-var nativePool = sync.Pool{New: func() any { return new(nativeScratch) }}
 
 // processHist reads into dst the high-resolution histogram of the requests
 // route r finished in this process: its retired slices plus the live ones
