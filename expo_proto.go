@@ -276,24 +276,6 @@ func (w *protoWriter) finish() []byte {
 	return b
 }
 
-// nativeHist is a Prometheus native histogram as the protobuf exposition
-// carries it: exponential buckets of base 2^(2^-schema), bucket index i
-// covering (base^(i-1), base^i], plus a zero bucket for values at or below
-// zeroThreshold.
-type nativeHist struct {
-	schema        int32
-	zeroThreshold float64 // must be positive: an empty histogram is native only by it
-	zeroCount     uint64
-	count         uint64 // every observation, zero bucket included
-	sum           float64
-	buckets       []nativeBucket // ascending by index, counts above zero
-}
-
-type nativeBucket struct {
-	index int32
-	count uint64
-}
-
 // append appends the native fields of a Histogram message: the schema, the
 // zero bucket, and the positive buckets as spans of consecutive indexes and
 // the deltas between neighbouring counts (the first against zero).
