@@ -6,11 +6,14 @@ import (
 	"sync"
 )
 
-// The Prometheus protobuf exposition: a stream of MetricFamily messages of
-// io/prometheus/client/metrics.proto (prometheus/client_model), each
-// preceded by its length as a varint. The encoder is written by hand so that
-// the module needs no protobuf library; the conformance module checks it
-// against the official decoders.
+// The Prometheus protobuf exposition: protoWriter, the exposition writer of
+// the protobuf face, and the wire encoding it is made of. The exposition is
+// a stream of MetricFamily messages of io/prometheus/client/metrics.proto
+// (prometheus/client_model), each preceded by its length as a varint. The
+// encoder is written by hand so that the module needs no protobuf library;
+// the conformance module checks it against the official decoders.
+
+// protobufContentType is the media type of the protobuf exposition.
 const protobufContentType = "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
 
 // Protobuf wire types.
@@ -145,8 +148,8 @@ type protoWriter struct {
 	namespace  string   // with its trailing underscore, or empty
 	constPairs []string // name, value of each constant label, sorted
 
-	// The family being written, its header not yet written while open is
-	// false.
+	// The family being written; its header is not written yet while
+	// famOpen is false.
 	famName, famHelp string
 	famType          int
 	famOpen          bool

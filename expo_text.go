@@ -10,7 +10,8 @@ import (
 // The Prometheus text exposition, format 0.0.4: textWriter, the exposition
 // writer of the text face, and the text's numbers and escaping.
 
-// The Prometheus text exposition format, version 0.0.4.
+// prometheusContentType is the media type of the text exposition,
+// version 0.0.4.
 const prometheusContentType = "text/plain; version=0.0.4; charset=utf-8"
 
 // textWriter appends the text exposition to b. Every series is one line:

@@ -8,6 +8,9 @@ import (
 	"sync"
 )
 
+// Sending an answer: its Content-Length, and gzip for the Prometheus faces
+// when the client accepts it (acceptsGzip, in negotiate.go).
+
 // gzipPool keeps gzip writers between scrapes: a new one costs about
 // 800 KB of compressor state, a reset one nothing.
 var gzipPool = sync.Pool{New: func() any {

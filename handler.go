@@ -7,6 +7,11 @@ import (
 	"sync"
 )
 
+// The collector's HTTP endpoint: Handler, and serve, through which every
+// read goes one way: the format negotiated (negotiate.go), the Snapshot
+// taken, the answer written (the page, JSON in json.go, or the Prometheus
+// exposition of prometheus.go) and sent (writeBody in gzip.go).
+
 // Handler returns the one endpoint through which people, programs and
 // Prometheus read the collector. The format is chosen by ?format= (html,
 // json, prometheus or openmetrics, in any case), or else by the Accept
@@ -74,6 +79,7 @@ func putBuffer(pool *sync.Pool, buf *bytes.Buffer) {
 	}
 }
 
+// serve answers one request to the Handler.
 func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 	c.markSelf(w, r)
 	h := w.Header()
