@@ -3,34 +3,18 @@ package vitals
 import (
 	"encoding/binary"
 	"math"
-	"strings"
+	"sync"
 )
 
-// The Prometheus protobuf exposition: a stream of MetricFamily messages of
-// io/prometheus/client/metrics.proto (prometheus/client_model), each
-// preceded by its length as a varint. The encoder is written by hand so that
-// the module needs no protobuf library; the conformance module checks it
-// against the official decoders.
-const protobufContentType = "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
+// The Prometheus protobuf exposition: protoWriter, the exposition writer of
+// the protobuf face, and the wire encoding it is made of. The exposition is
+// a stream of MetricFamily messages of io/prometheus/client/metrics.proto
+// (prometheus/client_model), each preceded by its length as a varint. The
+// encoder is written by hand so that the module needs no protobuf library;
+// the conformance module checks it against the official decoders.
 
-// isMetricFamilyStream reports whether the parameters of a protobuf media
-// range ask for delimited MetricFamily messages, as Prometheus does.
-func isMetricFamilyStream(params string) bool {
-	var proto, delimited bool
-	for len(params) > 0 {
-		var p string
-		p, params, _ = strings.Cut(params, ";")
-		k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
-		v = strings.Trim(strings.TrimSpace(v), `"`)
-		switch strings.ToLower(strings.TrimSpace(k)) {
-		case "proto":
-			proto = v == "io.prometheus.client.MetricFamily"
-		case "encoding":
-			delimited = v == "delimited"
-		}
-	}
-	return proto && delimited
-}
+// protobufContentType is the media type of the protobuf exposition.
+const protobufContentType = "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
 
 // Protobuf wire types.
 const (
@@ -74,14 +58,6 @@ const (
 
 	fieldSpanOffset = 1 // BucketSpan.offset, sint32
 	fieldSpanLength = 2 // BucketSpan.length, uint32
-)
-
-// MetricType values of metrics.proto.
-const (
-	typeCounter   = 0
-	typeGauge     = 1
-	typeSummary   = 2
-	typeHistogram = 4
 )
 
 func appendVarint(b []byte, v uint64) []byte {
@@ -163,22 +139,144 @@ func (w *pbWriter) end() {
 	appendVarint(w.b[start:start], uint64(n))
 }
 
-// nativeHist is a Prometheus native histogram as the protobuf exposition
-// carries it: exponential buckets of base 2^(2^-schema), bucket index i
-// covering (base^(i-1), base^i], plus a zero bucket for values at or below
-// zeroThreshold.
-type nativeHist struct {
-	schema        int32
-	zeroThreshold float64 // must be positive: an empty histogram is native only by it
-	zeroCount     uint64
-	count         uint64 // every observation, zero bucket included
-	sum           float64
-	buckets       []nativeBucket // ascending by index, counts above zero
+// protoWriter appends the protobuf exposition to b: a MetricFamily per
+// family, a Metric per series. A family's header is written with its first
+// series, so a family without series is left out (the text keeps its HELP
+// and TYPE lines).
+type protoWriter struct {
+	pb         pbWriter
+	namespace  string   // with its trailing underscore, or empty
+	constPairs []string // name, value of each constant label, sorted
+
+	// The family being written; its header is not written yet while
+	// famOpen is false.
+	famName, famHelp string
+	famType          int
+	famOpen          bool
+
+	// native is the space for the routes' native histograms, kept grown
+	// with the writer in its pool.
+	native nativeScratch
 }
 
-type nativeBucket struct {
-	index int32
-	count uint64
+// protoWriters keeps protobuf writers between scrapes: through the
+// exposition interface a writer escapes to the heap, and its native
+// scratch is worth keeping.
+var protoWriters = sync.Pool{New: func() any { return new(protoWriter) }}
+
+// newProtoWriter returns a protobuf writer that appends to b.
+func newProtoWriter(b []byte, namespace string, constPairs []string) *protoWriter {
+	w := protoWriters.Get().(*protoWriter)
+	w.pb = pbWriter{b: b}
+	w.namespace, w.constPairs = namespace, constPairs
+	return w
+}
+
+// family ends the family being written and notes the next one.
+func (w *protoWriter) family(name string, typ int, help string) {
+	w.endFamily()
+	w.famName, w.famType, w.famHelp = name, typ, help
+}
+
+func (w *protoWriter) endFamily() {
+	if w.famOpen {
+		w.pb.end()
+		w.famOpen = false
+	}
+}
+
+// beginMetric starts a Metric of the current family, writing the family's
+// header first if this is its first series, and its labels: the constant
+// ones, then l's.
+func (w *protoWriter) beginMetric(l *labelPairs) {
+	pb := &w.pb
+	if !w.famOpen {
+		w.famOpen = true
+		pb.begin(0)
+		pb.b = appendStringField(pb.b, fieldFamilyName, w.namespace, w.famName)
+		pb.b = appendStringField(pb.b, fieldFamilyHelp, "", w.famHelp)
+		pb.b = appendUintField(pb.b, fieldFamilyType, uint64(w.famType))
+	}
+	pb.begin(fieldFamilyMetric)
+	for _, list := range [2][]string{w.constPairs, l.kv[:l.n]} {
+		for i := 0; i+1 < len(list); i += 2 {
+			pb.begin(fieldMetricLabel)
+			pb.b = appendStringField(pb.b, fieldLabelName, "", list[i])
+			pb.b = appendStringField(pb.b, fieldLabelValue, "", list[i+1])
+			pb.end()
+		}
+	}
+}
+
+// value writes one counter or gauge series of the current family.
+func (w *protoWriter) value(v float64, l *labelPairs) {
+	w.beginMetric(l)
+	field := fieldMetricGauge
+	if w.famType == typeCounter {
+		field = fieldMetricCounter
+	}
+	w.pb.begin(field)
+	w.pb.b = appendDoubleField(w.pb.b, fieldValue, v)
+	w.pb.end()
+	w.pb.end()
+}
+
+func (w *protoWriter) uint(_ string, v uint64, l labelPairs)   { w.value(float64(v), &l) }
+func (w *protoWriter) int(_ string, v int64, l labelPairs)     { w.value(float64(v), &l) }
+func (w *protoWriter) float(_ string, v float64, l labelPairs) { w.value(v, &l) }
+
+func (w *protoWriter) summary(_ string, sum float64, count uint64) {
+	w.beginMetric(&labelPairs{})
+	w.pb.begin(fieldMetricSummary)
+	w.pb.b = appendUintField(w.pb.b, fieldSummaryCount, count)
+	w.pb.b = appendDoubleField(w.pb.b, fieldSummarySum, sum)
+	w.pb.end()
+	w.pb.end()
+}
+
+// histogram writes the classic buckets without the +Inf one, which is the
+// count, and the native histogram when h has one.
+func (w *protoWriter) histogram(_ string, h histData, l labelPairs) {
+	// The count and sum go with the native buckets when there are some: a
+	// Prometheus that asks for protobuf reads those. The classic buckets
+	// are read apart from them, so under traffic they may differ by the
+	// requests that finished in between.
+	var count uint64
+	for _, n := range h.counts {
+		count += n
+	}
+	sum := h.sum
+	if h.native != nil {
+		count, sum = h.native.count, h.native.sum
+	}
+	w.beginMetric(&l)
+	pb := &w.pb
+	pb.begin(fieldMetricHistogram)
+	pb.b = appendUintField(pb.b, fieldHistCount, count)
+	pb.b = appendDoubleField(pb.b, fieldHistSum, sum)
+	var cum uint64
+	for i, bound := range h.bounds {
+		cum += h.counts[i]
+		pb.begin(fieldHistBucket)
+		pb.b = appendUintField(pb.b, fieldBucketCumulative, cum)
+		pb.b = appendDoubleField(pb.b, fieldBucketUpperBound, bound)
+		pb.end()
+	}
+	if h.native != nil {
+		pb.b = h.native.append(pb.b)
+	}
+	pb.end()
+	pb.end()
+}
+
+func (w *protoWriter) nativeSpace() *nativeScratch { return &w.native }
+
+func (w *protoWriter) finish() []byte {
+	w.endFamily()
+	b := w.pb.b
+	w.pb, w.constPairs = pbWriter{}, nil // the pool keeps no answer alive
+	protoWriters.Put(w)
+	return b
 }
 
 // append appends the native fields of a Histogram message: the schema, the

@@ -5,9 +5,11 @@ import (
 	"compress/gzip"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 )
+
+// Sending an answer: its Content-Length, and gzip for the Prometheus faces
+// when the client accepts it (acceptsGzip, in negotiate.go).
 
 // gzipPool keeps gzip writers between scrapes: a new one costs about
 // 800 KB of compressor state, a reset one nothing.
@@ -40,13 +42,8 @@ func writeBody(w http.ResponseWriter, r *http.Request, p []byte, compressible bo
 	if compressible {
 		h.Add("Vary", "Accept-Encoding")
 		if acceptsGzip(r.Header.Values("Accept-Encoding")) {
-			zbuf := gzipBufPool.Get().(*bytes.Buffer)
-			zbuf.Reset()
-			defer func() {
-				if zbuf.Cap() <= 1<<20 {
-					gzipBufPool.Put(zbuf)
-				}
-			}()
+			zbuf := getBuffer(&gzipBufPool)
+			defer putBuffer(&gzipBufPool, zbuf)
 			gzipTo(zbuf, p)
 			h.Set("Content-Encoding", "gzip")
 			p = zbuf.Bytes()
@@ -57,33 +54,4 @@ func writeBody(w http.ResponseWriter, r *http.Request, p []byte, compressible bo
 		return
 	}
 	_, _ = w.Write(p)
-}
-
-// acceptsGzip reports whether the Accept-Encoding values allow gzip: gzip
-// or x-gzip with a q-value above zero, or else a * above zero. An explicit
-// gzip;q=0 refuses it whatever * says (RFC 9110, section 12.5.3). A coding
-// with a malformed q-value is ignored.
-func acceptsGzip(values []string) bool {
-	gzipQ, starQ := -1, -1
-	for _, v := range values {
-		for len(v) > 0 {
-			var part string
-			part, v, _ = strings.Cut(v, ",")
-			coding, params, _ := strings.Cut(part, ";")
-			q, ok := qvalue(params) // as for Accept: RFC 9110's qvalue, strictly
-			if !ok {
-				continue
-			}
-			switch coding = strings.TrimSpace(coding); {
-			case equalFoldASCII(coding, "gzip"), equalFoldASCII(coding, "x-gzip"):
-				gzipQ = max(gzipQ, q)
-			case coding == "*":
-				starQ = max(starQ, q)
-			}
-		}
-	}
-	if gzipQ >= 0 {
-		return gzipQ > 0
-	}
-	return starQ > 0
 }

@@ -5,6 +5,9 @@ import (
 	"time"
 )
 
+// The JSON face: the Snapshot's JSON form, with snake_case names and
+// durations in seconds.
+
 // MarshalJSON encodes the snapshot with snake_case names and durations in
 // seconds as floating-point numbers, so that clients in any language read
 // them without parsing Go duration strings. The names are listed in the

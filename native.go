@@ -1,20 +1,39 @@
 package vitals
 
-import "sync"
+// Native histograms: nativeHist, the sparse histogram the protobuf
+// exposition carries, and building it from a route's high-resolution
+// histogram (hist.go), whose buckets are those of a native histogram of
+// schema histSchema: they are exposed exactly as recorded. Writing a
+// nativeHist on the wire (nativeHist.append: spans of consecutive indexes,
+// deltas between counts) stays in expo_proto.go with the protobuf writer:
+// spans and deltas are how metrics.proto encodes buckets, made of that
+// file's field numbers and varints, not part of what a histogram is.
 
-// The native histograms of the protobuf exposition come from each route's
-// high-resolution histogram (hist.go), whose buckets are those of a native
-// histogram of schema histSchema: they are exposed exactly as recorded.
+// nativeHist is a Prometheus native histogram as the protobuf exposition
+// carries it: exponential buckets of base 2^(2^-schema), bucket index i
+// covering (base^(i-1), base^i], plus a zero bucket for values at or below
+// zeroThreshold.
+type nativeHist struct {
+	schema        int32
+	zeroThreshold float64 // must be positive: an empty histogram is native only by it
+	zeroCount     uint64
+	count         uint64 // every observation, zero bucket included
+	sum           float64
+	buckets       []nativeBucket // ascending by index, counts above zero
+}
+
+type nativeBucket struct {
+	index int32
+	count uint64
+}
 
 // nativeScratch is one scrape's space for reading the routes' native
-// histograms; pooled, so a scrape allocates nothing for them once the pool
-// holds one grown to the routes' size.
+// histograms; kept in the pooled protobuf writer, so a scrape allocates
+// nothing for them once the pool holds one grown to the routes' size.
 type nativeScratch struct {
 	h  histCopy
 	nh nativeHist
 }
-
-var nativePool = sync.Pool{New: func() any { return new(nativeScratch) }}
 
 // processHist reads into dst the high-resolution histogram of the requests
 // route r finished in this process: its retired slices plus the live ones
