@@ -159,6 +159,10 @@ type Options struct {
 	Now func() time.Time
 }
 
+// maxRecentBuckets is the most buckets RecentWindow may cover: it bounds
+// the time slices of each recorder (see window.cur).
+const maxRecentBuckets = 60
+
 // normalize fills in defaults and reports an option that makes no sense.
 func (o Options) normalize() (Options, error) {
 	if o.BucketWidth == 0 {
@@ -168,7 +172,7 @@ func (o Options) normalize() (Options, error) {
 		o.RefreshInterval = min(DefaultRefreshInterval, o.BucketWidth/2)
 	}
 	if o.RecentWindow == 0 {
-		o.RecentWindow = min(max(DefaultRecentWindow, o.BucketWidth), 60*o.BucketWidth)
+		o.RecentWindow = min(max(DefaultRecentWindow, o.BucketWidth), maxRecentBuckets*o.BucketWidth)
 	}
 	if o.WindowBuckets == 0 {
 		o.WindowBuckets = DefaultWindowBuckets
@@ -195,8 +199,8 @@ func (o Options) normalize() (Options, error) {
 		return o, fmt.Errorf("vitals: RefreshInterval %v is below 1ms", o.RefreshInterval)
 	case o.BucketWidth < 2*o.RefreshInterval:
 		return o, fmt.Errorf("vitals: BucketWidth %v is below twice RefreshInterval %v: a refresh must prepare each bucket before the clock reaches it, even when late", o.BucketWidth, o.RefreshInterval)
-	case o.RecentWindow < 0 || o.RecentWindow > 60*o.BucketWidth:
-		return o, fmt.Errorf("vitals: RecentWindow %v is outside 0..60 buckets of %v", o.RecentWindow, o.BucketWidth)
+	case o.RecentWindow < 0 || o.RecentWindow > maxRecentBuckets*o.BucketWidth:
+		return o, fmt.Errorf("vitals: RecentWindow %v is outside 0..%d buckets of %v", o.RecentWindow, maxRecentBuckets, o.BucketWidth)
 	case o.WindowBuckets < 1 || o.WindowBuckets > 100000:
 		return o, fmt.Errorf("vitals: WindowBuckets %d is outside 1..100000", o.WindowBuckets)
 	case o.SessionTTL < 0:
