@@ -327,5 +327,7 @@ func (c *Collector) inFlightNow() int64 {
 // arrive per SessionTTL/16, else as an estimate with a relative standard
 // error of 1.6%. TouchSession takes no lock and does not allocate.
 func (c *Collector) TouchSession(id string) {
-	c.sess.touch(id, c.clock.Load())
+	if id != "" {
+		c.sess.touch(c.sess.hash(id), c.clock.Load())
+	}
 }

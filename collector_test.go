@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -54,113 +53,6 @@ func newTestCollector(t *testing.T, o Options) (*Collector, *fakeClock) {
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	return c, clk
-}
-
-func TestWindowRotation(t *testing.T) {
-	const width = time.Minute
-	tests := []struct {
-		name string
-		// steps: before each refresh, add requests then move the clock.
-		steps      []windowStep
-		wantCounts []uint64
-		wantTotal  uint64 // Requests: every request ever counted
-	}{
-		{
-			name:       "no time passes",
-			steps:      []windowStep{{requests: 5, advance: 0}},
-			wantCounts: []uint64{0, 0, 0, 5},
-			wantTotal:  5,
-		},
-		{
-			name:       "one bucket per step, oldest first",
-			steps:      []windowStep{{1, width}, {2, width}, {3, width}, {4, 0}},
-			wantCounts: []uint64{1, 2, 3, 4},
-			wantTotal:  10,
-		},
-		{
-			name:       "window slides past old buckets",
-			steps:      []windowStep{{1, width}, {2, width}, {3, width}, {4, width}, {5, width}, {6, 0}},
-			wantCounts: []uint64{3, 4, 5, 6},
-			wantTotal:  21,
-		},
-		{
-			name:       "a missed tick catches up by elapsed widths",
-			steps:      []windowStep{{7, 2 * width}, {1, 0}},
-			wantCounts: []uint64{0, 7, 0, 1},
-			wantTotal:  8,
-		},
-		{
-			name:       "a pause longer than the window leaves it empty",
-			steps:      []windowStep{{9, width}, {4, 10 * width}},
-			wantCounts: []uint64{0, 0, 0, 0},
-			wantTotal:  13,
-		},
-		{
-			name:       "exactly the window's length",
-			steps:      []windowStep{{9, 4 * width}},
-			wantCounts: []uint64{0, 0, 0, 0},
-			wantTotal:  9,
-		},
-		{
-			// The window stays; a request at the earlier reading counts
-			// in its own bucket, 11:56, before the window shown.
-			name:       "a clock that goes backwards keeps the window",
-			steps:      []windowStep{{2, width}, {3, -5 * width}, {1, 0}},
-			wantCounts: []uint64{0, 0, 2, 3},
-			wantTotal:  6,
-		},
-		{
-			name:       "less than a width stays in the bucket",
-			steps:      []windowStep{{2, 10 * time.Second}, {3, 0}},
-			wantCounts: []uint64{0, 0, 0, 5},
-			wantTotal:  5,
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c, clk := newTestCollector(t, Options{BucketWidth: width, WindowBuckets: 4})
-			for _, st := range tt.steps {
-				for range st.requests {
-					c.IncrementRequests()
-				}
-				clk.Add(st.advance)
-				c.refresh()
-			}
-			s := c.Snapshot()
-			if !slices.Equal(s.Window.Counts, tt.wantCounts) {
-				t.Errorf("Counts = %v, want %v", s.Window.Counts, tt.wantCounts)
-			}
-			if s.Requests != tt.wantTotal {
-				t.Errorf("Requests = %d, want %d", s.Requests, tt.wantTotal)
-			}
-			var sum uint64
-			for _, n := range tt.wantCounts {
-				sum += n
-			}
-			if s.Window.Total != sum {
-				t.Errorf("Window.Total = %d, want %d", s.Window.Total, sum)
-			}
-		})
-	}
-}
-
-type windowStep struct {
-	requests int
-	advance  time.Duration
-}
-
-func TestWindowStartIsAligned(t *testing.T) {
-	c, clk := newTestCollector(t, Options{BucketWidth: time.Minute, WindowBuckets: 3})
-	clk.Add(90 * time.Second) // 12:01:30
-	c.refresh()
-	s := c.Snapshot()
-	want := time.Date(2026, 3, 1, 11, 59, 0, 0, time.UTC)
-	if !s.Window.Start.Equal(want) {
-		t.Errorf("Window.Start = %v, want %v", s.Window.Start.UTC(), want)
-	}
-	if s.Window.BucketWidth != time.Minute {
-		t.Errorf("BucketWidth = %v", s.Window.BucketWidth)
-	}
 }
 
 // TestLatencyPercentiles checks Latency against a sorted reference: counts
@@ -247,42 +139,6 @@ func TestLatencyEmpty(t *testing.T) {
 	c, _ := newTestCollector(t, Options{})
 	if l := c.Snapshot().Latency; l != (Latency{}) {
 		t.Errorf("Latency with no samples = %+v, want zero", l)
-	}
-}
-
-func TestSessionsTTL(t *testing.T) {
-	c, clk := newTestCollector(t, Options{SessionTTL: 10 * time.Minute})
-	c.TouchSession("a")
-	c.TouchSession("b")
-	c.TouchSession("a") // same session again
-	c.TouchSession("")  // ignored
-	c.refresh()
-	if got := c.Snapshot().SessionsActive; got != 2 {
-		t.Fatalf("SessionsActive = %d, want 2", got)
-	}
-	clk.Add(6 * time.Minute)
-	c.refresh()
-	c.TouchSession("b") // b seen again at +6m
-	clk.Add(6 * time.Minute)
-	c.refresh() // +12m: a expired, b seen 6m ago
-	if got := c.Snapshot().SessionsActive; got != 1 {
-		t.Fatalf("after 12m SessionsActive = %d, want 1", got)
-	}
-	clk.Add(5 * time.Minute)
-	c.refresh()
-	if got := c.Snapshot().SessionsActive; got != 0 {
-		t.Fatalf("after 17m SessionsActive = %d, want 0", got)
-	}
-}
-
-func TestSessionHugeID(t *testing.T) {
-	c, _ := newTestCollector(t, Options{})
-	big := strings.Repeat("x", 1<<20)
-	c.TouchSession(big)
-	c.TouchSession(big[:len(big)-1] + "y")
-	c.refresh()
-	if got := c.Snapshot().SessionsActive; got != 2 {
-		t.Errorf("SessionsActive = %d, want 2", got)
 	}
 }
 

@@ -97,17 +97,18 @@ func (s *sessions) makeRing(now int64) *sketchRing {
 	return s.ring.Load()
 }
 
-// touch marks id as seen at now (unix nanos, the collector's coarse clock).
-// It neither blocks nor allocates.
-func (s *sessions) touch(id string, now int64) {
-	if id == "" {
-		return
-	}
+// hash returns the keyed hash of a session id, which touch counts.
+func (s *sessions) hash(id string) uint64 {
+	return maphash.String(s.seed, id)
+}
+
+// touch marks the id whose hash is h as seen at now (unix nanos, the
+// collector's coarse clock). It neither blocks nor allocates.
+func (s *sessions) touch(h uint64, now int64) {
 	r := s.ring.Load()
 	if r == nil {
 		r = s.makeRing(now) // once per collector
 	}
-	h := maphash.String(s.seed, id)
 	if h == 0 {
 		h = 1 // 0 marks an empty slot of exact
 	}
