@@ -28,6 +28,7 @@ func (c *Collector) build(now time.Time, sessionsActive int) *Snapshot {
 		Aborted:        c.aborted.Load(),
 		Runtime:        c.rt.read(),
 	}
+	// The current bucket keeps the last runtime sample taken in it.
 	current := c.win.prepared - 1 // the bucket of now, or later if the clock moved back
 	b := c.win.bucket(current)
 	b.heap, b.goroutines = s.Runtime.HeapBytes, s.Runtime.Goroutines
