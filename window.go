@@ -155,8 +155,7 @@ func (c *Collector) catchUp(wall int64, ps int) int {
 	defer c.mu.Unlock()
 	c.rotate(time.Unix(0, wall))
 	w := c.win
-	p := w.prepared
-	return w.slotOf(min(max(floorDiv(wall, w.width), p-int64(w.n)+1), p))
+	return w.slotOf(min(max(floorDiv(wall, w.width), w.oldestLive()), w.prepared))
 }
 
 // rotate prepares the bucket after the one that holds now: for each bucket
