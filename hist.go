@@ -80,11 +80,6 @@ func histIndex(ns int64) int {
 	return exp*histSub + j
 }
 
-// histUpper returns the upper boundary of bucket index i in seconds.
-func histUpper(i int) float64 {
-	return math.Exp2(float64(i) / histSub)
-}
-
 // histMid returns the estimate for a duration in bucket i: the bucket's
 // midpoint in log space, 2^((i-0.5)/32) s, within 1.09 % of every duration
 // in the bucket, plus at most half a nanosecond of rounding (which adds

@@ -311,3 +311,8 @@ func TestHistAdversarial(t *testing.T) {
 		t.Errorf("p99.9 of 1000 samples = %v, want %v ±1.1%%", q[0], want)
 	}
 }
+
+// histUpper returns the upper boundary of bucket index i in seconds.
+func histUpper(i int) float64 {
+	return math.Exp2(float64(i) / histSub)
+}

@@ -13,7 +13,7 @@ import (
 )
 
 // TestAllPathsConcurrently is the test the project was founded on, widened:
-// every exported method and the refresh, rotation and session sweep run at
+// every exported method and the refresh, rotation and session count run at
 // once, behind a barrier, while readers take snapshots, encode them and
 // serve the handler. Under -race any bare access to a shared field fails
 // it; afterwards the counts must be exact.

@@ -51,8 +51,10 @@ const (
 //
 // The refresh goroutine, holding the collector's mu, owns the ring's
 // rotation: advance clears the sketch of the next sub-interval before the
-// collector's clock reaches it, so touch never finds a stale one, and sweep
-// reads the sketches with atomic loads. The first touch allocates the ring,
+// collector's clock reaches it, so touch never finds a stale one, and active
+// reads the sketches with atomic loads. Nothing is ever swept: a sketch
+// leaves the count when its sub-interval falls out of the TTL, and is
+// cleared when advance reuses it. The first touch allocates the ring,
 // labels its sketches and publishes it with a compare-and-swap.
 type sessions struct {
 	seed maphash.Seed // immutable
@@ -95,17 +97,18 @@ func (s *sessions) makeRing(now int64) *sketchRing {
 	return s.ring.Load()
 }
 
-// touch marks id as seen at now (unix nanos, the collector's coarse clock).
-// It neither blocks nor allocates.
-func (s *sessions) touch(id string, now int64) {
-	if id == "" {
-		return
-	}
+// hash returns the keyed hash of a session id, which touch counts.
+func (s *sessions) hash(id string) uint64 {
+	return maphash.String(s.seed, id)
+}
+
+// touch marks the id whose hash is h as seen at now (unix nanos, the
+// collector's coarse clock). It neither blocks nor allocates.
+func (s *sessions) touch(h uint64, now int64) {
 	r := s.ring.Load()
 	if r == nil {
 		r = s.makeRing(now) // once per collector
 	}
-	h := maphash.String(s.seed, id)
 	if h == 0 {
 		h = 1 // 0 marks an empty slot of exact
 	}
@@ -185,15 +188,16 @@ func (s *sessions) advance(now int64) {
 	}
 }
 
-// sweep returns the sessions seen within the TTL (to its granularity of
+// active returns the sessions seen within the TTL (to its granularity of
 // TTL/sessionSpans) as of now: their exact number while it is small, the
-// sketches' estimate past it. The caller holds the collector's mu.
-func (s *sessions) sweep(now int64) int {
+// sketches' estimate past it. It reads only the sketches labelled with the
+// sub-intervals the count covers, so call advance(now) first, which labels
+// them (Collector.Refresh does). The caller holds the collector's mu.
+func (s *sessions) active(now int64) int {
 	r := s.ring.Load()
 	if r == nil {
 		return 0
 	}
-	s.advance(now)
 	cur := now / s.span
 	s.hashes = s.hashes[:0]
 	exact := true

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -71,22 +72,26 @@ func TestSessionsFlood(t *testing.T) {
 
 // TestSessionsError compares the count with the exact number of distinct
 // ids at several cardinalities, spread over one TTL: exact up to exactMax
-// new ids per sub-interval, within 4 standard errors (6.5%) beyond.
+// new ids per sub-interval, within 4 standard errors (6.5%) beyond. The
+// ids' hashes come from the test's seed (see randomSeed).
 func TestSessionsError(t *testing.T) {
+	seed := randomSeed(t)
 	for _, n := range []int{1, 10, 100, 1000, 5000, 20_000, 100_000, 1_000_000} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			c, clk := newTestCollector(t, Options{SessionTTL: 16 * time.Minute})
-			var id [16]byte
-			binary.LittleEndian.PutUint64(id[8:], rand.Uint64())
+			r := rand.New(rand.NewPCG(seed, uint64(n)))
 			for i := range n {
 				if i%(n/8+1) == 0 { // spread over half the TTL
 					clk.Add(time.Minute)
 					c.refresh()
 				}
-				binary.LittleEndian.PutUint64(id[:], uint64(i))
-				c.TouchSession(string(id[:]))
+				// What TouchSession does, with the id's hash drawn from
+				// the seed rather than keyed per process (two of a million
+				// collide once in 4·10^7 runs, as keyed hashes would).
+				h := r.Uint64()
+				c.sess.touch(h, c.clock.Load())
 				if i%3 == 0 {
-					c.TouchSession(string(id[:])) // repeats do not count
+					c.sess.touch(h, c.clock.Load()) // repeats do not count
 				}
 			}
 			c.refresh()
@@ -104,16 +109,37 @@ func TestSessionsError(t *testing.T) {
 }
 
 // TestSessionsExpiry: a session stays counted for at least SessionTTL and
-// at most SessionTTL/16 longer after it was last seen.
+// at most SessionTTL/16 longer after it was last seen, to the second,
+// whatever second of its sub-interval it was seen in.
+//
+// The count changes only when the clock enters another sub-interval
+// (SessionTTL/16, one minute here): checking the second before and the
+// second at each such step, the limits and the ends, checks every second
+// from the touch to past the limit, with a refresh twice per sub-interval
+// instead of every second.
 func TestSessionsExpiry(t *testing.T) {
 	const ttl = 16 * time.Minute
+	const span = int64(ttl / sessionSpans)
+	const end = ttl + ttl/16 + time.Second
+	checked := 0
 	for _, offset := range []time.Duration{0, time.Second, 30 * time.Second, 59 * time.Second} {
 		c, clk := newTestCollector(t, Options{SessionTTL: ttl})
 		clk.Add(offset)
 		c.refresh()
 		c.TouchSession("a")
-		for d := time.Duration(0); d <= ttl+ttl/16+time.Second; d += time.Second {
+		touched := clk.Now().UnixNano()
+		at := time.Duration(0) // where the clock is, after the touch
+		for d := time.Duration(0); d <= end; d += time.Second {
+			ns := touched + int64(d)
+			step := ns%span == 0 || (ns+int64(time.Second))%span == 0
+			limit := d == ttl || d == ttl+time.Second || d == ttl+ttl/16 || d == ttl+ttl/16+time.Second
+			if !step && !limit && d != 0 && d != end {
+				continue
+			}
+			clk.Add(d - at)
+			at = d
 			c.refresh()
+			checked++
 			got := c.Snapshot().SessionsActive
 			if d <= ttl && got != 1 {
 				t.Fatalf("offset %v: %v after the touch SessionsActive = %d, want 1", offset, d, got)
@@ -121,9 +147,9 @@ func TestSessionsExpiry(t *testing.T) {
 			if d > ttl+ttl/16 && got != 0 {
 				t.Fatalf("offset %v: %v after the touch SessionsActive = %d, want 0", offset, d, got)
 			}
-			clk.Add(time.Second)
 		}
 	}
+	t.Logf("%d refreshes checked", checked)
 }
 
 // TestSessionsMemoryFixed: touching a million distinct ids allocates
@@ -215,5 +241,41 @@ func BenchmarkTouchSession(b *testing.B) {
 }
 
 func (s *sessions) touchAt(now int64) func(string) {
-	return func(id string) { s.touch(id, now) }
+	return func(id string) { s.touch(s.hash(id), now) }
+}
+
+func TestSessionsTTL(t *testing.T) {
+	c, clk := newTestCollector(t, Options{SessionTTL: 10 * time.Minute})
+	c.TouchSession("a")
+	c.TouchSession("b")
+	c.TouchSession("a") // same session again
+	c.TouchSession("")  // ignored
+	c.refresh()
+	if got := c.Snapshot().SessionsActive; got != 2 {
+		t.Fatalf("SessionsActive = %d, want 2", got)
+	}
+	clk.Add(6 * time.Minute)
+	c.refresh()
+	c.TouchSession("b") // b seen again at +6m
+	clk.Add(6 * time.Minute)
+	c.refresh() // +12m: a expired, b seen 6m ago
+	if got := c.Snapshot().SessionsActive; got != 1 {
+		t.Fatalf("after 12m SessionsActive = %d, want 1", got)
+	}
+	clk.Add(5 * time.Minute)
+	c.refresh()
+	if got := c.Snapshot().SessionsActive; got != 0 {
+		t.Fatalf("after 17m SessionsActive = %d, want 0", got)
+	}
+}
+
+func TestSessionHugeID(t *testing.T) {
+	c, _ := newTestCollector(t, Options{})
+	big := strings.Repeat("x", 1<<20)
+	c.TouchSession(big)
+	c.TouchSession(big[:len(big)-1] + "y")
+	c.refresh()
+	if got := c.Snapshot().SessionsActive; got != 2 {
+		t.Errorf("SessionsActive = %d, want 2", got)
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"slices"
-	"time"
 )
 
 // Saving and restoring the collector's cumulative state: Save and Restore,
@@ -45,12 +44,8 @@ func (c *Collector) capture() *state {
 		}
 		for j := range r.slices {
 			sl := &r.slices[j]
-			sl.hist.addTo(&h, &live[j].h)
-			live[j].requests += sl.requests.Load()
-			for k := range sl.classes {
-				live[j].requests += sl.classes[k].Load()
-			}
-			live[j].errors += sl.classes[class5xx].Load()
+			k, m := loadSlice(sl)
+			live[j].addSlice(sl, &k, m, &h)
 		}
 		if i < len(recs)-1 {
 			hires = appendHires(hires, &h)
@@ -59,17 +54,7 @@ func (c *Collector) capture() *state {
 	var inWindow uint64
 	var figures []winBucket
 	for a := current - int64(len(w.buckets)) + 1; a <= current; a++ {
-		f := w.figures(a)
-		if a > w.prepared-int64(w.n) {
-			lv := &live[w.slotOf(a)]
-			f.requests += lv.requests
-			f.errors += lv.errors
-			if lv.h.total() > 0 {
-				var q [3]time.Duration
-				lv.h.quantiles(windowQuantiles[:], q[:])
-				f.p50, f.p90, f.p99 = q[0], q[1], q[2]
-			}
-		}
+		f := w.figuresWith(a, live, nil)
 		st.window = append(st.window, f.requests)
 		figures = append(figures, f)
 		inWindow += f.requests
@@ -177,19 +162,4 @@ func (c *Collector) Restore(r io.Reader) error {
 	}
 	c.apply(st)
 	return nil
-}
-
-func sum(v []uint64) (s uint64) {
-	for _, n := range v {
-		s += n
-	}
-	return s
-}
-
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && (a < 0) != (b < 0) {
-		q--
-	}
-	return q
 }

@@ -5,6 +5,11 @@ import (
 	"time"
 )
 
+// This file holds the request window: the time slices that the request
+// path writes, their rotation (by the refresh goroutine, or by a request
+// that finds it late), and the figures of each bucket, kept for the ended
+// ones and summed from the slices for the live ones.
+
 // window places requests in time: fixed-width buckets (one minute by
 // default) aligned to the Unix epoch, numbered by their start in unix
 // nanoseconds divided by the width (their absolute number).
@@ -30,14 +35,14 @@ import (
 // newest one it may write. The usual path pays nothing for this: the
 // reading is compared with the prepared bucket's start anyway.
 //
-// Below cur, the fields are the refresh goroutine's (guarded by
-// Collector.mu): the figures of each bucket of the window, kept when its
-// slice is drained (and, for the live buckets, added from the slices at
-// each snapshot).
+// Below cur, the fields are guarded by Collector.mu, which the refresh
+// goroutine holds, or a late request that took it (catchUp): the figures
+// of each bucket of the window, kept when its slice is drained (and, for
+// the live buckets, added from the slices at each snapshot and save).
 type window struct {
 	// cur is the prepared bucket: its absolute number shifted left 8 bits,
-	// and the index of its slice in the low 8 bits. Written by rotate, read
-	// by every request.
+	// and the index of its slice in the low 8 bits (n is at most maxSlices,
+	// which fits: asserted below). Written by rotate, read by every request.
 	cur atomic.Uint64
 
 	// Immutable.
@@ -45,7 +50,7 @@ type window struct {
 	n      int   // time slices per recorder
 	recent int64 // Options.RecentWindow in nanoseconds
 
-	// Owned by the refresh goroutine (Collector.mu).
+	// Guarded by Collector.mu.
 	prepared int64       // absolute number of the prepared bucket
 	buckets  []winBucket // figures by absolute number modulo len
 }
@@ -58,6 +63,13 @@ type winBucket struct {
 	heap             uint64
 	goroutines       int
 }
+
+// maxSlices is the most time slices a recorder has (slicesFor of the
+// longest RecentWindow allowed): their index must fit the low 8 bits of
+// window.cur.
+const maxSlices = maxRecentBuckets + 2
+
+var _ [256 - maxSlices]struct{} // does not compile if maxSlices > 256
 
 // slicesFor returns how many time slices cover a recent window: the
 // buckets that reach back RecentWindow from any moment of the current one
@@ -143,8 +155,7 @@ func (c *Collector) catchUp(wall int64, ps int) int {
 	defer c.mu.Unlock()
 	c.rotate(time.Unix(0, wall))
 	w := c.win
-	p := w.prepared
-	return w.slotOf(min(max(floorDiv(wall, w.width), p-int64(w.n)+1), p))
+	return w.slotOf(min(max(floorDiv(wall, w.width), w.oldestLive()), w.prepared))
 }
 
 // rotate prepares the bucket after the one that holds now: for each bucket
@@ -199,12 +210,104 @@ func (c *Collector) retire(old int64, slot int, target int64, recs []*recorder) 
 	b := c.win.bucket(old)
 	b.requests += requests
 	b.errors += errors
-	if sc.total() > 0 {
-		var q [3]time.Duration
-		sc.quantiles(windowQuantiles[:], q[:])
-		b.p50, b.p90, b.p99 = q[0], q[1], q[2]
-	}
+	b.percentilesOf(sc)
 }
 
 // windowQuantiles are the percentiles of each bucket of the window.
 var windowQuantiles = [3]float64{0.50, 0.90, 0.99}
+
+// percentilesOf sets the percentiles of f to those of h when h holds
+// durations, and leaves them otherwise. (A percentile is never 0 when
+// there are durations: the smallest is LatencyFloor.)
+func (f *winBucket) percentilesOf(h *histCopy) {
+	var q [len(windowQuantiles)]time.Duration
+	if h.quantiles(windowQuantiles[:], q[:]); h.count > 0 {
+		f.p50, f.p90, f.p99 = q[0], q[1], q[2]
+	}
+}
+
+// The figures of a live bucket are summed from its time slices, one per
+// recorder, each time they are read: by every snapshot (Collector.build,
+// which seals those of the buckets that ended) and by Save (capture).
+
+// liveBucket sums the time slice of one live bucket over every recorder.
+type liveBucket struct {
+	requests, errors uint64
+	h                histCopy
+}
+
+// reset empties lb, keeping its histogram's octaves.
+func (lb *liveBucket) reset() {
+	lb.requests, lb.errors = 0, 0
+	lb.h.reset()
+}
+
+// loadSlice loads the counts of a recorder's time slice, once each: its
+// responses by status class and its IncrementRequests.
+func loadSlice(sl *slice) (k [numClasses]uint64, m uint64) {
+	for i := range k {
+		k[i] = sl.classes[i].Load()
+	}
+	return k, sl.requests.Load()
+}
+
+// addSlice adds a recorder's time slice sl of lb's bucket, whose counts k
+// and m loadSlice returned, to lb: requests (IncrementRequests and the
+// responses of every class), 5xx responses and durations. It adds the
+// durations to the recorder's own histogram dst too, in the same pass.
+func (lb *liveBucket) addSlice(sl *slice, k *[numClasses]uint64, m uint64, dst *histCopy) {
+	sl.hist.addTo(dst, &lb.h)
+	lb.requests += m
+	for _, n := range k {
+		lb.requests += n
+	}
+	lb.errors += k[class5xx]
+}
+
+// figures returns the window's figures of bucket a from what lb summed.
+func (lb *liveBucket) figures(a int64) winBucket {
+	f := winBucket{abs: a, requests: lb.requests, errors: lb.errors}
+	f.percentilesOf(&lb.h)
+	return f
+}
+
+// oldestLive returns the oldest bucket whose time slice was not drained:
+// the live buckets are oldestLive() to prepared. Called with Collector.mu
+// held.
+func (w *window) oldestLive() int64 {
+	return w.prepared - int64(w.n) + 1
+}
+
+// figuresWith returns the figures of bucket a: those kept when its slice
+// was drained and, while the bucket is live, those of its slice, added:
+// sealed[slot] when they were sealed for a, else what live[slot] summed.
+// sealed may be nil. Called with Collector.mu held.
+func (w *window) figuresWith(a int64, live []liveBucket, sealed []winBucket) winBucket {
+	f := w.figures(a)
+	if a < w.oldestLive() {
+		return f
+	}
+	slot := w.slotOf(a)
+	var lf winBucket
+	if sealed != nil && sealed[slot].abs == a {
+		lf = sealed[slot]
+	} else {
+		lf = live[slot].figures(a)
+	}
+	f.requests += lf.requests
+	f.errors += lf.errors
+	if lf.p50 != 0 { // the slice has durations
+		f.p50, f.p90, f.p99 = lf.p50, lf.p90, lf.p99
+	}
+	return f
+}
+
+// floorDiv returns a/b rounded towards minus infinity: the bucket of a
+// time before 1970 too.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}

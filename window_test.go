@@ -1,11 +1,8 @@
 package vitals
 
 import (
-	"math"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
-	"runtime/metrics"
 	"slices"
 	"testing"
 	"time"
@@ -228,42 +225,6 @@ func TestRefreshReturnsPublished(t *testing.T) {
 	}
 }
 
-// TestGCPauseNeverGoesBack checks the GC pause total across collections
-// and changes of GOMAXPROCS, which Go makes at run time in containers (a
-// figure divided by the current GOMAXPROCS would drop here).
-func TestGCPauseNeverGoesBack(t *testing.T) {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	var r runtimeReader
-	r.init()
-	prev := r.read().GCPause
-	for _, procs := range []int{1, 8, 2, 16, 1} {
-		runtime.GOMAXPROCS(procs)
-		runtime.GC()
-		p := r.read().GCPause
-		if p < prev {
-			t.Fatalf("GOMAXPROCS %d: GC pause total went back from %v to %v", procs, prev, p)
-		}
-		prev = p
-	}
-	if prev <= 0 {
-		t.Errorf("GC pause total %v after five collections, want > 0", prev)
-	}
-	// The same reader never reports less, whatever the runtime says.
-	r.pause = prev + time.Hour
-	if p := r.read().GCPause; p != prev+time.Hour {
-		t.Errorf("GCPause = %v after a larger one was reported, want %v", p, prev+time.Hour)
-	}
-}
-
-func TestHistogramSum(t *testing.T) {
-	inf := math.Inf(1)
-	h := &metrics.Float64Histogram{Counts: []uint64{1, 2, 3, 4}, Buckets: []float64{-inf, 0.001, 0.002, 0.004, inf}}
-	// 1 at 1ms (finite edge), 2 at 1.5ms, 3 at 3ms, 4 at 4ms.
-	if got, want := histogramSum(h), time.Duration((0.001+2*0.0015+3*0.003+4*0.004)*float64(time.Second)); got != want {
-		t.Errorf("histogramSum = %v, want %v", got, want)
-	}
-}
-
 // slotNow returns the slice of the bucket current at the last refresh, for
 // tests that place figures without a clock reading of their own (the
 // recording methods take one: slotAt).
@@ -273,4 +234,111 @@ func (c *Collector) slotNow() int {
 		return c.win.n - 1
 	}
 	return ps - 1
+}
+
+type windowStep struct {
+	requests int
+	advance  time.Duration
+}
+
+func TestWindowRotation(t *testing.T) {
+	const width = time.Minute
+	tests := []struct {
+		name string
+		// steps: before each refresh, add requests then move the clock.
+		steps      []windowStep
+		wantCounts []uint64
+		wantTotal  uint64 // Requests: every request ever counted
+	}{
+		{
+			name:       "no time passes",
+			steps:      []windowStep{{requests: 5, advance: 0}},
+			wantCounts: []uint64{0, 0, 0, 5},
+			wantTotal:  5,
+		},
+		{
+			name:       "one bucket per step, oldest first",
+			steps:      []windowStep{{1, width}, {2, width}, {3, width}, {4, 0}},
+			wantCounts: []uint64{1, 2, 3, 4},
+			wantTotal:  10,
+		},
+		{
+			name:       "window slides past old buckets",
+			steps:      []windowStep{{1, width}, {2, width}, {3, width}, {4, width}, {5, width}, {6, 0}},
+			wantCounts: []uint64{3, 4, 5, 6},
+			wantTotal:  21,
+		},
+		{
+			name:       "a missed tick catches up by elapsed widths",
+			steps:      []windowStep{{7, 2 * width}, {1, 0}},
+			wantCounts: []uint64{0, 7, 0, 1},
+			wantTotal:  8,
+		},
+		{
+			name:       "a pause longer than the window leaves it empty",
+			steps:      []windowStep{{9, width}, {4, 10 * width}},
+			wantCounts: []uint64{0, 0, 0, 0},
+			wantTotal:  13,
+		},
+		{
+			name:       "exactly the window's length",
+			steps:      []windowStep{{9, 4 * width}},
+			wantCounts: []uint64{0, 0, 0, 0},
+			wantTotal:  9,
+		},
+		{
+			// The window stays; a request at the earlier reading counts
+			// in its own bucket, 11:56, before the window shown.
+			name:       "a clock that goes backwards keeps the window",
+			steps:      []windowStep{{2, width}, {3, -5 * width}, {1, 0}},
+			wantCounts: []uint64{0, 0, 2, 3},
+			wantTotal:  6,
+		},
+		{
+			name:       "less than a width stays in the bucket",
+			steps:      []windowStep{{2, 10 * time.Second}, {3, 0}},
+			wantCounts: []uint64{0, 0, 0, 5},
+			wantTotal:  5,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, clk := newTestCollector(t, Options{BucketWidth: width, WindowBuckets: 4})
+			for _, st := range tt.steps {
+				for range st.requests {
+					c.IncrementRequests()
+				}
+				clk.Add(st.advance)
+				c.refresh()
+			}
+			s := c.Snapshot()
+			if !slices.Equal(s.Window.Counts, tt.wantCounts) {
+				t.Errorf("Counts = %v, want %v", s.Window.Counts, tt.wantCounts)
+			}
+			if s.Requests != tt.wantTotal {
+				t.Errorf("Requests = %d, want %d", s.Requests, tt.wantTotal)
+			}
+			var sum uint64
+			for _, n := range tt.wantCounts {
+				sum += n
+			}
+			if s.Window.Total != sum {
+				t.Errorf("Window.Total = %d, want %d", s.Window.Total, sum)
+			}
+		})
+	}
+}
+
+func TestWindowStartIsAligned(t *testing.T) {
+	c, clk := newTestCollector(t, Options{BucketWidth: time.Minute, WindowBuckets: 3})
+	clk.Add(90 * time.Second) // 12:01:30
+	c.refresh()
+	s := c.Snapshot()
+	want := time.Date(2026, 3, 1, 11, 59, 0, 0, time.UTC)
+	if !s.Window.Start.Equal(want) {
+		t.Errorf("Window.Start = %v, want %v", s.Window.Start.UTC(), want)
+	}
+	if s.Window.BucketWidth != time.Minute {
+		t.Errorf("BucketWidth = %v", s.Window.BucketWidth)
+	}
 }
