@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"net"
 	"net/http"
@@ -161,7 +162,7 @@ func TestRealPrometheus(t *testing.T) {
 
 	for _, p := range []*promServer{native, classic} {
 		p.checkRules(ctx, t)
-		p.checkDashboard(ctx, t, "../deploy/grafana/vitals-dashboard.json")
+		p.checkDashboard(ctx, t, "../deploy/grafana/vitals-dashboard.json", time.Second, time.Time{})
 	}
 }
 
@@ -188,7 +189,6 @@ type promServer struct {
 // when the test ends.
 func startPrometheus(ctx context.Context, t *testing.T, bin, target, rules string, native bool) *promServer {
 	t.Helper()
-	dir := t.TempDir()
 	config := fmt.Sprintf(`global:
   scrape_interval: 1s
   evaluation_interval: 1s
@@ -200,8 +200,29 @@ scrape_configs:
     static_configs:
       - targets: [%q]
 `, rules, target)
-	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(config), 0o644); err != nil {
-		t.Fatal(err)
+	name := "classic"
+	if native {
+		name = "native"
+	}
+	return runPrometheus(ctx, t, bin, name, config, nil, native)
+}
+
+// runPrometheus runs prometheus with the given config on a free loopback
+// port, in a temporary directory that holds the config, the files given
+// (by name: a rule file named relatively in the config is read from
+// there) and the data; it is stopped when the test ends.
+func runPrometheus(ctx context.Context, t *testing.T, bin, name, config string, files map[string][]byte, native bool) *promServer {
+	t.Helper()
+	dir := t.TempDir()
+	files = maps.Clone(files)
+	if files == nil {
+		files = map[string][]byte{}
+	}
+	files["prometheus.yml"] = []byte(config)
+	for f, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -214,10 +235,8 @@ scrape_configs:
 		"--storage.tsdb.path=" + filepath.Join(dir, "data"),
 		"--web.listen-address=" + addr,
 	}
-	name := "classic"
 	if native {
 		args = append(args, "--enable-feature=native-histograms")
-		name = "native"
 	}
 	cmd := exec.Command(bin, args...)
 	var log strings.Builder
@@ -296,6 +315,33 @@ func (p *promServer) query(ctx context.Context, t *testing.T, expr string) []sam
 	}
 	if data.ResultType != "vector" {
 		t.Fatalf("prometheus (%s): %s: a %s, want a vector", p.name, expr, data.ResultType)
+	}
+	return data.Result
+}
+
+type rangeSeries struct {
+	Metric map[string]string `json:"metric"`
+	Values [][2]any          `json:"values"`
+}
+
+// queryRange runs a range query and returns its matrix.
+func (p *promServer) queryRange(ctx context.Context, t *testing.T, expr string, start, end time.Time, step time.Duration) []rangeSeries {
+	t.Helper()
+	var data struct {
+		ResultType string        `json:"resultType"`
+		Result     []rangeSeries `json:"result"`
+	}
+	q := url.Values{
+		"query": {expr},
+		"start": {strconv.FormatFloat(float64(start.UnixMilli())/1e3, 'f', 3, 64)},
+		"end":   {strconv.FormatFloat(float64(end.UnixMilli())/1e3, 'f', 3, 64)},
+		"step":  {strconv.FormatFloat(step.Seconds(), 'f', -1, 64)},
+	}
+	if err := p.api(ctx, t, "/api/v1/query_range?"+q.Encode(), &data); err != nil {
+		t.Fatalf("prometheus (%s): %s: %v", p.name, expr, err)
+	}
+	if data.ResultType != "matrix" {
+		t.Fatalf("prometheus (%s): %s: a %s, want a matrix", p.name, expr, data.ResultType)
 	}
 	return data.Result
 }
@@ -383,9 +429,12 @@ func (p *promServer) checkRules(ctx context.Context, t *testing.T) {
 }
 
 // checkDashboard runs every query of the Grafana dashboard with its
-// variables set to all jobs and instances and a 1m rate window: each must
-// parse and return data.
-func (p *promServer) checkDashboard(ctx context.Context, t *testing.T, path string) {
+// variables set to all jobs and instances, and $__rate_interval as Grafana
+// substitutes it on a data source whose Scrape interval setting is
+// dsScrape (see grafanaExpr): each must parse and return data now, and,
+// where from is not zero, draw a line without a gap from then to now (a
+// range query at a step of 15 s, finer than Grafana's).
+func (p *promServer) checkDashboard(ctx context.Context, t *testing.T, path string, dsScrape time.Duration, from time.Time) {
 	t.Helper()
 	raw, err := os.ReadFile(path)
 	if err != nil {
@@ -402,21 +451,39 @@ func (p *promServer) checkDashboard(ctx context.Context, t *testing.T, path stri
 		Panels []struct {
 			Title   string `json:"title"`
 			Targets []struct {
-				Expr string `json:"expr"`
+				Expr     string `json:"expr"`
+				Interval string `json:"interval"` // Min step
 			} `json:"targets"`
 		} `json:"panels"`
 	}
 	if err := json.Unmarshal(raw, &dash); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
-	r := strings.NewReplacer("$job", ".+", "$instance", ".+", "$__rate_interval", "1m")
+	r := strings.NewReplacer("$job", ".+", "$instance", ".+")
 	queries := 0
+	end := time.Now()
 	for _, panel := range dash.Panels {
 		for _, target := range panel.Targets {
 			queries++
-			expr := r.Replace(target.Expr)
+			expr := r.Replace(grafanaExpr(t, target.Expr, target.Interval, dsScrape))
 			if len(p.query(ctx, t, expr)) == 0 {
 				t.Errorf("prometheus (%s): dashboard panel %q: no data for %s", p.name, panel.Title, expr)
+			}
+			if from.IsZero() {
+				continue
+			}
+			const step = 15 * time.Second
+			steps := int(end.Sub(from)/step) + 1
+			drawn := map[float64]bool{}
+			for _, s := range p.queryRange(ctx, t, expr, from, end, step) {
+				for _, v := range s.Values {
+					ts, _ := v[0].(float64)
+					drawn[ts] = true
+				}
+			}
+			if len(drawn) != steps {
+				t.Errorf("prometheus (%s): dashboard panel %q: data at %d of the %d steps of 15 s from %s to %s for %s",
+					p.name, panel.Title, len(drawn), steps, from.Format(time.TimeOnly), end.Format(time.TimeOnly), expr)
 			}
 		}
 	}
@@ -443,5 +510,44 @@ func (p *promServer) checkDashboard(ctx context.Context, t *testing.T, path stri
 	if queries < 10 {
 		t.Errorf("%d dashboard queries found, want every panel's", queries)
 	}
-	t.Logf("prometheus (%s): %d dashboard queries return data", p.name, queries)
+	if !t.Failed() {
+		t.Logf("prometheus (%s): %d dashboard queries return data", p.name, queries)
+	}
+}
+
+// grafanaExpr returns a dashboard query with $__rate_interval replaced as
+// Grafana replaces it (pkg/promlib/models/query.go: calculateRateInterval,
+// InterpolateVariables) for a query whose Min step is minStep ("" where
+// unset) on a data source whose Scrape interval setting is dsScrape (0
+// where unset):
+//
+//	$__rate_interval = max($__interval + s, 4 * s)
+//
+// where s is the query's Min step where set, else the data source's Scrape
+// interval, else 15 s; and $__interval is the panel's time range divided
+// by its width in points, which Grafana keeps at or above the data
+// source's Scrape interval. The test takes $__interval at that floor (or
+// at 15 s where the setting is unset), the shortest it can be: a short
+// time range on a wide panel. The duration is written as Grafana writes it
+// (Go's time.Duration.String, such as 4m0s).
+//
+// The dashboard's rate() queries have a Min step of 1m, so that
+// $__rate_interval is at least 4m whatever the data source's setting:
+// four scrapes or more at any scrape interval up to 60 s.
+func grafanaExpr(t *testing.T, expr, minStep string, dsScrape time.Duration) string {
+	t.Helper()
+	interval := dsScrape
+	if interval == 0 {
+		interval = 15 * time.Second
+	}
+	s := interval
+	if minStep != "" {
+		d, err := time.ParseDuration(minStep)
+		if err != nil {
+			t.Fatalf("Min step %q: %v", minStep, err)
+		}
+		s = d
+	}
+	rate := max(interval+s, 4*s)
+	return strings.NewReplacer("$__rate_interval", rate.String(), "${__rate_interval}", rate.String()).Replace(expr)
 }
