@@ -18,6 +18,9 @@ const (
 	DefaultWindowBuckets   = 60
 	DefaultSessionTTL      = 30 * time.Minute
 	DefaultRecentWindow    = 5 * time.Minute
+	DefaultLiveWindow      = 10 * time.Second
+	DefaultLiveRequests    = 4096
+	DefaultSlowest         = 10
 )
 
 // DefaultBuckets are the upper bounds, in seconds, of the classic
@@ -150,6 +153,21 @@ type Options struct {
 	// goroutine. Default: the log package.
 	OnError func(error)
 
+	// LiveWindow is the span of Snapshot.Live, what the server is doing
+	// this moment: at least one second, at most one minute (the per-second
+	// counters keep a minute). Default 10s.
+	LiveWindow time.Duration
+
+	// LiveRequests is the size of the duration ring: how many of the last
+	// finished requests keep their duration, end time, status, route and
+	// method for Snapshot.Live's exact percentiles. At most 1<<20. Default
+	// 4096.
+	LiveRequests int
+
+	// Slowest is how many of the slowest requests of RecentWindow
+	// Snapshot.Slowest keeps, at most 100. Default 10.
+	Slowest int
+
 	// Now is the clock for the request window, session expiry, uptime and
 	// snapshot times; request durations always use the monotonic clock.
 	// Default time.Now: the bucket of a request then comes from the
@@ -191,6 +209,23 @@ func (o Options) normalize() (Options, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.LiveWindow == 0 {
+		o.LiveWindow = DefaultLiveWindow
+	}
+	if o.LiveRequests == 0 {
+		o.LiveRequests = DefaultLiveRequests
+	}
+	if o.Slowest == 0 {
+		o.Slowest = DefaultSlowest
+	}
+	switch {
+	case o.LiveWindow < time.Second || o.LiveWindow > time.Minute:
+		return o, fmt.Errorf("vitals: LiveWindow %v is outside 1s..1m", o.LiveWindow)
+	case o.LiveRequests < 1 || o.LiveRequests > 1<<20:
+		return o, fmt.Errorf("vitals: LiveRequests %d is outside 1..1048576", o.LiveRequests)
+	case o.Slowest < 1 || o.Slowest > 100:
+		return o, fmt.Errorf("vitals: Slowest %d is outside 1..100", o.Slowest)
 	}
 	switch {
 	case o.BucketWidth < 2*time.Millisecond:

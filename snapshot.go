@@ -67,6 +67,53 @@ type Snapshot struct {
 	SelfRequests uint64
 
 	Runtime Runtime // the Go runtime's health ("runtime")
+
+	// Live is what the server is doing this moment: the requests that
+	// ended within the last Options.LiveWindow ("live").
+	Live Live
+	// Slowest are the slowest requests that ended within the recent
+	// window (Options.RecentWindow), slowest first, at most
+	// Options.Slowest; streams are not among them ("slowest").
+	Slowest []Request
+	// Streams are the responses that stay open: server-sent events
+	// (Content-Type text/event-stream), hijacked connections and 101
+	// Switching Protocols. They count in Requests, Status and the routes'
+	// requests, and in no latency figure ("streams").
+	Streams Streams
+}
+
+// Live are the figures of the last Options.LiveWindow: what the server is
+// doing this moment. Requests, Errors and Rate come from per-second
+// counters and are exact at any rate; the percentiles are exact (nearest
+// rank) over the durations that the duration ring (Options.LiveRequests)
+// still holds of the requests that ended within the window, which is all
+// of them unless the ring wrapped inside the window: Span then says how
+// far back they reach.
+type Live struct {
+	Span     time.Duration // the time the percentiles cover: LiveWindow, or less when the ring wrapped ("span_seconds")
+	Requests uint64        // requests that ended within LiveWindow, streams included ("requests")
+	Errors   uint64        // of them, 5xx ("errors")
+	Rate     float64       // Requests per second of LiveWindow ("rate")
+	Samples  int           // durations behind the percentiles, streams excluded ("samples")
+	// Exact percentiles and maximum of the durations behind them
+	// ("p50_seconds", "p90_seconds", "p99_seconds", "max_seconds").
+	P50, P90, P99, Max time.Duration
+}
+
+// Request is one finished request, as Snapshot.Slowest lists them.
+type Request struct {
+	Route    string        // the route it counted under ("route")
+	Method   string        // its method, as the method label writes it ("method")
+	Status   int           // the status the client was sent ("status")
+	Duration time.Duration // how long the handler took ("duration_seconds")
+	End      time.Time     // when it ended ("end")
+	TraceID  string        // 32 lower-case hex digits from a valid W3C traceparent header, "" when none ("trace_id")
+}
+
+// Streams counts the responses that stay open (see Snapshot.Streams).
+type Streams struct {
+	Open  int64  // streams open now; they are not in InFlight ("open")
+	Total uint64 // streams since this collector was created ("total")
 }
 
 // Window is the request history: one count per bucket, oldest first, the
