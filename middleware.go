@@ -2,7 +2,6 @@ package vitals
 
 import (
 	"net/http"
-	"runtime/debug"
 	"time"
 )
 
@@ -92,25 +91,4 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	m.next.ServeHTTP(cw.wrap(w), r)
 	finished = true
-}
-
-// safeRouteOf returns routeOf(r), or RouteUnmatched when Options.Route
-// panics. The panic is logged where net/http logs a handler's, with its
-// stack, and goes no further: the route is named after the handler
-// answered, so letting it continue would only turn a good response into a
-// broken connection, and would skip the bookkeeping (the request would
-// stay in flight forever). A panic of the handler itself, underway while
-// this runs, is not touched: recover only stops a panic raised below it.
-func (c *Collector) safeRouteOf(r *http.Request) (route string) {
-	defer func() {
-		if v := recover(); v != nil {
-			route = RouteUnmatched
-			path := "" // the handler may have cleared r.URL
-			if r.URL != nil {
-				path = r.URL.Path
-			}
-			serverLogf(r, "vitals: Options.Route panicked on %s %s: %v\n%s", r.Method, path, v, debug.Stack())
-		}
-	}()
-	return c.routeOf(r)
 }

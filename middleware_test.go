@@ -2,7 +2,6 @@ package vitals
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -286,72 +285,5 @@ func TestRealServerReverseProxyAbortCountsWhatClientSaw(t *testing.T) {
 	}
 	if js := get(t, c.Handler(), "GET", "/metrics?format=json").Body.String(); !strings.Contains(js, `"aborted":1,`) {
 		t.Errorf("JSON lacks the aborted count: %s", js)
-	}
-}
-
-func TestRealServerRoutePanicIsContained(t *testing.T) {
-	c, _ := newTestCollector(t, Options{Route: func(r *http.Request) string {
-		if r.URL.Path == "/fine" {
-			return "fine"
-		}
-		panic("route table broken")
-	}})
-	srv, done, logs := serveLogged(t, c, func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/handler-panics" {
-			panic(http.ErrAbortHandler)
-		}
-		_, _ = io.WriteString(w, "ok")
-	})
-	for range 5 {
-		if resp, body := getURL(t, srv.URL+"/x"); resp.StatusCode != 200 || body != "ok" {
-			t.Errorf("got %d %q: the Route panic broke a good response", resp.StatusCode, body)
-		}
-		served(t, done)
-	}
-	// A new connection, so that the client does not retry the request.
-	fresh := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-	if resp, err := fresh.Get(srv.URL + "/handler-panics"); err == nil {
-		resp.Body.Close()
-		t.Errorf("the handler's panic was swallowed: got %d", resp.StatusCode)
-	}
-	served(t, done)
-	getURL(t, srv.URL+"/fine")
-	served(t, done)
-	c.refresh()
-	s := c.Snapshot()
-	counts := map[string]uint64{}
-	for _, r := range s.Routes {
-		counts[r.Route] = r.Requests
-	}
-	if s.InFlight != 0 || s.Requests != 7 || counts[RouteUnmatched] != 6 || counts["fine"] != 1 {
-		t.Errorf("InFlight %d Requests %d routes %v; want 0, 7, unmatched 6 and fine 1", s.InFlight, s.Requests, counts)
-	}
-	if got := strings.Count(logs.String(), "vitals: Options.Route panicked on GET /x: route table broken\n"); got != 5 {
-		t.Errorf("%d Route panics logged, want 5:\n%s", got, logs)
-	}
-}
-
-func TestRoutePanicLeavesHandlerPanicAlone(t *testing.T) {
-	for _, routePanics := range []bool{false, true} {
-		c, _ := newTestCollector(t, Options{Route: func(*http.Request) string {
-			if routePanics {
-				panic("route")
-			}
-			return "r"
-		}})
-		h := c.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("handler") }))
-		var got any
-		func() {
-			defer func() { got = recover() }()
-			r := httptest.NewRequest("GET", "/", nil)
-			h.ServeHTTP(newTestInner(), r.WithContext(context.WithValue(r.Context(), http.ServerContextKey, &http.Server{ErrorLog: log.New(io.Discard, "", 0)})))
-		}()
-		if got != "handler" {
-			t.Errorf("Route panics %v: recovered %v, want the handler's panic", routePanics, got)
-		}
-		c.refresh()
-		if s := c.Snapshot(); s.InFlight != 0 || s.Status.ServerError != 1 {
-			t.Errorf("Route panics %v: InFlight %d, 5xx %d", routePanics, s.InFlight, s.Status.ServerError)
-		}
 	}
 }

@@ -4,9 +4,8 @@ import (
 	"context"
 	"net/http"
 	"reflect"
-	"strings"
+	"runtime/debug"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -69,104 +68,6 @@ type routeNote struct {
 
 // noteKey is the context key of a collector's routeNote.
 type noteKey struct{ c *Collector }
-
-// Routes returns h, usually an http.ServeMux, wrapped so that the pattern h
-// matches names the route of the request that the collector's middleware
-// records, wherever the middleware sits above it. Wrap a mux with it when
-// the middleware does not wrap that mux directly:
-//
-//	srv.Handler = c.Middleware(requestID(c.Routes(mux)))          // any request-copying middleware
-//	root.Handle("/api/", http.StripPrefix("/api", c.Routes(api))) // a nested mux: "GET /api/items/{id}"
-//
-// After h returns (or panics), Routes reports the Pattern that h set on its
-// request: the joined pattern for a nested mux stripped of its prefix, and
-// RouteUnmatched when h matched nothing (its 404s and 405s). A mux that the
-// middleware wraps directly needs no Routes; wrapping it anyway changes
-// nothing. A reported route takes precedence over Options.Route.
-//
-// It costs no allocation while the ResponseWriter it is given unwraps to the
-// middleware's (see the comment at the top of naming.go). Behind a
-// middleware that replaces the writer without an Unwrap method, such as
-// http.TimeoutHandler, the middleware carries the record in the request's
-// context as well, which costs 3 allocations per request: from the start
-// when it wraps http.TimeoutHandler directly, else from the first time an
-// adapter cannot find its record (the requests in flight then count as
-// RouteUnmatched). The handler is safe for concurrent use.
-func (c *Collector) Routes(h http.Handler) http.Handler {
-	c.adapters.Store(true)
-	return &patternReporter{c: c, next: h}
-}
-
-type patternReporter struct {
-	c    *Collector
-	next http.Handler
-}
-
-func (p *patternReporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	defer p.done(w, r)
-	p.next.ServeHTTP(w, r)
-}
-
-// done reads r.Pattern once the mux has set it.
-func (p *patternReporter) done(w http.ResponseWriter, r *http.Request) {
-	p.c.report(w, r, r.Pattern)
-}
-
-// RouteFunc returns a middleware for use inside a router other than
-// http.ServeMux, where the router's matched route is known: after the
-// handler returns (or panics), name(r) gives the route template the router
-// matched ("/items/{id}"; "" for none), and the route of the request is
-// named like ServeMux's patterns, with the request's method: "GET
-// /items/{id}" (a method other than the nine standard ones is left out,
-// so clients cannot invent route names). Pair it with the collector's
-// Middleware around the router, so that the router's 404s and 405s are
-// counted too (as RouteUnmatched):
-//
-//	router.Use(c.RouteFunc(chiRoute)) // see the README for chi and gorilla/mux
-//	srv.Handler = c.Middleware(router)
-//
-// A name function that panics is contained: the request counts as
-// RouteUnmatched and the response stands. It finds the middleware's record
-// as Routes does; the method and template are joined once per distinct
-// pair and cached, so naming allocates nothing for up to 1024 pairs. The
-// middleware value is built once per call of the function RouteFunc
-// returns: a router that builds its middleware chain per request
-// (gorilla/mux does) allocates it per request. The returned middleware is
-// safe for concurrent use.
-func (c *Collector) RouteFunc(name func(*http.Request) string) func(http.Handler) http.Handler {
-	c.adapters.Store(true)
-	return func(next http.Handler) http.Handler {
-		return &funcReporter{c: c, name: name, next: next}
-	}
-}
-
-type funcReporter struct {
-	c    *Collector
-	name func(*http.Request) string
-	next http.Handler
-}
-
-func (f *funcReporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	defer f.done(w, r)
-	f.next.ServeHTTP(w, r)
-}
-
-func (f *funcReporter) done(w http.ResponseWriter, r *http.Request) {
-	f.c.report(w, r, f.c.methodRoute(r.Method, f.safeName(r)))
-}
-
-// safeName calls the user's name function, containing a panic of its own:
-// the response was already served, and a panic here would only cut the
-// connection. A panic of the handler, which may be unwinding while this
-// runs, is not this recover's to take and goes on unchanged.
-func (f *funcReporter) safeName(r *http.Request) (name string) {
-	defer func() {
-		if recover() != nil {
-			name = ""
-		}
-	}()
-	return f.name(r)
-}
 
 // report tells the record of the request that name is its route, as seen by
 // a handler whose request is r.
@@ -340,154 +241,32 @@ func pathOf(r *http.Request) string {
 	return r.URL.Path
 }
 
-// strippedSegments returns how many path segments were stripped from outer
-// to give inner (http.StripPrefix("/api") strips one from "/api/items/1"):
-// 0 when nothing was, or when inner is not a suffix of outer (a rewrite
-// vitals cannot relate to the outer pattern).
-func strippedSegments(outer, inner string) int {
-	if len(inner) >= len(outer) || !strings.HasSuffix(outer, inner) {
-		return 0
-	}
-	return strings.Count(outer[:len(outer)-len(inner)], "/")
-}
-
-// joinRoutes names a request that an outer pattern routed, with k path
-// segments stripped, to an inner route: the outer pattern's first k
-// segments prefix the inner path; the inner method wins, else the outer's;
-// the outer host wins, else the inner's. With k == 0 the inner route is the
-// whole name. Joins are cached (see nameCache), so a steady set of routes
-// costs no allocation.
-func (c *Collector) joinRoutes(outer string, k int, inner string) string {
-	if k <= 0 {
-		return inner
-	}
-	key := nameKey{a: outer, b: inner, n: k}
-	if s, ok := c.joined.get(key); ok {
-		return s
-	}
-	om, oh, op := splitPattern(outer)
-	im, ih, ip := splitPattern(inner)
-	prefix, found := op, false
-	for i, seen := 0, 0; i < len(op); i++ {
-		if op[i] == '/' {
-			if seen == k {
-				prefix, found = op[:i], true
-				break
+// safeRouteOf returns routeOf(r), or RouteUnmatched when Options.Route
+// panics. The panic is logged where net/http logs a handler's, with its
+// stack, and goes no further: the route is named after the handler
+// answered, so letting it continue would only turn a good response into a
+// broken connection, and would skip the bookkeeping (the request would
+// stay in flight forever). A panic of the handler itself, underway while
+// this runs, is not touched: recover only stops a panic raised below it.
+func (c *Collector) safeRouteOf(r *http.Request) (route string) {
+	defer func() {
+		if v := recover(); v != nil {
+			route = RouteUnmatched
+			path := "" // the handler may have cleared r.URL
+			if r.URL != nil {
+				path = r.URL.Path
 			}
-			seen++
+			serverLogf(r, "vitals: Options.Route panicked on %s %s: %v\n%s", r.Method, path, v, debug.Stack())
 		}
-	}
-	if !found && !strings.HasSuffix(op, "...}") {
-		// More was stripped than the outer pattern names (and it ends in
-		// no {name...} wildcard, which takes any number of segments): a
-		// level between them was not reported (a mux not wrapped with
-		// Routes). Joining would invent a prefix; the outer pattern is what
-		// is known.
-		return c.joined.put(key, outer)
-	}
-	if strings.HasSuffix(prefix, "/") && strings.HasPrefix(ip, "/") {
-		prefix = prefix[:len(prefix)-1]
-	}
-	method, host := im, oh
-	if method == "" {
-		method = om
-	}
-	if host == "" {
-		host = ih
-	}
-	name := host + prefix + ip
-	if method != "" {
-		name = method + " " + name
-	}
-	return c.joined.put(key, name)
+	}()
+	return c.routeOf(r)
 }
 
-// splitPattern splits a ServeMux pattern, "[METHOD ][HOST]/[PATH]", into
-// its parts, as ServeMux parses it.
-func splitPattern(p string) (method, host, path string) {
-	if i := strings.IndexAny(p, " \t"); i >= 0 {
-		method, p = p[:i], strings.TrimLeft(p[i+1:], " \t")
+// routeOf returns the route name of a finished request: the pattern the
+// ServeMux matched, or what Options.Route says.
+func (c *Collector) routeOf(r *http.Request) string {
+	if c.opts.Route != nil {
+		return c.opts.Route(r)
 	}
-	if i := strings.IndexByte(p, '/'); i >= 0 {
-		return method, p[:i], p[i:]
-	}
-	return method, p, ""
-}
-
-// standardMethods are the methods RouteFunc names routes with, by
-// methodIndex.
-var standardMethods = [...]string{
-	http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
-	http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace,
-}
-
-// methodRoute names a route template with a request method, as ServeMux
-// patterns read: "GET /items/{id}". An empty template stays empty
-// (unmatched); a non-standard method is left out.
-func (c *Collector) methodRoute(method, template string) string {
-	i := methodIndex(method)
-	if template == "" || i >= len(standardMethods) {
-		return template
-	}
-	key := nameKey{a: standardMethods[i], b: template}
-	if s, ok := c.named.get(key); ok {
-		return s
-	}
-	return c.named.put(key, standardMethods[i]+" "+template)
-}
-
-// maxCachedNames caps a nameCache; names beyond it are built per request.
-const maxCachedNames = 1024
-
-// nameKey identifies a derived route name by what it is derived from.
-type nameKey struct {
-	a, b string
-	n    int
-}
-
-// nameCache memoises derived route names, so that the request path finds a
-// name it built before without allocating. Like routeTable, readers load an
-// immutable map through an atomic pointer; a new name copies the map under
-// mu. It holds at most maxCachedNames entries.
-type nameCache struct {
-	m    atomic.Pointer[map[nameKey]string] // nil until the first put; never modified once published
-	full atomic.Bool                        // maxCachedNames reached: put takes no lock
-	mu   sync.Mutex                         // serialises put
-}
-
-// maxCachedLen bounds what one cache entry holds: longer names (route
-// table entries are cut to maxRouteLen anyway) are built per request.
-const maxCachedLen = 4 * maxRouteLen
-
-func (nc *nameCache) get(k nameKey) (string, bool) {
-	if m := nc.m.Load(); m != nil {
-		s, ok := (*m)[k]
-		return s, ok
-	}
-	return "", false
-}
-
-// put stores name under k, unless the cache is full, and returns name.
-func (nc *nameCache) put(k nameKey, name string) string {
-	if nc.full.Load() || len(k.a)+len(k.b)+len(name) > maxCachedLen {
-		return name
-	}
-	nc.mu.Lock()
-	defer nc.mu.Unlock()
-	var old map[nameKey]string
-	if p := nc.m.Load(); p != nil {
-		old = *p
-	}
-	if s, ok := old[k]; ok {
-		return s
-	}
-	if len(old) >= maxCachedNames {
-		nc.full.Store(true)
-		return name
-	}
-	m := grown(old, 1)
-	// Owned copies: the key must not keep a request's strings alive.
-	m[nameKey{a: strings.Clone(k.a), b: strings.Clone(k.b), n: k.n}] = name
-	nc.m.Store(&m)
-	return name
+	return r.Pattern
 }
