@@ -30,22 +30,7 @@ import "net/http"
 // RouteUnmatched). The handler is safe for concurrent use.
 func (c *Collector) Routes(h http.Handler) http.Handler {
 	c.adapters.Store(true)
-	return &patternReporter{c: c, next: h}
-}
-
-type patternReporter struct {
-	c    *Collector
-	next http.Handler
-}
-
-func (p *patternReporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	defer p.done(w, r)
-	p.next.ServeHTTP(w, r)
-}
-
-// done reads r.Pattern once the mux has set it.
-func (p *patternReporter) done(w http.ResponseWriter, r *http.Request) {
-	p.c.report(w, r, r.Pattern)
+	return &reporter{c: c, next: h}
 }
 
 // RouteFunc returns a middleware for use inside a router other than
@@ -61,45 +46,42 @@ func (p *patternReporter) done(w http.ResponseWriter, r *http.Request) {
 //	router.Use(c.RouteFunc(chiRoute)) // see the README for chi and gorilla/mux
 //	srv.Handler = c.Middleware(router)
 //
-// A name function that panics is contained: the request counts as
-// RouteUnmatched and the response stands. It finds the middleware's record
-// as Routes does; the method and template are joined once per distinct
-// pair and cached, so naming allocates nothing for up to 1024 pairs. The
-// middleware value is built once per call of the function RouteFunc
-// returns: a router that builds its middleware chain per request
-// (gorilla/mux does) allocates it per request. The returned middleware is
-// safe for concurrent use.
+// A name function that panics is contained as Options.Route is: the panic
+// is logged once, with its stack (to the server's ErrorLog, else the log
+// package), the request counts as RouteUnmatched and the response stands.
+// It finds the middleware's record as Routes does; the method and template
+// are joined once per distinct pair and cached, so naming allocates
+// nothing for up to 1024 pairs. The middleware value is built once per
+// call of the function RouteFunc returns: a router that builds its
+// middleware chain per request (gorilla/mux does) allocates it per
+// request. The returned middleware is safe for concurrent use.
 func (c *Collector) RouteFunc(name func(*http.Request) string) func(http.Handler) http.Handler {
 	c.adapters.Store(true)
 	return func(next http.Handler) http.Handler {
-		return &funcReporter{c: c, name: name, next: next}
+		return &reporter{c: c, name: name, next: next}
 	}
 }
 
-type funcReporter struct {
+// reporter is the handler of both adapters: once next has returned (or
+// while it panics), it reports the request's route to its record.
+type reporter struct {
 	c    *Collector
-	name func(*http.Request) string
+	name func(*http.Request) string // RouteFunc's name function; nil for Routes
 	next http.Handler
 }
 
-func (f *funcReporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	defer f.done(w, r)
-	f.next.ServeHTTP(w, r)
+func (p *reporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer p.done(w, r)
+	p.next.ServeHTTP(w, r)
 }
 
-func (f *funcReporter) done(w http.ResponseWriter, r *http.Request) {
-	f.c.report(w, r, f.c.methodRoute(r.Method, f.safeName(r)))
-}
-
-// safeName calls the user's name function, containing a panic of its own:
-// the response was already served, and a panic here would only cut the
-// connection. A panic of the handler, which may be unwinding while this
-// runs, is not this recover's to take and goes on unchanged.
-func (f *funcReporter) safeName(r *http.Request) (name string) {
-	defer func() {
-		if recover() != nil {
-			name = ""
-		}
-	}()
-	return f.name(r)
+// done reports the Pattern the mux set on r (Routes), or the route that
+// RouteFunc's name function gives, with the method (userRoute contains a
+// panic of the function's).
+func (p *reporter) done(w http.ResponseWriter, r *http.Request) {
+	route := r.Pattern
+	if p.name != nil {
+		route = p.c.methodRoute(r.Method, userRoute("RouteFunc's name function", p.name, r))
+	}
+	p.c.report(w, r, route)
 }

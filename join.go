@@ -1,7 +1,6 @@
 package vitals
 
 import (
-	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -86,26 +85,19 @@ func splitPattern(p string) (method, host, path string) {
 	return method, p, ""
 }
 
-// standardMethods are the methods RouteFunc names routes with, by
-// methodIndex.
-var standardMethods = [...]string{
-	http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
-	http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace,
-}
-
 // methodRoute names a route template with a request method, as ServeMux
 // patterns read: "GET /items/{id}". An empty template stays empty
 // (unmatched); a non-standard method is left out.
 func (c *Collector) methodRoute(method, template string) string {
 	i := methodIndex(method)
-	if template == "" || i >= len(standardMethods) {
+	if template == "" || i == methodUnknown {
 		return template
 	}
-	key := nameKey{a: standardMethods[i], b: template}
+	key := nameKey{a: methods[i], b: template}
 	if s, ok := c.named.get(key); ok {
 		return s
 	}
-	return c.named.put(key, standardMethods[i]+" "+template)
+	return c.named.put(key, methods[i]+" "+template)
 }
 
 // maxCachedNames caps a nameCache; names beyond it are built per request.

@@ -9,7 +9,13 @@ import (
 	"time"
 )
 
-// Routes behind request-copying middleware and nested muxes.
+// Route naming: the name a finished request is counted under. The
+// middleware settles it (settleRoute) from what the adapters reported
+// (adapters.go, joined by join.go), else from Options.Route or the pattern
+// of the mux it wraps, and then counts the request in the route table
+// (routes.go). The functions below come in the order a request meets them.
+//
+// Routes behind request-copying middleware and nested muxes:
 //
 // http.ServeMux names a route by setting Pattern on the *Request it is
 // given. A middleware between vitals and the mux that copies the request
@@ -49,8 +55,8 @@ import (
 // api's "GET /items/{id}" as "GET /api/items/{id}".
 
 // routeReport is what the adapters tell a request's record about its route.
-// The record lives in the middleware's writer (rw.rep), written by the
-// request's own goroutine only, or in a routeNote.
+// The record lives in the middleware's writer (rw.rep, written only in
+// the writer's reporting state: see rw), or in a routeNote.
 type routeReport struct {
 	name     string // route name so far, joined across nested muxes
 	path     string // URL path as the outermost level that reported so far saw it
@@ -69,11 +75,34 @@ type routeNote struct {
 // noteKey is the context key of a collector's routeNote.
 type noteKey struct{ c *Collector }
 
+// timeoutHandlerType is the type of the handler http.TimeoutHandler
+// returns, which hands its handler a writer without Unwrap.
+var timeoutHandlerType = reflect.TypeOf(http.TimeoutHandler(http.NotFoundHandler(), time.Second, ""))
+
+// expectNote turns the context path on from the start when the middleware
+// is about to wrap http.TimeoutHandler directly and an adapter of c was
+// made (as the usual expression, c.Middleware(http.TimeoutHandler(
+// c.Routes(mux), ...)), makes it first): otherwise the first requests
+// would find out the hard way. Called by Middleware.
+func (c *Collector) expectNote(next http.Handler) {
+	if c.adapters.Load() && reflect.TypeOf(next) == timeoutHandlerType {
+		c.needNote.Store(true)
+	}
+}
+
+// withNote returns r carrying a new routeNote for cw in its context: the
+// fallback path, taken only once an adapter needed it.
+func (c *Collector) withNote(r *http.Request, cw *rw) *http.Request {
+	cw.note = new(routeNote)
+	return r.WithContext(context.WithValue(r.Context(), noteKey{c}, cw.note))
+}
+
 // report tells the record of the request that name is its route, as seen by
-// a handler whose request is r.
+// a handler whose request is r. Called by the adapters.
 func (c *Collector) report(w http.ResponseWriter, r *http.Request, name string) {
 	path := pathOf(r)
-	if cw := c.recordOf(w); cw != nil {
+	cw, end := c.recordOf(w)
+	if cw != nil {
 		if cw.beginReport() { // else the request is over: too late to count
 			c.addReport(&cw.rep, name, path)
 			cw.endReport()
@@ -91,34 +120,9 @@ func (c *Collector) report(w http.ResponseWriter, r *http.Request, name string) 
 	// served on its own): nothing to carry. Else a writer without Unwrap
 	// hid the record: from now on the middleware carries one in the
 	// context too.
-	if !c.needNote.Load() && !endsAtServer(w) {
+	if !c.needNote.Load() && !fromServer(end) {
 		c.needNote.Store(true)
 	}
-}
-
-// serverWriters are the types of the ResponseWriters that net/http's
-// servers hand to the outermost handler. (Not httptest's recorder: a
-// middleware may serve its handler into one, hiding the record.)
-var serverWriters = map[string]bool{
-	"*http.response":            true,
-	"*http.http2responseWriter": true,
-	"*http2.responseWriter":     true, // golang.org/x/net/http2
-}
-
-// endsAtServer reports whether w's Unwrap chain ends at a writer that
-// a net/http server made: one no middleware wraps. Only on the rare
-// path of a report that found no record.
-func endsAtServer(w http.ResponseWriter) bool {
-	for range maxUnwrap {
-		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
-		if !ok {
-			break
-		}
-		if w = u.Unwrap(); w == nil {
-			return false
-		}
-	}
-	return serverWriters[reflect.TypeOf(w).String()]
 }
 
 // markSelf marks the request that w and r belong to as served by the
@@ -126,7 +130,7 @@ func endsAtServer(w http.ResponseWriter) bool {
 // once, so that a scrape does not see itself in flight. It never turns the
 // context path on: a Handler served without the middleware is normal.
 func (c *Collector) markSelf(w http.ResponseWriter, r *http.Request) {
-	if cw := c.recordOf(w); cw != nil {
+	if cw, _ := c.recordOf(w); cw != nil {
 		if cw.beginReport() {
 			if !cw.rep.self {
 				cw.rep.self, cw.selfOut = true, true
@@ -143,48 +147,46 @@ func (c *Collector) markSelf(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// timeoutHandlerType is the type of the handler http.TimeoutHandler
-// returns, which hands its handler a writer without Unwrap.
-var timeoutHandlerType = reflect.TypeOf(http.TimeoutHandler(http.NotFoundHandler(), time.Second, ""))
-
-// expectNote turns the context path on from the start when the middleware
-// is about to wrap http.TimeoutHandler directly and an adapter of c was
-// made (as the usual expression, c.Middleware(http.TimeoutHandler(
-// c.Routes(mux), ...)), makes it first): otherwise the first requests
-// would find out the hard way. Called by Middleware.
-func (c *Collector) expectNote(next http.Handler) {
-	if c.adapters.Load() && reflect.TypeOf(next) == timeoutHandlerType {
-		c.needNote.Store(true)
-	}
-}
-
 // maxUnwrap bounds the walk down a ResponseWriter chain, against a cycle.
 const maxUnwrap = 32
 
-// recordOf finds the middleware's writer of c in w's Unwrap chain, or nil.
-func (c *Collector) recordOf(w http.ResponseWriter) *rw {
+// recordOf walks w's Unwrap chain down to the middleware's writer of c and
+// returns it. When the chain holds none, it returns nil and the writer the
+// chain ends at: the last one reached, or nil when an Unwrap returned nil.
+// The one walk down a writer chain; it costs a few type assertions and no
+// allocation.
+func (c *Collector) recordOf(w http.ResponseWriter) (cw *rw, end http.ResponseWriter) {
 	for range maxUnwrap {
 		if x, ok := w.(interface{ record() *rw }); ok {
 			if cw := x.record(); cw.c == c {
-				return cw
+				return cw, nil
 			}
 		}
 		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
 		if !ok {
-			return nil
+			return nil, w
 		}
 		if w = u.Unwrap(); w == nil {
-			return nil
+			return nil, nil
 		}
 	}
-	return nil
+	return nil, w
 }
 
-// withNote returns r carrying a new routeNote for cw in its context: the
-// fallback path, taken only once an adapter needed it.
-func (c *Collector) withNote(r *http.Request, cw *rw) *http.Request {
-	cw.note = new(routeNote)
-	return r.WithContext(context.WithValue(r.Context(), noteKey{c}, cw.note))
+// serverWriters are the types of the ResponseWriters that net/http's
+// servers hand to the outermost handler. (Not httptest's recorder: a
+// middleware may serve its handler into one, hiding the record.)
+var serverWriters = map[string]bool{
+	"*http.response":            true,
+	"*http.http2responseWriter": true,
+	"*http2.responseWriter":     true, // golang.org/x/net/http2
+}
+
+// fromServer reports whether w, the end of a writer chain (recordOf), is a
+// writer that a net/http server made: one no middleware wraps. Only on the
+// rare path of a report that found no record.
+func fromServer(w http.ResponseWriter) bool {
+	return w != nil && serverWriters[reflect.TypeOf(w).String()]
 }
 
 // settleRoute returns the route name of a finished request and whether the
@@ -208,13 +210,46 @@ func (c *Collector) settleRoute(cw *rw, r *http.Request) (route string, self boo
 	}
 	rep := &cw.rep
 	if !rep.reported {
-		return c.safeRouteOf(r), rep.self
+		return c.routeOf(r), rep.self
 	}
 	if rep.name != "" && c.opts.Route == nil && r.Pattern != "" {
 		// The mux the middleware wraps directly is the outermost level.
 		c.addReport(rep, r.Pattern, pathOf(r))
 	}
 	return rep.name, rep.self
+}
+
+// routeOf returns the route name of a finished request that no adapter
+// reported: what Options.Route says, else the pattern the ServeMux
+// matched. Without Options.Route no code of the user's runs, so no
+// panic needs containing and the request pays for no defer.
+func (c *Collector) routeOf(r *http.Request) string {
+	if c.opts.Route == nil {
+		return r.Pattern
+	}
+	return userRoute("Options.Route", c.opts.Route, r)
+}
+
+// userRoute returns route(r), where route is a function of the user's that
+// names routes: Options.Route, or the name function given to RouteFunc
+// (what names it in the log). It contains a panic of route's own: the
+// route is "" (the request counts as RouteUnmatched), and the panic is
+// logged once, with its stack, where net/http logs a handler's (serverLogf),
+// and goes no further. The route is named after the handler answered, so
+// letting the panic continue would only turn a good response into a broken
+// connection, and would skip the middleware's bookkeeping (the request
+// would stay in flight forever). A panic of the handler itself, underway
+// while this runs, is not touched: recover only stops a panic raised below
+// it. Routes needs no containment: it names a route by the Pattern the mux
+// set, calling no code of the user's.
+func userRoute(what string, route func(*http.Request) string, r *http.Request) (name string) {
+	defer func() {
+		if v := recover(); v != nil {
+			name = ""
+			serverLogf(r, "vitals: %s panicked on %s %s: %v\n%s", what, r.Method, pathOf(r), v, debug.Stack())
+		}
+	}()
+	return route(r)
 }
 
 // addReport adds what one level (an adapter, or the middleware's own mux)
@@ -234,39 +269,10 @@ func (c *Collector) addReport(rep *routeReport, name, path string) {
 	}
 }
 
+// pathOf returns r's URL path, or "" when the handler cleared r.URL.
 func pathOf(r *http.Request) string {
 	if r.URL == nil {
 		return ""
 	}
 	return r.URL.Path
-}
-
-// safeRouteOf returns routeOf(r), or RouteUnmatched when Options.Route
-// panics. The panic is logged where net/http logs a handler's, with its
-// stack, and goes no further: the route is named after the handler
-// answered, so letting it continue would only turn a good response into a
-// broken connection, and would skip the bookkeeping (the request would
-// stay in flight forever). A panic of the handler itself, underway while
-// this runs, is not touched: recover only stops a panic raised below it.
-func (c *Collector) safeRouteOf(r *http.Request) (route string) {
-	defer func() {
-		if v := recover(); v != nil {
-			route = RouteUnmatched
-			path := "" // the handler may have cleared r.URL
-			if r.URL != nil {
-				path = r.URL.Path
-			}
-			serverLogf(r, "vitals: Options.Route panicked on %s %s: %v\n%s", r.Method, path, v, debug.Stack())
-		}
-	}()
-	return c.routeOf(r)
-}
-
-// routeOf returns the route name of a finished request: the pattern the
-// ServeMux matched, or what Options.Route says.
-func (c *Collector) routeOf(r *http.Request) string {
-	if c.opts.Route != nil {
-		return c.opts.Route(r)
-	}
-	return r.Pattern
 }

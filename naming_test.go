@@ -7,6 +7,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -281,6 +282,11 @@ func TestSelfRequestsCountedApart(t *testing.T) {
 
 func TestRouteFunc(t *testing.T) {
 	c, _ := newTestCollector(t, Options{})
+	// No server here has an ErrorLog: the name function's panics are
+	// logged to the log package.
+	logs := new(syncBuffer)
+	log.SetOutput(logs)
+	defer log.SetOutput(os.Stderr)
 	routeOf := map[string]string{"/a": "/a", "/b/1": "/b/{id}", "/b/2": "/b/{id}", "/boom": "/boom"}
 	named := c.RouteFunc(func(r *http.Request) string {
 		if r.URL.Path == "/panics" || r.URL.Path == "/both" {
@@ -317,6 +323,16 @@ func TestRouteFunc(t *testing.T) {
 	}
 	if s.InFlight != 0 || s.Requests != 9 {
 		t.Errorf("in flight %d, requests %d; want 0, 9", s.InFlight, s.Requests)
+	}
+	// Each panic of the name function is logged once, with its stack.
+	for _, path := range []string{"/panics", "/both"} {
+		msg := "vitals: RouteFunc's name function panicked on GET " + path + ": route function bug\n"
+		if n := strings.Count(logs.String(), msg); n != 1 {
+			t.Errorf("%q logged %d times, want once:\n%s", msg, n, logs)
+		}
+	}
+	if n := strings.Count(logs.String(), "runtime/debug.Stack("); n != 2 {
+		t.Errorf("%d stacks logged, want 2:\n%s", n, logs)
 	}
 }
 

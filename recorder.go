@@ -2,44 +2,47 @@ package vitals
 
 import (
 	"cmp"
+	"net/http"
 	"slices"
+	"strings"
 	"sync/atomic"
 )
 
+// methods are the request methods counted apart, by method index: the
+// nine standard ones. Methods are case-sensitive (RFC 9110), so "get" is
+// not GET. Every other method has index methodUnknown, so a client
+// inventing methods cannot add series or route names. The one method
+// table: methodNames, methodIndex and methodRoute derive from it.
+var methods = [...]string{
+	http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+	http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace,
+}
+
 // methodNames are the values of the method label, by method index: the
-// standard methods in lower case (as promhttp writes them) and "unknown" for
-// anything else, so a client inventing methods cannot add series.
-var methodNames = [...]string{"get", "head", "post", "put", "patch", "delete", "connect", "options", "trace", "unknown"}
+// methods in lower case (as promhttp writes them) and "unknown" for
+// anything else.
+var methodNames = func() (names [len(methods) + 1]string) {
+	for i, m := range methods {
+		names[i] = strings.ToLower(m)
+	}
+	names[methodUnknown] = "unknown"
+	return names
+}()
 
 const (
 	numMethods    = len(methodNames)
-	methodUnknown = numMethods - 1
+	methodUnknown = len(methods)
 	numClasses    = 9 // status classes 1xx to 9xx: net/http accepts codes 100 to 999
 	class5xx      = 4 // the index of the 5xx class: the server errors
 )
 
-// methodIndex maps a request method to its index in methodNames without
-// allocating. Methods are case-sensitive (RFC 9110), so "get" is unknown.
+// methodIndex maps a request method to its index in methods, or
+// methodUnknown, without allocating.
 func methodIndex(m string) int {
-	switch m {
-	case "GET":
-		return 0
-	case "HEAD":
-		return 1
-	case "POST":
-		return 2
-	case "PUT":
-		return 3
-	case "PATCH":
-		return 4
-	case "DELETE":
-		return 5
-	case "CONNECT":
-		return 6
-	case "OPTIONS":
-		return 7
-	case "TRACE":
-		return 8
+	for i := range methods {
+		if m == methods[i] {
+			return i
+		}
 	}
 	return methodUnknown
 }
