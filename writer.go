@@ -383,3 +383,52 @@ func features(inner http.ResponseWriter) int {
 	}
 	return f
 }
+
+// typeFeatures are the features of the inner writers of one dynamic type.
+type typeFeatures struct {
+	t reflect.Type
+	f int
+}
+
+// maxFeatureTypes bounds featureCache. A server hands the middleware
+// writers of a few types (net/http's HTTP/1 and HTTP/2 writers, those of a
+// middleware above it); past that many, the features of a new type are
+// found per request, as features does.
+const maxFeatureTypes = 8
+
+// featureCache holds the features of the inner writer types seen so far,
+// in the order first seen: a slice never modified once published, which a
+// new type replaces with a longer copy. Requests only load it, so once the
+// server's writer types are in it, choosing the wrapper takes no lock and
+// writes nothing. Shared by every collector: a type's features are the
+// same for all.
+var featureCache atomic.Pointer[[]typeFeatures]
+
+// featuresOf returns features(inner), found once per dynamic type of
+// inner: what interfaces a type has never changes, so a request looks its
+// writer's type up instead of asserting five interfaces
+// (BenchmarkMiddleware). Safe for concurrent use; no allocation once the
+// type is in featureCache.
+func featuresOf(inner http.ResponseWriter) int {
+	t := reflect.TypeOf(inner)
+	old := featureCache.Load()
+	if old != nil {
+		for _, e := range *old {
+			if e.t == t {
+				return e.f
+			}
+		}
+	}
+	f := features(inner)
+	if old == nil || len(*old) < maxFeatureTypes {
+		var next []typeFeatures
+		if old != nil {
+			next = append(next, *old...)
+		}
+		next = append(next, typeFeatures{t, f})
+		// Losing to another request adding a type only means finding this
+		// one again next time.
+		featureCache.CompareAndSwap(old, &next)
+	}
+	return f
+}

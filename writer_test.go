@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -657,5 +658,64 @@ func TestRealServerTimeoutHandlerMisuseBlamesTheHandler(t *testing.T) {
 	line := 1 + bytes.Count(src[:bytes.Index(src, []byte("// blamed: behind TimeoutHandler\n"))], []byte("\n"))
 	if want := fmt.Sprintf("writer_test.go:%d)\n", line); !strings.HasPrefix(logs.String(), "http: superfluous response.WriteHeader call from ") || !strings.HasSuffix(logs.String(), want) {
 		t.Errorf("server log %q, want the superfluous WriteHeader blamed on %s", logs, want)
+	}
+}
+
+// The wrapper is chosen once per inner writer type: featuresOf agrees with
+// features for every combination, cached or not (32 types: more than the
+// cache holds), the cache stays bounded, and a cached type costs no
+// allocation.
+func TestFeaturesCachedPerType(t *testing.T) {
+	featureCache.Store(nil)
+	defer featureCache.Store(nil)
+	inners := innerWriters(newTestInner())
+	for range 2 {
+		for mask, inner := range inners {
+			if got := featuresOf(inner); got != mask {
+				t.Fatalf("featuresOf(%T) = %05b, want %05b", inner, got, mask)
+			}
+		}
+	}
+	if n := len(*featureCache.Load()); n != maxFeatureTypes {
+		t.Errorf("cache holds %d types, want %d", n, maxFeatureTypes)
+	}
+	for i, e := range *featureCache.Load() {
+		if e.t != reflect.TypeOf(inners[i]) || e.f != i {
+			t.Errorf("entry %d: %v %05b, want %T %05b", i, e.t, e.f, inners[i], i)
+		}
+	}
+	cached, uncached := inners[3], inners[31]
+	if n := testing.AllocsPerRun(100, func() { featuresOf(cached); featuresOf(uncached) }); n != 0 {
+		t.Errorf("featuresOf allocates %v times", n)
+	}
+}
+
+// Requests adding writer types at once each get the right wrapper, and
+// the cache ends up with each type once, at most maxFeatureTypes.
+func TestFeaturesCacheConcurrent(t *testing.T) {
+	featureCache.Store(nil)
+	defer featureCache.Store(nil)
+	inners := innerWriters(newTestInner())[:maxFeatureTypes]
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for g := range 8 {
+		wg.Go(func() {
+			<-start
+			for i := range 100 {
+				mask := (g + i) % len(inners)
+				if got := featuresOf(inners[mask]); got != mask {
+					t.Errorf("featuresOf(%T) = %05b, want %05b", inners[mask], got, mask)
+				}
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	seen := map[reflect.Type]bool{}
+	for _, e := range *featureCache.Load() {
+		if seen[e.t] {
+			t.Errorf("%v cached twice", e.t)
+		}
+		seen[e.t] = true
 	}
 }
