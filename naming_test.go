@@ -684,3 +684,26 @@ func TestRoutePanicLeavesHandlerPanicAlone(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRouteOf is the naming of a request no adapter reported: by its
+// ServeMux pattern (no route function: no defer), and by Options.Route
+// (contained by userRoute's defer and recover).
+func BenchmarkRouteOf(b *testing.B) {
+	r := httptest.NewRequest("GET", "/items/1", nil)
+	r.Pattern = "GET /items/{id}"
+	for _, bc := range []struct {
+		name  string
+		route func(*http.Request) string
+	}{{"pattern", nil}, {"route-func", func(r *http.Request) string { return r.Pattern }}} {
+		b.Run(bc.name, func(b *testing.B) {
+			c := New(Options{Route: bc.route})
+			b.Cleanup(func() { c.Close() })
+			b.ReportAllocs()
+			for b.Loop() {
+				if c.routeOf(r) == "" {
+					b.Fatal("no route")
+				}
+			}
+		})
+	}
+}

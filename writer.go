@@ -407,28 +407,36 @@ var featureCache atomic.Pointer[[]typeFeatures]
 // featuresOf returns features(inner), found once per dynamic type of
 // inner: what interfaces a type has never changes, so a request looks its
 // writer's type up instead of asserting five interfaces
-// (BenchmarkMiddleware). Safe for concurrent use; no allocation once the
-// type is in featureCache.
+// (BenchmarkWrapperChoice). Safe for concurrent use; no allocation once
+// the type is in featureCache.
 func featuresOf(inner http.ResponseWriter) int {
 	t := reflect.TypeOf(inner)
-	old := featureCache.Load()
-	if old != nil {
-		for _, e := range *old {
-			if e.t == t {
+	if p := featureCache.Load(); p != nil {
+		for i := range *p {
+			if e := &(*p)[i]; e.t == t {
 				return e.f
 			}
 		}
 	}
+	return cacheFeatures(t, inner)
+}
+
+// cacheFeatures returns features(inner) and enters them for type t, unless
+// featureCache is full. The slow path of featuresOf, apart so that the
+// lookup stays small.
+func cacheFeatures(t reflect.Type, inner http.ResponseWriter) int {
 	f := features(inner)
-	if old == nil || len(*old) < maxFeatureTypes {
-		var next []typeFeatures
-		if old != nil {
-			next = append(next, *old...)
-		}
-		next = append(next, typeFeatures{t, f})
-		// Losing to another request adding a type only means finding this
-		// one again next time.
-		featureCache.CompareAndSwap(old, &next)
+	old := featureCache.Load()
+	if old != nil && len(*old) >= maxFeatureTypes {
+		return f
 	}
+	var next []typeFeatures
+	if old != nil {
+		next = append(next, *old...)
+	}
+	next = append(next, typeFeatures{t, f})
+	// Losing to another request adding a type only means finding this one
+	// again next time.
+	featureCache.CompareAndSwap(old, &next)
 	return f
 }

@@ -719,3 +719,27 @@ func TestFeaturesCacheConcurrent(t *testing.T) {
 		seen[e.t] = true
 	}
 }
+
+// BenchmarkWrapperChoice is the cost of choosing the wrapper type for a
+// request served by net/http's HTTP/1 writer (Flusher, Hijacker,
+// ReaderFrom, CloseNotifier): asking the writer for its interfaces, as
+// each request once did (features), against looking its type up
+// (featuresOf, what wrap does).
+func BenchmarkWrapperChoice(b *testing.B) {
+	inner := innerWriters(newTestInner())[hasFlusher|hasHijacker|hasReaderFrom|hasCloseNotifier]
+	for _, bc := range []struct {
+		name string
+		f    func(http.ResponseWriter) int
+	}{{"asserted", features}, {"per-type", featuresOf}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			n := 0
+			for b.Loop() {
+				n += bc.f(inner)
+			}
+			if n == 0 {
+				b.Fatal("no features")
+			}
+		})
+	}
+}
