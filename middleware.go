@@ -70,7 +70,7 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if aborted {
 			c.aborted.Add(1)
 		}
-		route, self := c.settleRoute(cw, r) // calls user code, contained
+		route, self := c.settleRoute(cw, r) // naming.go
 		if self {
 			// The collector's own Handler (dashboard, scrapes) is counted
 			// apart, out of the figures it shows. It adds to no histogram,
@@ -81,6 +81,8 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			c.selfRequests.Add(1)
 		} else {
+			// The route's counters (routes.go, recorder.go), in the time
+			// slice of the request's end (window.go).
 			c.routes.get(route).observe(c.slotAt(end), methodIndex(r.Method), status, int64(d), cw.bytes, c.bounds)
 			if c.opts.SessionCookie != "" { // not for the dashboard's own reads
 				if id, ok := cookieValue(r.Header, c.opts.SessionCookie); ok {

@@ -8,6 +8,9 @@ import (
 	"sync/atomic"
 )
 
+// The counters of one route (recorder), written by the request path with
+// atomics, and the one method table by which they are kept.
+
 // methods are the request methods counted apart, by method index: the
 // nine standard ones. Methods are case-sensitive (RFC 9110), so "get" is
 // not GET. Every other method has index methodUnknown, so a client
@@ -54,20 +57,24 @@ type codeBlock [100]atomic.Uint64
 // recorder holds the counters of one route (or of the requests recorded
 // without the middleware, Collector.manual).
 //
-// Since-start counters of this process, read by the Prometheus text and
-// the snapshot: requests by exact status code and method, the classic
-// duration histogram (Options.Buckets) and bytes written. Code blocks are allocated on first use of a (method, class)
-// pair and published with a compare-and-swap, so a route that only ever
-// answers GET 2xx holds one 800-byte block rather than all 90.
+// Since-start counters of this process, read by the Prometheus exposition
+// and the snapshot: requests by exact status code and method, the classic
+// duration histogram (Options.Buckets) and bytes written. Code blocks are
+// allocated on first use of a (method, class) pair and published with a
+// compare-and-swap, so a route that only ever answers GET 2xx holds one
+// 800-byte block rather than all 90.
 //
-// Recent counters: a ring of time slices, one per bucket of the request
-// window (see Collector.rotate), each with the status classes, the
-// high-resolution histogram and the sum of the durations of the requests
-// that ended in that bucket. The
-// request path adds to the slice of its own clock reading; the refresh
-// goroutine drains each slice as it expires into retired (the since-start
-// high-resolution histogram and sum of durations are retired plus the live
-// slices) and into the window's per-bucket figures.
+// Recent counters: a ring of time slices, each with the status classes,
+// the high-resolution histogram and the sum of the durations of the
+// requests that ended in one bucket of time. The ring covers the buckets
+// that Options.RecentWindow reaches into, the current one and one
+// prepared ahead (window.n slices, not one per bucket of the window's
+// history); bucket a uses slice a mod n. The request path adds to the
+// slice of its own clock reading (Collector.slotAt). Before a slice is
+// reused, Collector.rotate (run by the refresh goroutine, or by a request
+// that finds it late: see window) drains it into retired (the since-start
+// high-resolution histogram and sum of durations are retired plus the
+// live slices) and into the window's per-bucket figures.
 //
 // The request path adds with atomics; readers load them.
 type recorder struct {
@@ -78,7 +85,7 @@ type recorder struct {
 	_      [64]byte      // the counter below is written by every request: keep it off the lines read above
 	bytes  atomic.Uint64 // response body bytes written
 
-	// Owned by the refresh goroutine: guarded by Collector.mu.
+	// Guarded by Collector.mu: written when a slice is drained (rotate).
 	retired         histCopy // durations (and their sum) of the slices that expired, in this process
 	retiredRequests uint64   // IncrementRequests of the slices that expired (manual only)
 	// retiredClasses are the responses by status class of the slices

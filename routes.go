@@ -10,6 +10,10 @@ import (
 	"unicode/utf8"
 )
 
+// The route table: route names to their counters, read without a lock on
+// the request path, and the routes' since-start figures for the snapshot.
+// How a request's route is named is in naming.go.
+
 // Route names that vitals assigns itself.
 const (
 	// RouteUnmatched is the route of requests that matched no pattern (the

@@ -43,7 +43,7 @@ import (
 //
 // Before retirement only the handler's goroutine may use rw, as net/http's
 // rules for a ResponseWriter already require; state alone is read by late
-// callers and is atomic. The route adapters (naming.go) may find the
+// callers and is atomic. The route adapters (adapters.go) may find the
 // record from another goroutine (a handler that runs its inner handler on
 // a goroutine of its own); they write rep only after moving state from
 // rwOpen to rwReporting, and retire waits for them, so rep is never written
@@ -96,15 +96,6 @@ var errLate = errors.New("vitals: ResponseWriter used after its handler returned
 // closedChan is what CloseNotify answers once the handler returned: the
 // response is over.
 var closedChan = func() chan bool { c := make(chan bool); close(c); return c }()
-
-// Optional interface bits, as used by writer_gen.go.
-const (
-	hasFlusher = 1 << iota // with FlushError, see gen_writer.go
-	hasHijacker
-	hasReaderFrom
-	hasPusher
-	hasCloseNotifier
-)
 
 // closeNotifier is http.CloseNotifier, which is deprecated but still
 // implemented by net/http's writers, so the wrapper keeps it.
@@ -362,6 +353,15 @@ func (retired) Hijack() (net.Conn, *bufio.ReadWriter, error) { return nil, nil, 
 func (retired) SetReadDeadline(time.Time) error              { return errLate }
 func (retired) SetWriteDeadline(time.Time) error             { return errLate }
 func (retired) EnableFullDuplex() error                      { return errLate }
+
+// Optional interface bits, as used by writer_gen.go.
+const (
+	hasFlusher = 1 << iota // with FlushError, see gen_writer.go
+	hasHijacker
+	hasReaderFrom
+	hasPusher
+	hasCloseNotifier
+)
 
 // features returns the optional interface bits that inner has.
 func features(inner http.ResponseWriter) int {
