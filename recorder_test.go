@@ -27,7 +27,8 @@ func TestMethodTable(t *testing.T) {
 	if methodNames[methodUnknown] != "unknown" {
 		t.Errorf("methodNames[methodUnknown] = %q", methodNames[methodUnknown])
 	}
-	if n := testing.AllocsPerRun(100, func() { methodIndex("TRACE") }); n != 0 {
-		t.Errorf("methodIndex allocates %v", n)
+	got := 0
+	if n := testing.AllocsPerRun(100, func() { got = methodIndex("TRACE") }); n != 0 || got != 8 {
+		t.Errorf("methodIndex(TRACE) = %d, allocating %v times", got, n)
 	}
 }
