@@ -4,9 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -281,6 +282,11 @@ func TestSelfRequestsCountedApart(t *testing.T) {
 
 func TestRouteFunc(t *testing.T) {
 	c, _ := newTestCollector(t, Options{})
+	// No server here has an ErrorLog: the name function's panics are
+	// logged to the log package.
+	logs := new(syncBuffer)
+	log.SetOutput(logs)
+	defer log.SetOutput(os.Stderr)
 	routeOf := map[string]string{"/a": "/a", "/b/1": "/b/{id}", "/b/2": "/b/{id}", "/boom": "/boom"}
 	named := c.RouteFunc(func(r *http.Request) string {
 		if r.URL.Path == "/panics" || r.URL.Path == "/both" {
@@ -318,35 +324,15 @@ func TestRouteFunc(t *testing.T) {
 	if s.InFlight != 0 || s.Requests != 9 {
 		t.Errorf("in flight %d, requests %d; want 0, 9", s.InFlight, s.Requests)
 	}
-}
-
-func TestJoinRoutes(t *testing.T) {
-	c, _ := newTestCollector(t, Options{})
-	for _, tc := range []struct {
-		outer, outerPath, inner, innerPath, want string
-	}{
-		{"/api/", "/api/items/1", "GET /items/{id}", "/items/1", "GET /api/items/{id}"},
-		{"GET /api/", "/api/items", "/items", "/items", "GET /api/items"},
-		{"POST example.com/api/", "/api/x", "GET /x", "/x", "GET example.com/api/x"},
-		{"/api/", "/api/", "/", "/", "/api/"},
-		{"/v1/api/", "/v1/api/x", "/api/x", "/api/x", "/v1/api/x"}, // only /v1 stripped
-		{"/t/{tenant}/", "/t/acme/items", "GET /items", "/items", "GET /t/{tenant}/items"},
-		{"/api/", "/api/items", "GET /api/items", "/api/items", "GET /api/items"}, // nothing stripped
-		{"/api/", "/api/items", "GET /other", "/other", "GET /other"},             // a rewrite: inner wins
-		{"/{rest...}", "/a/b/c", "/c", "/c", "/{rest...}/c"},
-	} {
-		var rep routeReport
-		c.addReport(&rep, tc.inner, tc.innerPath)
-		c.addReport(&rep, tc.outer, tc.outerPath)
-		if rep.name != tc.want {
-			t.Errorf("%q at %s around %q at %s = %q, want %q", tc.outer, tc.outerPath, tc.inner, tc.innerPath, rep.name, tc.want)
+	// Each panic of the name function is logged once, with its stack.
+	for _, path := range []string{"/panics", "/both"} {
+		msg := "vitals: RouteFunc's name function panicked on GET " + path + ": route function bug\n"
+		if n := strings.Count(logs.String(), msg); n != 1 {
+			t.Errorf("%q logged %d times, want once:\n%s", msg, n, logs)
 		}
 	}
-	var rep routeReport
-	c.addReport(&rep, "", "/x")
-	c.addReport(&rep, "/api/", "/api/x")
-	if rep.name != "" {
-		t.Errorf("unmatched inside, matched outside = %q, want unmatched", rep.name)
+	if n := strings.Count(logs.String(), "runtime/debug.Stack("); n != 2 {
+		t.Errorf("%d stacks logged, want 2:\n%s", n, logs)
 	}
 }
 
@@ -572,48 +558,6 @@ func grepLines(s, sub string) string {
 	return strings.Join(out, "")
 }
 
-// A mux between two reported levels that is not wrapped with Routes: the
-// name must not invent a prefix (/v1 and /v2 would merge); the outer
-// pattern is what is known.
-func TestJoinUnreportedLevel(t *testing.T) {
-	c, _ := newTestCollector(t, Options{})
-	items := http.NewServeMux()
-	items.HandleFunc("GET /items/{id}", func(w http.ResponseWriter, r *http.Request) {})
-	mid := http.NewServeMux() // not wrapped
-	mid.Handle("/v1/", http.StripPrefix("/v1", c.Routes(items)))
-	root := http.NewServeMux()
-	root.Handle("/api/", http.StripPrefix("/api", mid))
-	h := c.Middleware(root)
-	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/api/v1/items/1", nil))
-	if routes := routeCounts(c); routes["/api/"] != 1 {
-		t.Errorf("routes = %v, want the outer pattern /api/", routes)
-	}
-}
-
-// The name caches hold no more than their cap, take no lock once full, and
-// keep no name longer than maxCachedLen, whatever names a RouteFunc makes.
-func TestNameCacheBounded(t *testing.T) {
-	var nc nameCache
-	long := strings.Repeat("x", 16<<10)
-	if got := nc.put(nameKey{a: "GET", b: long}, "GET "+long); got != "GET "+long {
-		t.Fatalf("put returned %q", got[:20])
-	}
-	if _, ok := nc.get(nameKey{a: "GET", b: long}); ok {
-		t.Error("a 16 KiB name was cached")
-	}
-	for i := range maxCachedNames + 10 {
-		nc.put(nameKey{a: "GET", b: strconv.Itoa(i)}, "GET "+strconv.Itoa(i))
-	}
-	if n := len(*nc.m.Load()); n != maxCachedNames || !nc.full.Load() {
-		t.Fatalf("cache holds %d, full %v", n, nc.full.Load())
-	}
-	nc.mu.Lock() // a put must not wait for it now
-	done := make(chan struct{})
-	go func() { nc.put(nameKey{a: "GET", b: "new"}, "GET new"); close(done) }()
-	<-done
-	nc.mu.Unlock()
-}
-
 // A handler's own redirect (303 after a POST) under unmatched is a lost
 // route as much as a 200 is; the mux's own path-cleaning redirects (307)
 // are not. A dashboard read touches no session.
@@ -671,5 +615,95 @@ func TestRoutesWithoutMiddlewareKeepsFallbackOff(t *testing.T) {
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/items/1", nil))
 	if !c.needNote.Load() {
 		t.Fatal("the fallback stayed off behind a writer without Unwrap")
+	}
+}
+
+func TestRealServerRoutePanicIsContained(t *testing.T) {
+	c, _ := newTestCollector(t, Options{Route: func(r *http.Request) string {
+		if r.URL.Path == "/fine" {
+			return "fine"
+		}
+		panic("route table broken")
+	}})
+	srv, done, logs := serveLogged(t, c, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/handler-panics" {
+			panic(http.ErrAbortHandler)
+		}
+		_, _ = io.WriteString(w, "ok")
+	})
+	for range 5 {
+		if resp, body := getURL(t, srv.URL+"/x"); resp.StatusCode != 200 || body != "ok" {
+			t.Errorf("got %d %q: the Route panic broke a good response", resp.StatusCode, body)
+		}
+		served(t, done)
+	}
+	// A new connection, so that the client does not retry the request.
+	fresh := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	if resp, err := fresh.Get(srv.URL + "/handler-panics"); err == nil {
+		resp.Body.Close()
+		t.Errorf("the handler's panic was swallowed: got %d", resp.StatusCode)
+	}
+	served(t, done)
+	getURL(t, srv.URL+"/fine")
+	served(t, done)
+	c.refresh()
+	s := c.Snapshot()
+	counts := map[string]uint64{}
+	for _, r := range s.Routes {
+		counts[r.Route] = r.Requests
+	}
+	if s.InFlight != 0 || s.Requests != 7 || counts[RouteUnmatched] != 6 || counts["fine"] != 1 {
+		t.Errorf("InFlight %d Requests %d routes %v; want 0, 7, unmatched 6 and fine 1", s.InFlight, s.Requests, counts)
+	}
+	if got := strings.Count(logs.String(), "vitals: Options.Route panicked on GET /x: route table broken\n"); got != 5 {
+		t.Errorf("%d Route panics logged, want 5:\n%s", got, logs)
+	}
+}
+
+func TestRoutePanicLeavesHandlerPanicAlone(t *testing.T) {
+	for _, routePanics := range []bool{false, true} {
+		c, _ := newTestCollector(t, Options{Route: func(*http.Request) string {
+			if routePanics {
+				panic("route")
+			}
+			return "r"
+		}})
+		h := c.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("handler") }))
+		var got any
+		func() {
+			defer func() { got = recover() }()
+			r := httptest.NewRequest("GET", "/", nil)
+			h.ServeHTTP(newTestInner(), r.WithContext(context.WithValue(r.Context(), http.ServerContextKey, &http.Server{ErrorLog: log.New(io.Discard, "", 0)})))
+		}()
+		if got != "handler" {
+			t.Errorf("Route panics %v: recovered %v, want the handler's panic", routePanics, got)
+		}
+		c.refresh()
+		if s := c.Snapshot(); s.InFlight != 0 || s.Status.ServerError != 1 {
+			t.Errorf("Route panics %v: InFlight %d, 5xx %d", routePanics, s.InFlight, s.Status.ServerError)
+		}
+	}
+}
+
+// BenchmarkRouteOf is the naming of a request no adapter reported: by its
+// ServeMux pattern (no route function: no defer), and by Options.Route
+// (contained by userRoute's defer and recover).
+func BenchmarkRouteOf(b *testing.B) {
+	r := httptest.NewRequest("GET", "/items/1", nil)
+	r.Pattern = "GET /items/{id}"
+	for _, bc := range []struct {
+		name  string
+		route func(*http.Request) string
+	}{{"pattern", nil}, {"route-func", func(r *http.Request) string { return r.Pattern }}} {
+		b.Run(bc.name, func(b *testing.B) {
+			c := New(Options{Route: bc.route})
+			b.Cleanup(func() { c.Close() })
+			b.ReportAllocs()
+			for b.Loop() {
+				if c.routeOf(r) == "" {
+					b.Fatal("no route")
+				}
+			}
+		})
 	}
 }

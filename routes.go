@@ -2,7 +2,6 @@ package vitals
 
 import (
 	"cmp"
-	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -10,6 +9,10 @@ import (
 	"time"
 	"unicode/utf8"
 )
+
+// The route table: route names to their counters, read without a lock on
+// the request path, and the routes' since-start figures for the snapshot.
+// How a request's route is named is in naming.go.
 
 // Route names that vitals assigns itself.
 const (
@@ -227,15 +230,6 @@ func (t *routeTable) list() []*recorder {
 	}
 	slices.SortFunc(out, func(a, b *recorder) int { return cmp.Compare(a.name, b.name) })
 	return out
-}
-
-// routeOf returns the route name of a finished request: the pattern the
-// ServeMux matched, or what Options.Route says.
-func (c *Collector) routeOf(r *http.Request) string {
-	if c.opts.Route != nil {
-		return c.opts.Route(r)
-	}
-	return r.Pattern
 }
 
 // RouteStats are the figures of one route: since Snapshot.Start (restored

@@ -10,9 +10,9 @@ import (
 )
 
 // wrap returns w as the ResponseWriter type whose optional interfaces
-// are exactly those of inner.
+// are exactly those of inner, chosen once per type of inner (featuresOf).
 func (w *rw) wrap(inner http.ResponseWriter) http.ResponseWriter {
-	switch features(inner) {
+	switch featuresOf(inner) {
 	case 0:
 		return (*rwPlain)(w)
 	case hasFlusher:
