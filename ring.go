@@ -17,3 +17,17 @@ type Latency struct {
 	P90     time.Duration
 	P99     time.Duration
 }
+
+// livePoint is one finished request of the duration ring, as the page's
+// live scatter draws it.
+type livePoint struct {
+	End      time.Time
+	Duration time.Duration
+	Status   int
+}
+
+// livePoints appends to dst the requests of the duration ring that ended
+// at or after since, oldest first, streams left out, and returns it.
+func (c *Collector) livePoints(dst []livePoint, since time.Time) []livePoint {
+	return dst // filled in with the ring
+}

@@ -248,6 +248,10 @@ type RouteStats struct {
 	// Recent has this route's figures of the last Options.RecentWindow
 	// ("recent").
 	Recent Recent
+	// Streams are this route's responses that stay open (see
+	// Snapshot.Streams): counted in Requests and Status, in none of the
+	// latency figures ("streams").
+	Streams Streams
 }
 
 // routeStats fills in the since-start figures of s into rs: counts from
