@@ -239,8 +239,8 @@ func (w *protoWriter) summary(_ string, sum float64, count uint64) {
 func (w *protoWriter) histogram(_ string, h histData, l labelPairs) {
 	// The count and sum go with the native buckets when there are some: a
 	// Prometheus that asks for protobuf reads those. The classic buckets
-	// are read apart from them, so under traffic they may differ by the
-	// requests that finished in between.
+	// come trimmed to that count (see trimClassic), so they never exceed
+	// it.
 	var count uint64
 	for _, n := range h.counts {
 		count += n

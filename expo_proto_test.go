@@ -286,3 +286,92 @@ func TestProtobufEmptyFamilyLeftOut(t *testing.T) {
 		t.Errorf("gauge family missing: %v", names)
 	}
 }
+
+// TestTrimClassic: the cumulative classic counts become min(cumulative, n),
+// and nothing is added where the classic side is the smaller.
+func TestTrimClassic(t *testing.T) {
+	tests := []struct {
+		counts []uint64
+		n      uint64
+		want   []uint64
+	}{
+		{[]uint64{1, 2, 3, 0}, 6, []uint64{1, 2, 3, 0}},
+		{[]uint64{1, 2, 3, 0}, 5, []uint64{1, 2, 2, 0}},
+		{[]uint64{1, 2, 3, 4}, 2, []uint64{1, 1, 0, 0}},
+		{[]uint64{0, 5, 0, 1}, 0, []uint64{0, 0, 0, 0}},
+		{[]uint64{1, 2, 3, 4}, 20, []uint64{1, 2, 3, 4}},
+	}
+	for _, tt := range tests {
+		got := slices.Clone(tt.counts)
+		trimClassic(got, tt.n)
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("trimClassic(%v, %d) = %v, want %v", tt.counts, tt.n, got, tt.want)
+		}
+	}
+}
+
+// TestProtobufHistogramMidRequest scrapes the protobuf face while a request
+// is half recorded: observe has added it to its classic bucket but not yet
+// to its time slice, which the native histogram and the count are read
+// from. The classic buckets must still stay within the count, and the
+// native buckets add up to it.
+func TestProtobufHistogramMidRequest(t *testing.T) {
+	c, _ := newTestCollector(t, Options{})
+	r := c.routes.get("GET /x")
+	for _, d := range []int64{2e5, 3e6, 3e6, 4e7} {
+		r.observe(c.slotNow(), 0, 200, d, 0, c.bounds)
+	}
+	r.hist[0].Add(1) // a request of under 100 µs, between its two writes
+
+	b := c.appendProtobuf(nil, c.Snapshot())
+	found := false
+	for len(b) > 0 {
+		l, n := binary.Uvarint(b)
+		fam := b[n : n+int(l)]
+		b = b[n+int(l):]
+		for _, f := range pbFields(t, fam) {
+			if f.num != fieldFamilyMetric {
+				continue
+			}
+			for _, mf := range pbFields(t, f.b) {
+				if mf.num != fieldMetricHistogram {
+					continue
+				}
+				found = true
+				var count, cum uint64
+				var buckets []uint64
+				for _, hf := range pbFields(t, mf.b) {
+					switch hf.num {
+					case fieldHistCount:
+						count = hf.v
+					case fieldHistBucket:
+						for _, bf := range pbFields(t, hf.b) {
+							if bf.num == fieldBucketCumulative {
+								buckets = append(buckets, bf.v)
+							}
+						}
+					}
+				}
+				_, _, zc, _, deltas := nativeFields(t, mf.b)
+				native, k := zc, int64(0)
+				for _, d := range deltas {
+					k += d
+					native += uint64(k)
+				}
+				for i, n := range buckets {
+					if n > count || n < cum {
+						t.Errorf("cumulative classic buckets %v, count %d", buckets, count)
+						break
+					}
+					cum = buckets[i]
+				}
+				if native != count || count != 4 {
+					t.Errorf("native buckets hold %d, count %d; want 4 and 4", native, count)
+				}
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no histogram in the protobuf face")
+	}
+}

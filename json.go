@@ -11,8 +11,10 @@ import (
 // MarshalJSON encodes the snapshot with snake_case names and durations in
 // seconds as floating-point numbers, so that clients in any language read
 // them without parsing Go duration strings. The names are listed in the
-// comments of Snapshot's fields and are stable.
-func (s *Snapshot) MarshalJSON() ([]byte, error) {
+// comments of Snapshot's fields and are stable. The receiver is a value, so
+// that a Snapshot value (in a struct or a slice, say) encodes the same as a
+// *Snapshot; Snapshot holds no atomics or locks, so the copy is safe.
+func (s Snapshot) MarshalJSON() ([]byte, error) {
 	return json.Marshal(s.jsonForm())
 }
 

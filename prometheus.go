@@ -121,13 +121,18 @@ func (c *Collector) expose(w exposition, s *Snapshot) []byte {
 	}
 	c.mu.Unlock()
 	for i, r := range routes {
-		if r.loadHist(h.counts) == 0 {
-			continue // unmatched and other exist from the start; show them once used
-		}
-		h.sum = float64(sums[i]) / 1e9
+		// The native histogram first, then the classic buckets: see
+		// trimClassic.
 		if sc != nil {
 			h.native = c.nativeOf(r, sc)
 		}
+		if r.loadHist(h.counts) == 0 {
+			continue // unmatched and other exist from the start; show them once used
+		}
+		if h.native != nil {
+			trimClassic(h.counts, h.native.count)
+		}
+		h.sum = float64(sums[i]) / 1e9
 		w.histogram("http_request_duration_seconds", h, pairs("route", r.name))
 	}
 
@@ -166,6 +171,41 @@ func (c *Collector) expose(w exposition, s *Snapshot) []byte {
 	w.summary("go_gc_duration_seconds", s.Runtime.GCPause.Seconds(), s.Runtime.GCCycles)
 
 	return w.finish()
+}
+
+// trimClassic lowers the cumulative counts of the classic buckets counts
+// (per bucket, the last +Inf) to n, the count of the native histogram of
+// the same route, so that one histogram of the protobuf face, which has one
+// count for both, is consistent: cumulative counts never above the count,
+// and the +Inf bucket (the count) holding n.
+//
+// The two are read apart while requests finish, and the order makes the
+// classic side the larger: recorder.observe adds a request to its classic
+// bucket before its time slice, and expose reads the native histogram (the
+// slices) before the classic buckets, so every request in n is in counts
+// too. The only requests counts holds beyond n are the route's requests in
+// flight during the read, which observe had added to their classic bucket
+// but not yet to their slice when the native read passed, or which
+// finished between the two reads. Trimming takes at most those off, from
+// the top buckets, and adds nothing: each cumulative count shown is
+// min(read, n), never above what the bucket held at the end of the read,
+// nor below it by more than those requests; each bucket's own count is at
+// most what it held; n is the exact count of the requests recorded in the
+// slices when the native read passed (a drain moves them to retired under
+// Collector.mu, which processHist holds). And since n and the classic
+// counts only grow, so do the trimmed counts from one scrape to the next.
+// Should observe ever add to the slice first, counts would be the smaller
+// side: trimming would then change nothing and the +Inf bucket would take
+// the difference.
+func trimClassic(counts []uint64, n uint64) {
+	var cum uint64
+	for i, k := range counts {
+		if k > n-cum { // cum <= n throughout
+			k = n - cum
+		}
+		counts[i] = k
+		cum += k
+	}
 }
 
 // validMetricName reports whether s is a legacy Prometheus metric name
