@@ -137,6 +137,10 @@ func (s *recorder) observe(slot, method, code int, d int64, bytes int64, bounds 
 	for i < len(bounds) && d > bounds[i] {
 		i++
 	}
+	// The classic bucket is written before the time slice: a protobuf
+	// scrape reads the slices (the native histogram) first and the
+	// classic buckets second, so the classic side holds every request the
+	// native side does (see trimClassic). Keep this order.
 	s.hist[i].Add(1)
 	s.bytes.Add(uint64(bytes))
 	sl := &s.slices[slot]
