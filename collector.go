@@ -1,6 +1,7 @@
 package vitals
 
 import (
+	"math"
 	"net"
 	"net/http"
 	"sync"
@@ -170,6 +171,9 @@ func Open(opts Options) (*Collector, error) {
 	c.manual = newRecorder("", len(c.bounds), c.win.n)
 	c.live = make([]liveBucket, c.win.n)
 	c.sealed = make([]winBucket, c.win.n)
+	for i := range c.sealed {
+		c.sealed[i].abs = math.MinInt64 // none: 0 is 1970's first bucket
+	}
 	c.hist = make([]uint64, len(c.bounds)+1)
 	c.rt.init()
 	c.clock.Store(now.UnixNano())

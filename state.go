@@ -20,16 +20,19 @@ import (
 // loads.
 func (c *Collector) capture() *state {
 	st := &state{
-		savedAt:    c.opts.Now().UnixNano(),
-		firstStart: c.firstStart.Load(),
+		savedAt:    max(c.opts.Now().UnixNano(), 0),
+		firstStart: max(c.firstStart.Load(), 0),
 		bounds:     slices.Clone(c.bounds),
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	w := c.win
 	st.width = w.width
+	// The format holds no time before 1970: a window that reaches before
+	// it is saved from bucket 0 (what is before stays in the total), one
+	// wholly before it as bucket 0 alone.
 	current := w.prepared - 1
-	st.abs = current
+	st.abs = max(current, 0)
 	recs := append(c.routes.list(), c.manual)
 	// The live slices, all recorders together, for the window's figures;
 	// each route's since-start histogram.
@@ -53,8 +56,11 @@ func (c *Collector) capture() *state {
 	}
 	var inWindow uint64
 	var figures []winBucket
-	for a := current - int64(len(w.buckets)) + 1; a <= current; a++ {
-		f := w.figuresWith(a, live, nil)
+	for a := max(current-int64(len(w.buckets))+1, 0); a <= st.abs; a++ {
+		var f winBucket
+		if a <= current {
+			f = w.figuresWith(a, live, nil)
+		}
 		st.window = append(st.window, f.requests)
 		figures = append(figures, f)
 		inWindow += f.requests
