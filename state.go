@@ -20,12 +20,12 @@ import (
 // loads.
 func (c *Collector) capture() *state {
 	st := &state{
-		savedAt:    max(c.opts.Now().UnixNano(), 0),
 		firstStart: max(c.firstStart.Load(), 0),
 		bounds:     slices.Clone(c.bounds),
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	st.savedAt = max(c.now().UnixNano(), 0) // the window's clock
 	w := c.win
 	st.width = w.width
 	// The format holds no time before 1970: a window that reaches before
@@ -133,7 +133,7 @@ func (c *Collector) Save(w io.Writer) error {
 // Restore reads a state written by Save and adds it to the collector's
 // since-start figures (Snapshot, JSON, page), not to the Prometheus
 // counters, which start from zero in each process; call it before serving.
-// It reads state formats 1 and 2. The request window is realigned by wall
+// It reads state formats 1 and 2. The request window is realigned by its
 // clock: buckets that fell out of the window while the process was down are
 // dropped from the window (their requests stay in the total), the downtime
 // shows as empty buckets, and a state saved in the future (a clock that

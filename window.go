@@ -23,7 +23,9 @@ import (
 // into the since-start totals and the per-bucket figures below, and only
 // then publishes the prepared bucket in cur. A request never writes a slice
 // that was not emptied for its bucket; a reading older than the live slices
-// is counted in the oldest live one.
+// is counted in the oldest live one, and a reading of an injected clock
+// older than the current bucket (the clock went back) in the current one:
+// the collector's time never goes back (see Collector.now).
 //
 // A refresh runs at least twice per bucket (Options.RefreshInterval is at
 // most half of BucketWidth), so a reading past the prepared bucket means
@@ -142,7 +144,8 @@ func (w *window) figures(a int64) winBucket {
 // slotAt returns the slice of a request that ended at end, a reading of
 // the monotonic clock since c.base: the bucket of its own reading,
 // clamped to the live slices. With an injected clock (Options.Now) the
-// reading comes from it instead. Safe for concurrent use; no division in
+// reading comes from it instead, and counts in the current bucket when it
+// is older. Safe for concurrent use; no division in
 // the usual case (the current or the prepared bucket).
 func (c *Collector) slotAt(end time.Duration) int {
 	w := c.win
@@ -158,7 +161,10 @@ func (c *Collector) slotAt(end time.Duration) int {
 			return c.catchUp(wall, ps)
 		}
 		return ps
-	case wall >= start-w.width:
+	case wall >= start-w.width || c.fakeClock:
+		// The current bucket. An injected clock that went back (its
+		// reading is older, yet fresh: taken after cur was read) counts
+		// there too, as time never goes back (see Collector.now).
 		if ps == 0 {
 			return w.n - 1
 		}
