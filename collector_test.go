@@ -336,3 +336,23 @@ func TestClockSteps(t *testing.T) {
 		check(t, saveRestore(t, c, o), at(12, 1, 30), 0, 7, map[int]uint64{0: 1, 1: 6})
 	})
 }
+
+// TestSessionsAcross1970 checks the session count of an injected clock
+// that crosses into 1970: a session is counted for at least SessionTTL,
+// at most SessionTTL/16 longer, whatever side of 1970 it was seen on.
+func TestSessionsAcross1970(t *testing.T) {
+	epoch := time.Unix(0, 0).UTC()
+	for seen := -40 * time.Minute; seen <= 5*time.Minute; seen += 50 * time.Second {
+		for _, age := range []time.Duration{29 * time.Minute, 33 * time.Minute} {
+			clk := newFakeClock()
+			clk.t = epoch.Add(seen)
+			c, _ := newTestCollector(t, Options{Now: clk.Now})
+			c.TouchSession("a")
+			clk.Add(age)
+			if got, want := c.Refresh().SessionsActive, age < DefaultSessionTTL; (got == 1) != want {
+				t.Errorf("seen at %v, %v later: SessionsActive %d, want counted %v", clk.t.Add(-age).Format(time.TimeOnly), age, got, want)
+			}
+			c.Close()
+		}
+	}
+}
