@@ -45,7 +45,7 @@ type window struct {
 	// cur is the prepared bucket: its absolute number shifted left 8 bits,
 	// and the index of its slice in the low 8 bits (n is at most maxSlices,
 	// which fits: asserted below). The number is negative before 1970: it
-	// is read back with an arithmetic shift (see prepared). Written by
+	// is read back with an arithmetic shift (see preparedOf). Written by
 	// rotate, read by every request.
 	cur atomic.Uint64
 
