@@ -1,6 +1,7 @@
 package vitals
 
 import (
+	"math"
 	"net"
 	"net/http"
 	"sync"
@@ -108,6 +109,10 @@ type Collector struct {
 	sealed           []winBucket  // per time slice: the window's figures of an ended bucket
 	rt               runtimeReader
 
+	// latest is the latest reading of the clock, which never goes back
+	// (see now).
+	latest time.Time
+
 	closeOnce sync.Once
 	closeErr  error
 	done      chan struct{} // closed by Close: the refresh and save goroutines return
@@ -150,6 +155,7 @@ func Open(opts Options) (*Collector, error) {
 		base:      time.Now(),
 		fakeClock: fake,
 		start:     now,
+		latest:    now,
 		win:       newWindow(opts.WindowBuckets, opts.BucketWidth, opts.RecentWindow, now),
 		sess:      newSessions(opts.SessionTTL),
 		done:      make(chan struct{}),
@@ -170,6 +176,9 @@ func Open(opts Options) (*Collector, error) {
 	c.manual = newRecorder("", len(c.bounds), c.win.n)
 	c.live = make([]liveBucket, c.win.n)
 	c.sealed = make([]winBucket, c.win.n)
+	for i := range c.sealed {
+		c.sealed[i].abs = math.MinInt64 // none: 0 is 1970's first bucket
+	}
 	c.hist = make([]uint64, len(c.bounds)+1)
 	c.rt.init()
 	c.clock.Store(now.UnixNano())
@@ -241,14 +250,26 @@ func (c *Collector) Refresh() *Snapshot {
 	return s
 }
 
-// now reads the collector's clock: the injected Options.Now, or base plus
-// the monotonic time since, the same clock the middleware places requests
-// by (it does not jump when the wall clock is set).
+// now reads the collector's own clock, which never goes back; called with
+// c.mu held. By default it is the wall clock when the collector was
+// created plus the monotonic time since (base plus time.Since(base)), the
+// clock the middleware places requests by: a step of the wall clock (NTP,
+// settimeofday) does not move it, nor, on Linux, a suspend (the monotonic
+// clock stops). Refreshes, snapshots and saves all read it, so the times
+// they show and the buckets of the window agree with each other, though
+// after a step not with the wall clock (see Options.Now). An injected
+// Options.Now is read instead: a reading before the latest one counts as
+// the latest, as a request's does (slotAt).
 func (c *Collector) now() time.Time {
+	t := c.base.Add(time.Since(c.base))
 	if c.fakeClock {
-		return c.opts.Now()
+		t = c.opts.Now()
 	}
-	return c.base.Add(time.Since(c.base))
+	if t.Before(c.latest) {
+		return c.latest
+	}
+	c.latest = t
+	return t
 }
 
 // Snapshot returns the most recent snapshot, at most RefreshInterval old.

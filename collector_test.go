@@ -259,3 +259,100 @@ func TestSnapshotJSONNames(t *testing.T) {
 		t.Errorf("recent p50_seconds = %v, want 1.5 ±1.1%%", p)
 	}
 }
+
+// TestClockSteps checks what vitals shows when its clock steps, as an
+// injected clock does here (the default clock, the wall clock at start
+// plus the monotonic time since, never steps): an hour forward, then an
+// hour back, with requests before and after each. Forward, the window
+// moves on and the buckets skipped count zero requests; back, time stays
+// where it was (the snapshot's time, uptime, the window, the time a save
+// records) and requests count in the current bucket until the clock passes
+// it again. Since start nothing is lost or counted twice, and a save
+// restores the same window.
+func TestClockSteps(t *testing.T) {
+	at := func(hh, mm, ss int) time.Time { return time.Date(2026, 3, 1, hh, mm, ss, 0, time.UTC) }
+	// check checks s at when, with its buckets' counts by their distance
+	// from the current one.
+	check := func(t *testing.T, s *Snapshot, when time.Time, up time.Duration, requests uint64, counts map[int]uint64) {
+		t.Helper()
+		if !s.Time.Equal(when) || s.Uptime != up {
+			t.Errorf("Time %v Uptime %v, want %v and %v", s.Time, s.Uptime, when, up)
+		}
+		if s.Requests != requests || s.Window.Total != requests {
+			t.Errorf("Requests %d Window.Total %d, want %d", s.Requests, s.Window.Total, requests)
+		}
+		n := len(s.Window.Counts)
+		if want := when.Truncate(time.Minute).Add(-time.Duration(n-1) * time.Minute); !s.Window.Start.Equal(want) {
+			t.Errorf("Window.Start %v, want %v", s.Window.Start, want)
+		}
+		for i, got := range s.Window.Counts {
+			if want := counts[n-1-i]; got != want {
+				t.Errorf("bucket %d before the current one: %d requests, want %d", n-1-i, got, want)
+			}
+			// Before 12:00 nothing counted; after it, zero means zero.
+			if nd, want := s.Window.NoDataAt[i], s.Window.Start.Add(time.Duration(i+1)*time.Minute).Compare(at(12, 0, 0)) <= 0; nd != want {
+				t.Errorf("bucket %d before the current one: NoDataAt %v, want %v", n-1-i, nd, want)
+			}
+		}
+	}
+	t.Run("forward", func(t *testing.T) {
+		o := Options{WindowBuckets: 90}
+		c, clk := newTestCollector(t, o)
+		o.Now = clk.Now
+		clk.Add(30 * time.Second) // 12:00:30
+		serveN(c, "GET /x", 200, 3)
+		c.Refresh()
+		clk.Add(time.Hour) // 13:00:30
+		serveN(c, "GET /x", 500, 2)
+		s := c.Refresh()
+		check(t, s, at(13, 0, 30), time.Hour+30*time.Second, 5, map[int]uint64{0: 2, 60: 3})
+		if s.Recent.Requests != 2 || s.Recent.Errors != 2 || s.Status.ServerError != 2 {
+			t.Errorf("Recent %d/%d 5xx, 5xx since start %d; want 2/2 and 2", s.Recent.Requests, s.Recent.Errors, s.Status.ServerError)
+		}
+		check(t, saveRestore(t, c, o), at(13, 0, 30), 0, 5, map[int]uint64{0: 2, 60: 3})
+	})
+	t.Run("backward", func(t *testing.T) {
+		o := Options{WindowBuckets: 90}
+		c, clk := newTestCollector(t, o)
+		o.Now = clk.Now
+		clk.Add(30 * time.Second) // 12:00:30
+		serveN(c, "GET /x", 200, 3)
+		c.Refresh()
+		clk.Add(-time.Hour) // 11:00:30: vitals stays at 12:00:30
+		serveN(c, "GET /x", 500, 2)
+		c.IncrementRequests()
+		s := c.Refresh()
+		check(t, s, at(12, 0, 30), 30*time.Second, 6, map[int]uint64{0: 6})
+		if s.Recent.Requests != 6 || s.Recent.Errors != 2 || s.Window.Errors[len(s.Window.Errors)-1] != 2 {
+			t.Errorf("Recent %d/%d 5xx, current bucket %d 5xx; want 6/2 and 2", s.Recent.Requests, s.Recent.Errors, s.Window.Errors[len(s.Window.Errors)-1])
+		}
+		if got := time.Unix(0, c.capture().savedAt); !got.Equal(at(12, 0, 30)) {
+			t.Errorf("a save records %v, want the window's time %v", got.UTC(), at(12, 0, 30))
+		}
+		clk.Add(61 * time.Minute) // 12:01:30: the clock passes vitals again
+		serveN(c, "GET /x", 200, 1)
+		s = c.Refresh()
+		check(t, s, at(12, 1, 30), 90*time.Second, 7, map[int]uint64{0: 1, 1: 6})
+		check(t, saveRestore(t, c, o), at(12, 1, 30), 0, 7, map[int]uint64{0: 1, 1: 6})
+	})
+}
+
+// TestSessionsAcross1970 checks the session count of an injected clock
+// that crosses into 1970: a session is counted for at least SessionTTL,
+// at most SessionTTL/16 longer, whatever side of 1970 it was seen on.
+func TestSessionsAcross1970(t *testing.T) {
+	epoch := time.Unix(0, 0).UTC()
+	for seen := -40 * time.Minute; seen <= 5*time.Minute; seen += 50 * time.Second {
+		for _, age := range []time.Duration{29 * time.Minute, 33 * time.Minute} {
+			clk := newFakeClock()
+			clk.t = epoch.Add(seen)
+			c, _ := newTestCollector(t, Options{Now: clk.Now})
+			c.TouchSession("a")
+			clk.Add(age)
+			if got, want := c.Refresh().SessionsActive, age < DefaultSessionTTL; (got == 1) != want {
+				t.Errorf("seen at %v, %v later: SessionsActive %d, want counted %v", clk.t.Add(-age).Format(time.TimeOnly), age, got, want)
+			}
+			c.Close()
+		}
+	}
+}

@@ -168,12 +168,23 @@ type Options struct {
 	// Snapshot.Slowest keeps, at most 100. Default 10.
 	Slowest int
 
-	// Now is the clock for the request window, session expiry, uptime and
-	// snapshot times; request durations always use the monotonic clock.
-	// Default time.Now: the bucket of a request then comes from the
-	// monotonic reading the middleware takes anyway. Tests inject a fake
-	// clock, which the middleware, IncrementRequests and RecordDuration
-	// then call once per call.
+	// Now is the clock for the request window, session expiry, uptime,
+	// snapshot times and the time a save records; request durations
+	// always use the monotonic clock. Default time.Now, read once: the
+	// collector's clock is then the wall clock at the start plus the
+	// monotonic time since, so the bucket of a request comes from the
+	// monotonic reading the middleware takes anyway, and a step of the
+	// wall clock (NTP, settimeofday) does not move it, nor, on Linux, a
+	// suspend. The collector's times and its window agree with each other
+	// and stay aligned, but after such a step they differ from the wall
+	// clock by it, until the next start. Tests inject a fake clock, which
+	// the middleware, IncrementRequests and RecordDuration then call once
+	// per call. Whatever the clock, the collector's time never goes back:
+	// a clock that moved forward moves the window on (the buckets skipped
+	// count zero requests), and one that moved back leaves Snapshot.Time,
+	// Uptime, the window and the time a save records where they were, and
+	// requests count in the current bucket until the clock passes it
+	// again. Since-start figures stay exact either way.
 	Now func() time.Time
 }
 

@@ -39,13 +39,13 @@ type restoredCode struct {
 // of the snapshot, not to the counters of the Prometheus text, which start
 // from zero in each process.
 func (c *Collector) apply(st *state) {
-	now := c.opts.Now().UnixNano()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now().UnixNano() // the window's clock
 	if st.firstStart < c.firstStart.Load() && st.firstStart <= now {
 		c.firstStart.Store(st.firstStart)
 	}
 
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	w := c.win
 	var skew int64 // a state from the future is read as saved now
 	if st.savedAt > now {

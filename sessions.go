@@ -67,7 +67,7 @@ type sessions struct {
 }
 
 // sketchRing holds a sketch per sub-interval; sub-interval e has sketch
-// e % sessionSlots.
+// e modulo sessionSlots (mod: e is negative before 1970).
 type sketchRing [sessionSlots]sketch
 
 // sketch counts the ids of one sub-interval.
@@ -87,9 +87,9 @@ func newSessions(ttl time.Duration) *sessions {
 // now, and publishes them unless another touch did first.
 func (s *sessions) makeRing(now int64) *sketchRing {
 	r := new(sketchRing)
-	cur := now / s.span
+	cur := floorDiv(now, s.span)
 	for e := cur - sessionSpans; e <= cur+1; e++ {
-		r[uint64(e)%sessionSlots].epoch.Store(e)
+		r[mod(e, sessionSlots)].epoch.Store(e)
 	}
 	if s.ring.CompareAndSwap(nil, r) {
 		return r
@@ -112,7 +112,7 @@ func (s *sessions) touch(h uint64, now int64) {
 	if h == 0 {
 		h = 1 // 0 marks an empty slot of exact
 	}
-	k := &r[uint64(now/s.span)%sessionSlots]
+	k := &r[mod(floorDiv(now, s.span), sessionSlots)]
 	if !k.full.Load() && k.addExact(h) {
 		return // seen before in this sub-interval: its registers are set
 	}
@@ -170,9 +170,9 @@ func (s *sessions) advance(now int64) {
 	if r == nil {
 		return
 	}
-	next := now/s.span + 1
+	next := floorDiv(now, s.span) + 1
 	for e := next - sessionSpans; e <= next; e++ {
-		k := &r[uint64(e)%sessionSlots]
+		k := &r[mod(e, sessionSlots)]
 		if k.epoch.Load() >= e {
 			continue
 		}
@@ -198,7 +198,7 @@ func (s *sessions) active(now int64) int {
 	if r == nil {
 		return 0
 	}
-	cur := now / s.span
+	cur := floorDiv(now, s.span)
 	s.hashes = s.hashes[:0]
 	exact := true
 	for i := range r {

@@ -14,7 +14,10 @@ import (
 // Its JSON form (see MarshalJSON) uses the snake_case names given in the
 // field comments, with durations in seconds as floating-point numbers.
 type Snapshot struct {
-	Time time.Time // when the snapshot was taken ("time", RFC 3339)
+	// Time is when the snapshot was taken, by the collector's clock, which
+	// never goes back and does not follow a step of the wall clock (see
+	// Options.Now) ("time", RFC 3339).
+	Time time.Time
 	// Start is when counting started: when the collector was created, or
 	// the first start recorded in its restored state ("start").
 	Start  time.Time

@@ -20,16 +20,19 @@ import (
 // loads.
 func (c *Collector) capture() *state {
 	st := &state{
-		savedAt:    c.opts.Now().UnixNano(),
-		firstStart: c.firstStart.Load(),
+		firstStart: max(c.firstStart.Load(), 0),
 		bounds:     slices.Clone(c.bounds),
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	st.savedAt = max(c.now().UnixNano(), 0) // the window's clock
 	w := c.win
 	st.width = w.width
+	// The format holds no time before 1970: a window that reaches before
+	// it is saved from bucket 0 (what is before stays in the total), one
+	// wholly before it as bucket 0 alone.
 	current := w.prepared - 1
-	st.abs = current
+	st.abs = max(current, 0)
 	recs := append(c.routes.list(), c.manual)
 	// The live slices, all recorders together, for the window's figures;
 	// each route's since-start histogram.
@@ -53,8 +56,11 @@ func (c *Collector) capture() *state {
 	}
 	var inWindow uint64
 	var figures []winBucket
-	for a := current - int64(len(w.buckets)) + 1; a <= current; a++ {
-		f := w.figuresWith(a, live, nil)
+	for a := max(current-int64(len(w.buckets))+1, 0); a <= st.abs; a++ {
+		var f winBucket
+		if a <= current {
+			f = w.figuresWith(a, live, nil)
+		}
 		st.window = append(st.window, f.requests)
 		figures = append(figures, f)
 		inWindow += f.requests
@@ -127,7 +133,7 @@ func (c *Collector) Save(w io.Writer) error {
 // Restore reads a state written by Save and adds it to the collector's
 // since-start figures (Snapshot, JSON, page), not to the Prometheus
 // counters, which start from zero in each process; call it before serving.
-// It reads state formats 1 and 2. The request window is realigned by wall
+// It reads state formats 1 and 2. The request window is realigned by its
 // clock: buckets that fell out of the window while the process was down are
 // dropped from the window (their requests stay in the total), the downtime
 // shows as empty buckets, and a state saved in the future (a clock that

@@ -23,7 +23,9 @@ import (
 // into the since-start totals and the per-bucket figures below, and only
 // then publishes the prepared bucket in cur. A request never writes a slice
 // that was not emptied for its bucket; a reading older than the live slices
-// is counted in the oldest live one.
+// is counted in the oldest live one, and a reading of an injected clock
+// older than the current bucket (the clock went back) in the current one:
+// the collector's time never goes back (see Collector.now).
 //
 // A refresh runs at least twice per bucket (Options.RefreshInterval is at
 // most half of BucketWidth), so a reading past the prepared bucket means
@@ -42,7 +44,9 @@ import (
 type window struct {
 	// cur is the prepared bucket: its absolute number shifted left 8 bits,
 	// and the index of its slice in the low 8 bits (n is at most maxSlices,
-	// which fits: asserted below). Written by rotate, read by every request.
+	// which fits: asserted below). The number is negative before 1970: it
+	// is read back with an arithmetic shift (see preparedOf). Written by
+	// rotate, read by every request.
 	cur atomic.Uint64
 
 	// Immutable.
@@ -87,19 +91,41 @@ func newWindow(buckets int, width, recent time.Duration, now time.Time) *window 
 		buckets: make([]winBucket, buckets),
 	}
 	w.prepared = floorDiv(now.UnixNano(), w.width) + 1
-	w.cur.Store(uint64(w.prepared)<<8 | uint64(w.prepared%int64(w.n)))
+	w.publish()
 	return w
+}
+
+// publish stores the prepared bucket and its slice in cur. Called with
+// Collector.mu held (or before the window is shared).
+func (w *window) publish() {
+	w.cur.Store(uint64(w.prepared)<<8 | uint64(w.slotOf(w.prepared)))
+}
+
+// preparedOf returns the prepared bucket and its slice packed in cur: the
+// shift is arithmetic, so a bucket before 1970 keeps its sign.
+func preparedOf(cur uint64) (p int64, ps int) {
+	return int64(cur) >> 8, int(cur & 0xff)
+}
+
+// mod returns a modulo m in 0..m-1, for a negative a (a bucket before
+// 1970) too.
+func mod(a, m int64) int64 {
+	r := a % m
+	if r < 0 {
+		r += m
+	}
+	return r
 }
 
 // slotOf returns the slice index of bucket a.
 func (w *window) slotOf(a int64) int {
-	return int(a % int64(w.n))
+	return int(mod(a, int64(w.n)))
 }
 
 // bucket returns the figures of bucket a, emptied first if they were
 // another bucket's. Called with Collector.mu held.
 func (w *window) bucket(a int64) *winBucket {
-	b := &w.buckets[a%int64(len(w.buckets))]
+	b := &w.buckets[mod(a, int64(len(w.buckets)))]
 	if b.abs != a {
 		*b = winBucket{abs: a}
 	}
@@ -109,7 +135,7 @@ func (w *window) bucket(a int64) *winBucket {
 // figures returns the kept figures of bucket a, or zeros.
 // Called with Collector.mu held.
 func (w *window) figures(a int64) winBucket {
-	if b := w.buckets[a%int64(len(w.buckets))]; b.abs == a {
+	if b := w.buckets[mod(a, int64(len(w.buckets)))]; b.abs == a {
 		return b
 	}
 	return winBucket{abs: a}
@@ -118,12 +144,12 @@ func (w *window) figures(a int64) winBucket {
 // slotAt returns the slice of a request that ended at end, a reading of
 // the monotonic clock since c.base: the bucket of its own reading,
 // clamped to the live slices. With an injected clock (Options.Now) the
-// reading comes from it instead. Safe for concurrent use; no division in
+// reading comes from it instead, and counts in the current bucket when it
+// is older. Safe for concurrent use; no division in
 // the usual case (the current or the prepared bucket).
 func (c *Collector) slotAt(end time.Duration) int {
 	w := c.win
-	cur := w.cur.Load()
-	p, ps := int64(cur>>8), int(cur&0xff)
+	p, ps := preparedOf(w.cur.Load())
 	wall := c.baseWall + int64(end)
 	if c.fakeClock {
 		wall = c.opts.Now().UnixNano()
@@ -135,7 +161,10 @@ func (c *Collector) slotAt(end time.Duration) int {
 			return c.catchUp(wall, ps)
 		}
 		return ps
-	case wall >= start-w.width:
+	case wall >= start-w.width || c.fakeClock:
+		// The current bucket. An injected clock that went back (its
+		// reading is older, yet fresh: taken after cur was read) counts
+		// there too, as time never goes back (see Collector.now).
 		if ps == 0 {
 			return w.n - 1
 		}
@@ -178,7 +207,7 @@ func (c *Collector) rotate(now time.Time) {
 		c.retire(old, w.slotOf(a), target, recs)
 	}
 	w.prepared = target
-	w.cur.Store(uint64(target)<<8 | uint64(w.slotOf(target)))
+	w.publish()
 }
 
 // retire drains slice slot, which holds bucket old, of every recorder (recs) into

@@ -1,6 +1,8 @@
 package vitals
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -287,11 +289,11 @@ func TestWindowRotation(t *testing.T) {
 			wantTotal:  9,
 		},
 		{
-			// The window stays; a request at the earlier reading counts
-			// in its own bucket, 11:56, before the window shown.
+			// The window stays; time does not go back: a request at the
+			// earlier reading counts in the current bucket, 12:01.
 			name:       "a clock that goes backwards keeps the window",
 			steps:      []windowStep{{2, width}, {3, -5 * width}, {1, 0}},
-			wantCounts: []uint64{0, 0, 2, 3},
+			wantCounts: []uint64{0, 0, 2, 4},
 			wantTotal:  6,
 		},
 		{
@@ -340,5 +342,105 @@ func TestWindowStartIsAligned(t *testing.T) {
 	}
 	if s.Window.BucketWidth != time.Minute {
 		t.Errorf("BucketWidth = %v", s.Window.BucketWidth)
+	}
+}
+
+// serveFaces serves requests through the middleware and the page in every
+// format, and checks that each answers: nothing panics on the way.
+func serveFaces(t *testing.T, c *Collector, n int) {
+	t.Helper()
+	serveN(c, "GET /x", 200, n)
+	c.IncrementRequests()
+	c.RecordDuration(time.Millisecond)
+	c.Refresh()
+	for _, f := range []string{"html", "json", "prometheus"} {
+		rec := httptest.NewRecorder()
+		c.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics?format="+f, nil))
+		if rec.Code != http.StatusOK {
+			t.Fatalf("format %s: status %d", f, rec.Code)
+		}
+	}
+	if _, err := json.Marshal(c.Snapshot()); err != nil {
+		t.Fatalf("json: %v", err)
+	}
+}
+
+// saveRestore saves c and restores the state into a new collector on the
+// same options, returning its snapshot.
+func saveRestore(t *testing.T, c *Collector, o Options) *Snapshot {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := c.Save(&buf); err != nil {
+		t.Fatalf("Save: %v", err)
+	}
+	d, err := Open(o)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	if err := d.Restore(&buf); err != nil {
+		t.Fatalf("Restore of what Save wrote: %v", err)
+	}
+	return d.Refresh()
+}
+
+// TestWindowBefore1970 checks a window that reaches before 1970, whose
+// buckets have negative numbers: 30000 days with the real clock, and an
+// injected clock before 1970, crossing into it or not. Nothing panics,
+// requests land in their buckets, and a save restores.
+func TestWindowBefore1970(t *testing.T) {
+	t.Run("30000 days", func(t *testing.T) {
+		o := Options{BucketWidth: 24 * time.Hour, WindowBuckets: 30000}
+		c, err := Open(o)
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		defer c.Close()
+		serveFaces(t, c, 5)
+		s := c.Snapshot()
+		if s.Requests != 6 || s.Window.Counts[len(s.Window.Counts)-1] != 6 || s.Window.Total != 6 {
+			t.Errorf("Requests %d, last bucket %d, window %d; want 6", s.Requests, s.Window.Counts[len(s.Window.Counts)-1], s.Window.Total)
+		}
+		if !s.Window.Start.Before(time.Unix(0, 0)) || !s.Window.NoDataAt[0] {
+			t.Errorf("Window.Start %v, NoDataAt[0] %v: want before 1970, no data", s.Window.Start, s.Window.NoDataAt[0])
+		}
+		r := saveRestore(t, c, o)
+		if r.Requests != 6 || r.Window.Total != 6 {
+			t.Errorf("restored: Requests %d, window %d; want 6", r.Requests, r.Window.Total)
+		}
+	})
+	for _, at := range []time.Time{
+		time.Date(1969, 12, 31, 23, 59, 0, 0, time.UTC),
+		time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC),
+	} {
+		t.Run(at.Format(time.RFC3339), func(t *testing.T) {
+			clk := newFakeClock()
+			clk.t = at
+			o := Options{Now: clk.Now, WindowBuckets: 5}
+			c, _ := newTestCollector(t, o)
+			serveFaces(t, c, 3) // 4 requests at 23:59
+			clk.Add(30 * time.Second)
+			serveN(c, "GET /x", 500, 2)
+			clk.Add(time.Minute) // 1970-01-01T00:00:30, or 1960 a minute later
+			serveFaces(t, c, 1)  // 2 requests
+			s := c.Snapshot()
+			want := []uint64{0, 0, 0, 6, 2}
+			if !slices.Equal(s.Window.Counts, want) || s.Requests != 8 || s.Status.ServerError != 2 {
+				t.Errorf("Counts %v Requests %d 5xx %d, want %v 8 2", s.Window.Counts, s.Requests, s.Status.ServerError, want)
+			}
+			if s.Window.Errors[3] != 2 || s.Window.P50[3] == 0 || s.Recent.Requests != 8 {
+				t.Errorf("bucket at %v: errors %d p50 %v, Recent %d; want 2, a p50, 8", at, s.Window.Errors[3], s.Window.P50[3], s.Recent.Requests)
+			}
+			if want := at.Add(-3 * time.Minute); !s.Window.Start.Equal(want) {
+				t.Errorf("Window.Start %v, want %v", s.Window.Start, want)
+			}
+			if !slices.Equal(s.Window.NoDataAt, []bool{true, true, true, false, false}) {
+				t.Errorf("NoDataAt %v", s.Window.NoDataAt)
+			}
+			r := saveRestore(t, c, o)
+			if r.Requests != 8 {
+				t.Errorf("restored: Requests %d, want 8", r.Requests)
+			}
+		})
 	}
 }
