@@ -52,9 +52,11 @@ import (
 //
 // Memory is bounded by construction, not by the input's size: the window,
 // the ring and the bounds are decoded into slices whose lengths are capped
-// by constants (at most about 830 KB together), and the routes, which make
-// up the bulk of a large file, are only checked in place and then read one
-// at a time into the same scratch space when they are applied.
+// by constants (at most about 830 KB, 0.8 MiB, together), and the routes,
+// which make up the bulk of a large file, are only checked in place,
+// without a copy of their names or codes (TestStateDecodeMemoryLimit), and
+// then read one at a time into the same scratch space when they are
+// applied.
 const (
 	stateMagic   = "VITALS\x00S"
 	stateVersion = 2

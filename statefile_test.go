@@ -224,8 +224,40 @@ func TestStateDecodeMemory(t *testing.T) {
 		}
 	})
 	t.Logf("decodeState of it allocated %d KiB", decoded>>10)
-	if decoded > 2<<20 {
-		t.Errorf("decodeState of %d MiB allocated %d KiB, want under 2 MiB whatever the size", len(data)>>20, decoded>>10)
+	if decoded > 64<<10 {
+		t.Errorf("decodeState of %d MiB allocated %d KiB, want under 64 KiB (one window bucket) whatever the size", len(data)>>20, decoded>>10)
+	}
+}
+
+// TestStateDecodeMemoryLimit: what decodeState allocates at most, with
+// the largest window and ring, is the figure the README gives (0.8 MiB),
+// whatever the routes hold.
+func TestStateDecodeMemoryLimit(t *testing.T) {
+	window := make([]uint64, maxStateWindow)
+	ring := make([]int64, ringSize)
+	st := &state{
+		savedAt: 1_700_000_000e9, firstStart: 1_700_000_000e9, width: int64(time.Minute),
+		abs: 1_700_000_000 / 60, window: window, ringNext: ringSize, ring: ring,
+		bounds: make([]int64, maxStateBounds),
+	}
+	for i := range st.bounds {
+		st.bounds[i] = int64(i + 1)
+	}
+	var r routeState
+	for i := range maxStateRoutes {
+		r.name = fmt.Sprintf("GET /%0*d", maxRouteLen-5, i)
+		r.hist = make([]uint64, maxStateBounds+1)
+		st.addRoute(&r)
+	}
+	data := st.encode()
+	decoded := allocatedBy(func() {
+		if _, err := decodeState(data); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Logf("decodeState of %.1f MiB (the largest window and ring, %d routes) allocated %d KiB", float64(len(data))/(1<<20), maxStateRoutes, decoded>>10)
+	if limit := uint64(8 << 20 / 10); decoded > limit {
+		t.Errorf("decodeState allocated %d KiB, want at most 0.8 MiB", decoded>>10)
 	}
 }
 
