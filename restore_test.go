@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -334,5 +336,53 @@ func BenchmarkRestoreLargest(b *testing.B) {
 		b.StopTimer()
 		c.Close()
 		b.StartTimer()
+	}
+}
+
+// TestStateLargestMaxRoutes: a collector at the largest MaxRoutes that
+// restored MaxRoutes routes and served MaxRoutes more saves a state that
+// the next start reads, through a state file (it refused more than 10002
+// routes, and counting started empty).
+func TestStateLargestMaxRoutes(t *testing.T) {
+	const n = maxMaxRoutes
+	if _, err := Open(Options{MaxRoutes: n + 1}); err == nil {
+		t.Fatalf("MaxRoutes %d accepted: maxMaxRoutes is not the largest", n+1)
+	}
+	path := filepath.Join(t.TempDir(), "vitals.state")
+	if err := os.WriteFile(path, routesState(n, 1, 1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	clk := newFakeClock()
+	o := Options{StateFile: path, MaxRoutes: n, Now: clk.Now, RefreshInterval: 30 * time.Second, SaveInterval: time.Hour, StrictState: true}
+	a, err := Open(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// n routes served: entered in one copy of the table (add copies it
+	// for each), as n requests would enter them one by one.
+	t0 := a.routes
+	m := grown(*t0.m.Load(), n)
+	for i := range n {
+		name := fmt.Sprint("GET /new/", i)
+		m[name] = newRecorder(name, t0.bounds, t0.slices)
+	}
+	t0.m.Store(&m)
+	t0.routes = n
+	for i := range n {
+		t0.get(fmt.Sprint("GET /new/", i)).observe(a.slotNow(), 0, 200, 1e6, 1, a.bounds)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := readState(t, path).nroutes; got != 2*n+2 {
+		t.Fatalf("saved %d routes, want %d", got, 2*n+2)
+	}
+	b, err := Open(o)
+	if err != nil {
+		t.Fatalf("the state saved cannot be read: %v", err)
+	}
+	defer b.Close()
+	if s := b.Refresh(); s.Requests != 2*n {
+		t.Errorf("restored %d requests, want %d", s.Requests, 2*n)
 	}
 }

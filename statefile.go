@@ -71,9 +71,16 @@ const (
 	maxStateWindow = 100000  // window buckets, as Options.WindowBuckets
 	maxStateBounds = 100     // histogram bounds, as Options.Buckets
 	maxStateBound  = 1e18    // a bound in nanoseconds (Options.Buckets: 1e9 s)
-	maxStateRoutes = 10000 + 2
-	maxStateCodes  = numMethods * 900 // distinct (method, code) pairs
-	maxStateCount  = 1 << 62          // a sum of counts: far from wrapping
+	// maxStateRoutes is the most routes a collector can save: MaxRoutes
+	// routes it served plus MaxRoutes restored ones (both capped at
+	// maxMaxRoutes, the largest MaxRoutes) plus RouteUnmatched and
+	// RouteOther. What the encoder can write, the decoder reads.
+	maxStateRoutes = 2*maxMaxRoutes + 2
+	// maxMaxRoutes is the largest Options.MaxRoutes (TestMaxStateRoutes
+	// holds Options to it).
+	maxMaxRoutes  = 10000
+	maxStateCodes = numMethods * 900 // distinct (method, code) pairs
+	maxStateCount = 1 << 62          // a sum of counts: far from wrapping
 	// ringSize is the most request durations the duration ring of a
 	// format 1 file holds; format 2 writes the ring empty.
 	ringSize = 4096
