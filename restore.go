@@ -175,6 +175,7 @@ func (t *routeTable) addRestored(names []string) []*recorder {
 		case s != nil:
 		case t.restored >= t.max:
 			s = t.other
+			t.restoredCapped.Store(true)
 		default:
 			if m == nil {
 				m = grown(old, min(len(names)-i, t.max-t.restored))

@@ -386,3 +386,32 @@ func TestStateLargestMaxRoutes(t *testing.T) {
 		t.Errorf("restored %d requests, want %d", s.Requests, 2*n)
 	}
 }
+
+// TestStateRestoredRoutesCapped: restored routes beyond the cap, merged
+// into RouteOther, set RoutesCapped, so the page says so; the routes this
+// process serves keep their slots all the same.
+func TestStateRestoredRoutesCapped(t *testing.T) {
+	c, _ := newTestCollector(t, Options{MaxRoutes: 3})
+	if err := c.Restore(bytes.NewReader(routesState(3, 1, 1))); err != nil {
+		t.Fatal(err)
+	}
+	if c.Refresh().RoutesCapped {
+		t.Fatal("RoutesCapped with every restored route in a slot of its own")
+	}
+	if err := c.Restore(bytes.NewReader(routesState(5, 1, 1))); err != nil {
+		t.Fatal(err)
+	}
+	serveN(c, "GET /x", 200, 1)
+	s := c.Refresh()
+	if !s.RoutesCapped {
+		t.Error("RoutesCapped false with restored routes counted under other")
+	}
+	live := false
+	for _, r := range s.Routes {
+		live = live || r.Route == "GET /x" && r.Requests == 1
+	}
+	if !live {
+		t.Errorf("a live route counts in other after restored ones were capped: %+v", s.Routes)
+	}
+	wantIn(t, renderSample(t, s, ""), "The cap on distinct routes (MaxRoutes) was reached")
+}

@@ -47,7 +47,8 @@ type Snapshot struct {
 	// by route name ("routes").
 	Routes []RouteStats
 	// RoutesCapped reports that Options.MaxRoutes was reached: requests to
-	// routes seen later count under RouteOther ("routes_capped").
+	// routes seen later count under RouteOther, or, for the routes of a
+	// restored state (capped apart), restored routes do ("routes_capped").
 	RoutesCapped bool
 	// UnmatchedSuccess counts the successful responses (2xx, and 3xx other
 	// than 301, 307 and 308) among the RouteUnmatched requests since this
@@ -362,7 +363,7 @@ func (c *Collector) build(now time.Time, sessionsActive int) *Snapshot {
 			P50: q[0], P90: q[1], P99: q[2]}
 	}
 	s.Status = statusOf(cl)
-	s.RoutesCapped = c.routes.capped.Load()
+	s.RoutesCapped = c.routes.capped.Load() || c.routes.restoredCapped.Load()
 	// Seal the window's figures of the buckets that ended since the last
 	// refresh: later refreshes reuse them instead of summing every route's
 	// slices again. (A request that ends in a bucket after it was sealed is
