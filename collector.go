@@ -113,11 +113,11 @@ type Options struct {
 	// from it, locks it against a second collector, saves it every
 	// SaveInterval and once more on Close; use Open, not New, when
 	// persisting. The routes it restores are capped apart from the routes
-	// this process serves (see MaxRoutes). Its directory must exist: Open
-	// fails otherwise, when
-	// another collector holds the file, and when StateFile names something
-	// other than a regular file (after following symlinks: a directory,
-	// FIFO, socket or device), which Open neither reads nor moves.
+	// this process serves (see MaxRoutes). Its directory must exist and be
+	// writable (Open creates StateFile.lock there): Open fails otherwise,
+	// when another collector holds the file, and when StateFile names
+	// something other than a regular file (after following symlinks: a
+	// directory, FIFO, socket or device), which Open neither reads nor moves.
 	//
 	// A file that cannot be read or decoded (damaged, truncated, not a
 	// vitals file, over 64 MiB) never stops the server: it is renamed aside
@@ -333,10 +333,10 @@ func New(opts Options) *Collector {
 }
 
 // Open is New that returns an error for invalid options instead of
-// panicking, and for a StateFile that cannot be used: one in a directory
-// that does not exist, one locked by another collector, one that is not a
-// regular file, or, with StrictState, one that cannot be read or decoded or
-// was written by a newer version (see Options.StateFile).
+// panicking, and for a StateFile that cannot be used: in a directory that
+// is missing or where its lock file cannot be created (read-only, say),
+// locked by another collector, not a regular file, or, with StrictState,
+// unreadable, undecodable or from a newer version (see Options.StateFile).
 func Open(opts Options) (*Collector, error) {
 	fake := opts.Now != nil
 	opts, err := opts.normalize()
