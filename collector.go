@@ -304,8 +304,10 @@ type Collector struct {
 	hist []uint64 // one route's histogram
 	// downFrom and downTo (unix nanos) are when no process counted: from
 	// the last save of a restored state to this collector's start, or
-	// both 0. The window's buckets wholly inside are "no data".
+	// both 0; down, the earlier such ranges the state carried (restore.go).
+	// The window's buckets wholly inside one are "no data".
 	downFrom, downTo int64
+	down             [][2]int64
 	scr              [3]histCopy
 	live             []liveBucket // per time slice, all recorders together
 	sealed           []winBucket  // per time slice: the window's figures of an ended bucket

@@ -56,6 +56,13 @@ func (c *Collector) apply(st *state) {
 	if start := c.start.UnixNano(); st.savedAt < start && st.savedAt > c.downFrom {
 		c.downFrom, c.downTo = st.savedAt, start
 	}
+	// And the ranges the state carried from earlier restarts.
+	for _, r := range st.down {
+		if from, to := max(r[0]-skew, 0), r[1]-skew; from < to {
+			c.down = append(c.down, [2]int64{from, to})
+		}
+	}
+	c.down = mergeDown(c.down, w.prepared-int64(len(w.buckets)), w.width)
 	current := w.prepared - 1
 	nb := int64(len(w.buckets))
 	first := st.abs - int64(len(st.window)) + 1
@@ -325,4 +332,48 @@ func mergeCodes(st *state, groups [][]int, offs []int, restored []*restoredStats
 		}
 		rs.codes, keys = codes, keys[:0]
 	}
+}
+
+// mergeDown returns the no-data ranges of down in order and apart, overlapping
+// ones joined, without those that end before bucket first of a window of
+// width, and at most maxStateDown of them, the newest. It reuses down.
+func mergeDown(down [][2]int64, first, width int64) [][2]int64 {
+	slices.SortFunc(down, func(a, b [2]int64) int { return cmp.Compare(a[0], b[0]) })
+	out := down[:0]
+	for _, r := range down {
+		if r[1] <= first*width {
+			continue // before the window
+		}
+		if k := len(out) - 1; k >= 0 && r[0] <= out[k][1] {
+			out[k][1] = max(out[k][1], r[1])
+			continue
+		}
+		out = append(out, r)
+	}
+	if len(out) > maxStateDown {
+		out = out[len(out)-maxStateDown:]
+	}
+	return out
+}
+
+// downRanges returns the no-data ranges to save: the ones carried and this
+// collector's own, for a window whose oldest bucket is first. Called with
+// c.mu held.
+func (c *Collector) downRanges(first int64) [][2]int64 {
+	down := slices.Clone(c.down)
+	if c.downFrom < c.downTo {
+		down = append(down, [2]int64{c.downFrom, c.downTo})
+	}
+	return mergeDown(down, first, c.win.width)
+}
+
+// downAt reports whether the bucket from..to lies wholly inside one of
+// the carried no-data ranges (c.down). Buckets are asked in order; *k,
+// 0 at first, is the first range that may hold the next. Called with c.mu
+// held.
+func (c *Collector) downAt(k *int, from, to int64) bool {
+	for *k < len(c.down) && c.down[*k][1] < to {
+		*k++
+	}
+	return *k < len(c.down) && from > c.down[*k][0]
 }

@@ -419,6 +419,7 @@ func (c *Collector) buildWindow(s *Snapshot, current int64) {
 	win.Goroutines = make([]int, nb)
 	win.NoDataAt = make([]bool, nb)
 	startNs := s.Start.UnixNano()
+	k := 0 // the first of c.down that may hold bucket i
 	for i := range nb {
 		a := first + i
 		f := w.figures(a)
@@ -441,6 +442,8 @@ func (c *Collector) buildWindow(s *Snapshot, current int64) {
 		case end <= startNs:
 			win.NoDataAt[i] = true
 		case a*w.width > c.downFrom && end <= c.downTo:
+			win.NoDataAt[i] = true
+		case c.downAt(&k, a*w.width, end):
 			win.NoDataAt[i] = true
 		}
 	}

@@ -30,7 +30,7 @@ func decodeState(data []byte) (*state, error) {
 		return nil, badState("truncated header (%d bytes)", len(data))
 	}
 	version := binary.LittleEndian.Uint32(data[8:])
-	if v := version; v != stateVersion && v != 1 {
+	if v := version; v < 1 || v > stateVersion {
 		if v > stateVersion {
 			return nil, fmt.Errorf("%w: %w (format %d; this one reads %d)", errBadState, errNewerState, v, stateVersion)
 		}
@@ -124,6 +124,24 @@ func decodeState(data []byte) (*state, error) {
 			}
 		}
 		st.hires = rest[:len(rest)-len(d.b)]
+	}
+	if version >= 3 && d.err == nil {
+		n := d.count("no-data ranges", 0, maxStateDown)
+		if d.err == nil {
+			st.down = make([][2]int64, 0, n)
+		}
+		for range n {
+			from := int64(d.num("no-data start", 0, maxStateTime))
+			to := int64(d.num("no-data end", 0, maxStateTime))
+			if d.err != nil {
+				break
+			}
+			if from >= to || len(st.down) > 0 && from <= st.down[len(st.down)-1][1] {
+				d.fail("no-data ranges are not in order and apart")
+				break
+			}
+			st.down = append(st.down, [2]int64{from, to})
+		}
 	}
 	if d.err != nil {
 		return nil, d.err
