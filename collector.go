@@ -109,15 +109,14 @@ type Options struct {
 	ConstLabels map[string]string
 
 	// StateFile names a file that keeps the collector's cumulative state
-	// across restarts (see Collector.Save for what is kept). Open restores
-	// from it, locks it against a second collector, saves it every
-	// SaveInterval and once more on Close; use Open, not New, when
-	// persisting. The routes it restores are capped apart from the routes
-	// this process serves (see MaxRoutes). Its directory must exist and be
-	// writable (Open creates StateFile.lock there): Open fails otherwise,
-	// when another collector holds the file, and when StateFile names
-	// something other than a regular file (after following symlinks: a
-	// directory, FIFO, socket or device), which Open neither reads nor moves.
+	// across restarts (see Collector.Save). Open restores from it, locks it
+	// against a second collector, saves it every SaveInterval and on Close;
+	// use Open, not New, when persisting. The routes it restores are capped
+	// apart (see MaxRoutes). Its directory must exist and be writable (Open
+	// creates StateFile.lock there): Open fails otherwise, when another
+	// collector holds the file, and when StateFile names something other
+	// than a regular file (after following symlinks: a directory, FIFO,
+	// socket or device), which Open neither reads nor moves.
 	//
 	// A file that cannot be read or decoded (damaged, truncated, not a
 	// vitals file, over 64 MiB) never stops the server: it is renamed aside
@@ -302,10 +301,9 @@ type Collector struct {
 	// buffers below. No recording method takes it.
 	mu   sync.Mutex
 	hist []uint64 // one route's histogram
-	// downFrom and downTo (unix nanos) are when no process counted: from
-	// the last save of a restored state to this collector's start, or
-	// both 0; down, the earlier such ranges the state carried (restore.go).
-	// The window's buckets wholly inside one are "no data".
+	// downFrom, downTo (unix nanos): no process counted from the last save
+	// of a restored state to this collector's start (or both 0); down: the
+	// earlier such ranges it carried. Buckets wholly inside are "no data".
 	downFrom, downTo int64
 	down             [][2]int64
 	scr              [3]histCopy
