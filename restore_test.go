@@ -277,7 +277,7 @@ func largestState(n, codes int) []byte {
 	return st.encode()
 }
 
-// TestStateLargestFile decodes and restores a 15.6 MiB state of 10002
+// TestStateLargestFile decodes and restores a 15 MiB state of 10002
 // routes with 200-byte names into a default collector, where all but 100
 // are merged into RouteOther: the decoder allocates what the format's
 // comment and the README say, whatever the size of the file (not a string
