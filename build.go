@@ -96,7 +96,7 @@ func (c *Collector) addRoutes(s *Snapshot, sm *summary) {
 		}
 	}
 	s.Status = statusOf(cl)
-	s.RoutesCapped = c.routes.capped.Load()
+	s.RoutesCapped = c.routes.capped.Load() || c.routes.restoredCapped.Load()
 }
 
 // addManual reads what IncrementRequests and RecordDuration counted: the
@@ -238,6 +238,7 @@ func (c *Collector) buildWindow(s *Snapshot, current int64) {
 	win.Goroutines = make([]int, nb)
 	win.NoDataAt = make([]bool, nb)
 	startNs := s.Start.UnixNano()
+	k := 0 // the first of c.down that may hold bucket i
 	for i := range nb {
 		a := first + i
 		f := w.figuresWith(a, c.live, c.sealed)
@@ -249,6 +250,8 @@ func (c *Collector) buildWindow(s *Snapshot, current int64) {
 		case end <= startNs:
 			win.NoDataAt[i] = true
 		case a*w.width > c.downFrom && end <= c.downTo:
+			win.NoDataAt[i] = true
+		case c.downAt(&k, a*w.width, end):
 			win.NoDataAt[i] = true
 		}
 	}

@@ -100,10 +100,11 @@ type Collector struct {
 	// no other recording method takes it.
 	mu   sync.Mutex
 	hist []uint64 // one route's histogram
-	// downFrom and downTo (unix nanos) are when no process counted: from
-	// the last save of a restored state to this collector's start, or
-	// both 0. The window's buckets wholly inside are "no data".
+	// downFrom, downTo (unix nanos): no process counted from the last save
+	// of a restored state to this collector's start (or both 0); down: the
+	// earlier such ranges it carried. Buckets wholly inside are "no data".
 	downFrom, downTo int64
+	down             [][2]int64
 	scr              [3]histCopy
 	live             []liveBucket // per time slice, all recorders together
 	sealed           []winBucket  // per time slice: the window's figures of an ended bucket
@@ -135,10 +136,10 @@ func New(opts Options) *Collector {
 }
 
 // Open is New that returns an error for invalid options instead of
-// panicking, and for a StateFile that cannot be used: one in a directory
-// that does not exist, one locked by another collector, one that is not a
-// regular file, or, with StrictState, one that cannot be read or decoded or
-// was written by a newer version (see Options.StateFile).
+// panicking, and for a StateFile that cannot be used: in a directory that
+// is missing or where its lock file cannot be created (read-only, say),
+// locked by another collector, not a regular file, or, with StrictState,
+// unreadable, undecodable or from a newer version (see Options.StateFile).
 func Open(opts Options) (*Collector, error) {
 	fake := opts.Now != nil
 	opts, err := opts.normalize()

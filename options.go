@@ -117,11 +117,12 @@ type Options struct {
 	// from it, locks it against a second collector, saves it every
 	// SaveInterval and once more on Close; use Open, not New, when
 	// persisting. The routes it restores are capped apart from the routes
-	// this process serves (see MaxRoutes). Its directory must exist: Open
-	// fails otherwise, when
-	// another collector holds the file, and when StateFile names something
-	// other than a regular file (after following symlinks: a directory,
-	// FIFO, socket or device), which Open neither reads nor moves.
+	// this process serves (see MaxRoutes). Its directory must exist and be
+	// writable (Open creates StateFile.lock there): Open fails otherwise,
+	// when another collector holds the file, and when StateFile names
+	// something other than a regular file (after following symlinks: a
+	// directory, FIFO, socket or device), which Open neither reads nor
+	// moves.
 	//
 	// A file that cannot be read or decoded (damaged, truncated, not a
 	// vitals file, over 64 MiB) never stops the server: it is renamed aside

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -470,4 +471,68 @@ func readState(t *testing.T, path string) *state {
 		t.Fatal(err)
 	}
 	return st
+}
+
+// kill stops c as kill -9 would: no save on the way out, the lock
+// released as the process's end releases it.
+func kill(c *Collector) {
+	close(c.done)
+	<-c.exited
+	<-c.saverExited
+	c.unlock()
+}
+
+// TestNoDataAcrossRestarts: the downtime seen by one restart is still "no
+// data" after the next. A saves at 12:01:30 and is killed; B starts at
+// 12:11:30 (12:02 to 12:10 are no data), saves and is closed; in C,
+// 12:02 to 12:10 must still be no data, not zero requests.
+func TestNoDataAcrossRestarts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vitals.state")
+	clk := newFakeClock()
+	o := Options{StateFile: path, Now: clk.Now, WindowBuckets: 60, RefreshInterval: 30 * time.Second, SaveInterval: time.Hour, StrictState: true}
+	open := func() *Collector {
+		t.Helper()
+		c, err := Open(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	down := func(s *Snapshot) (nd []bool, counts []uint64) {
+		first := time.Date(2026, 3, 1, 12, 2, 0, 0, time.UTC)
+		i := int(first.Sub(s.Window.Start) / s.Window.BucketWidth)
+		return s.Window.NoDataAt[i : i+9], s.Window.Counts[i : i+9]
+	}
+	allDown := func(nd []bool) bool { return !slices.Contains(nd, false) }
+
+	a := open()
+	serveN(a, "GET /x", 200, 3)
+	clk.Add(90 * time.Second) // 12:01:30
+	serveN(a, "GET /x", 200, 4)
+	a.Refresh()
+	if err := a.saveFile(); err != nil {
+		t.Fatal(err)
+	}
+	kill(a)
+
+	clk.Add(10 * time.Minute) // 12:11:30
+	b := open()
+	serveN(b, "GET /x", 200, 1)
+	if nd, _ := down(b.Refresh()); !allDown(nd) {
+		t.Fatalf("B: 12:02 to 12:10 no data %v, want all", nd)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	clk.Add(10 * time.Second) // 12:11:40
+	c := open()
+	defer c.Close()
+	s := c.Refresh()
+	if nd, counts := down(s); !allDown(nd) {
+		t.Errorf("C: 12:02 to 12:10 no data %v (counts %v), want all", nd, counts)
+	}
+	if s.Requests != 8 {
+		t.Errorf("C: %d requests, want 8", s.Requests)
+	}
 }

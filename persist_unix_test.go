@@ -3,7 +3,10 @@
 package vitals
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -86,5 +89,50 @@ func TestOpenNoBlockFIFO(t *testing.T) {
 	}
 	if msg := notRegular(fi).Error(); !strings.Contains(msg, "named pipe") {
 		t.Errorf("notRegular says %q, want it to name a named pipe", msg)
+	}
+}
+
+// TestStateFileReadOnlyDirectory: a StateFile in a directory where its lock
+// file cannot be created (read-only, or not writable by this process) is
+// a configuration error, as a missing directory is: Open fails, the error
+// names StateFile and the cause, and Open's doc and the README say so.
+func TestStateFileReadOnlyDirectory(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Chmod(dir, 0o755) })
+	if f, err := os.Create(filepath.Join(dir, "probe")); err == nil {
+		// Root writes anyway: sysfs refuses new files even to root.
+		f.Close()
+		dir = "/sys"
+		if f, err := os.Create(filepath.Join(dir, "vitals-probe")); err == nil || !errors.Is(err, fs.ErrPermission) && !errors.Is(err, syscall.EROFS) {
+			if err == nil {
+				f.Close()
+			}
+			t.Skip("no directory this process cannot write")
+		}
+	}
+	path := filepath.Join(dir, "vitals.state")
+	c, err := Open(Options{StateFile: path})
+	if err == nil {
+		c.Close()
+		t.Fatal("Open succeeded where the lock file cannot be created")
+	}
+	if msg := err.Error(); !strings.Contains(msg, "StateFile "+path) || !strings.Contains(msg, "lock file") {
+		t.Errorf("error %q should name StateFile %s and its lock file", msg, path)
+	}
+	src, err := os.ReadFile("collector.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(src[:bytes.Index(src, []byte("\nfunc Open("))])
+	doc = doc[strings.LastIndex(doc, "\n\n"):]
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(doc, "lock file cannot be created") || !bytes.Contains(readme, []byte("read-only file system")) {
+		t.Errorf("Open's doc and the README should say that Open fails where the lock file cannot be created:\n%s", doc)
 	}
 }

@@ -56,6 +56,13 @@ func (c *Collector) apply(st *state) {
 	if start := c.start.UnixNano(); st.savedAt < start && st.savedAt > c.downFrom {
 		c.downFrom, c.downTo = st.savedAt, start
 	}
+	// And the ranges the state carried from earlier restarts.
+	for _, r := range st.down {
+		if from, to := max(r[0]-skew, 0), r[1]-skew; from < to {
+			c.down = append(c.down, [2]int64{from, to})
+		}
+	}
+	c.down = mergeDown(c.down, w.prepared-int64(len(w.buckets)), w.width)
 	current := w.prepared - 1
 	nb := int64(len(w.buckets))
 	first := st.abs - int64(len(st.window)) + 1
@@ -92,13 +99,23 @@ func (c *Collector) apply(st *state) {
 	// then their counts added.
 	var routed uint64
 	names := make([]string, 0, st.nroutes)
-	_ = st.eachRoute(func(r *routeState) { names = append(names, r.name) })
+	offs := make([]int, 0, st.nroutes) // where each route starts in st.routes
+	_ = st.eachRoute(func(off int, r *routeState) {
+		names = append(names, r.name)
+		offs = append(offs, off)
+	})
 	counters := c.routes.addRestored(names)
+	// The codes of routes that share counters (RouteOther past the cap,
+	// unmatched, a name given twice) are merged per counters in one pass
+	// (mergeCodes), not sorted again for each route.
+	groups, shared := sharedRoutes(counters)
 	restored := make([]*restoredStats, 0, st.nroutes) // by route, in the state's order
 	sameBounds := slices.Equal(st.bounds, c.bounds)
-	_ = st.eachRoute(func(r *routeState) {
+	_ = st.eachRoute(func(_ int, r *routeState) {
 		rs := restoredOf(counters[len(restored)], len(c.bounds))
-		rs.addCodes(r.codes)
+		if !shared[len(restored)] {
+			rs.addCodes(r.codes)
+		}
 		for i, cnt := range r.hist {
 			j := i
 			if !sameBounds {
@@ -114,6 +131,7 @@ func (c *Collector) apply(st *state) {
 		rs.bytes += r.bytes
 		restored = append(restored, rs)
 	})
+	mergeCodes(st, groups, offs, restored)
 	var h histCopy
 	st.eachHires(&h, func(i int, h *histCopy) {
 		if h.total() == 0 && h.sumNs == 0 {
@@ -164,6 +182,7 @@ func (t *routeTable) addRestored(names []string) []*recorder {
 		case s != nil:
 		case t.restored >= t.max:
 			s = t.other
+			t.restoredCapped.Store(true)
 		default:
 			if m == nil {
 				m = grown(old, min(len(names)-i, t.max-t.restored))
@@ -246,4 +265,115 @@ func (r *restoredStats) forEachCode(f func(method, code int, n uint64)) {
 	for _, c := range r.codes {
 		f(int(c.key)/1000, int(c.key)%1000, c.n)
 	}
+}
+
+// sharedRoutes returns the indices of the routes whose counters other
+// routes share, grouped by counters (each group in the state's order), and
+// which routes those are.
+func sharedRoutes(counters []*recorder) (groups [][]int, shared []bool) {
+	first := make(map[*recorder]int, len(counters)) // the group, or -1-route
+	shared = make([]bool, len(counters))
+	for i, s := range counters {
+		g, ok := first[s]
+		switch {
+		case !ok:
+			first[s] = -1 - i
+		case g < 0:
+			first[s] = len(groups)
+			groups = append(groups, []int{-1 - g, i})
+			shared[-1-g], shared[i] = true, true
+		default:
+			groups[g] = append(groups[g], i)
+			shared[i] = true
+		}
+	}
+	return groups, shared
+}
+
+// mergeCodes adds the codes of each group of routes (sharedRoutes) to
+// their counters' restored figures: summed by key into one dense array and
+// sorted once per group, so a state whose routes all land in RouteOther
+// costs time in proportion to its codes, not to its routes times the codes
+// RouteOther holds.
+func mergeCodes(st *state, groups [][]int, offs []int, restored []*restoredStats) {
+	if len(groups) == 0 {
+		return
+	}
+	acc := make([]uint64, numMethods*1000) // by key
+	var keys []uint16                      // the keys with a count in acc
+	add := func(key uint16, n uint64) {
+		if n == 0 {
+			return
+		}
+		if acc[key] == 0 {
+			keys = append(keys, key)
+		}
+		acc[key] += n
+	}
+	var r routeState
+	for _, g := range groups {
+		rs := restored[g[0]]
+		for _, c := range rs.codes {
+			add(c.key, c.n)
+		}
+		for _, i := range g {
+			_ = st.codesAt(offs[i], &r) // checked by decodeState
+			for _, cc := range r.codes {
+				add(uint16(cc.method*1000+cc.code), cc.n)
+			}
+		}
+		slices.Sort(keys)
+		codes := make([]restoredCode, 0, len(keys))
+		for _, k := range keys {
+			if acc[k] != 0 { // not a key listed twice (a sum that wrapped to 0)
+				codes = append(codes, restoredCode{k, acc[k]})
+				acc[k] = 0
+			}
+		}
+		rs.codes, keys = codes, keys[:0]
+	}
+}
+
+// mergeDown returns the no-data ranges of down in order and apart, overlapping
+// ones joined, without those that end before bucket first of a window of
+// width, and at most maxStateDown of them, the newest. It reuses down.
+func mergeDown(down [][2]int64, first, width int64) [][2]int64 {
+	slices.SortFunc(down, func(a, b [2]int64) int { return cmp.Compare(a[0], b[0]) })
+	out := down[:0]
+	for _, r := range down {
+		if r[1] <= first*width {
+			continue // before the window
+		}
+		if k := len(out) - 1; k >= 0 && r[0] <= out[k][1] {
+			out[k][1] = max(out[k][1], r[1])
+			continue
+		}
+		out = append(out, r)
+	}
+	if len(out) > maxStateDown {
+		out = out[len(out)-maxStateDown:]
+	}
+	return out
+}
+
+// downRanges returns the no-data ranges to save: the ones carried and this
+// collector's own, for a window whose oldest bucket is first. Called with
+// c.mu held.
+func (c *Collector) downRanges(first int64) [][2]int64 {
+	down := slices.Clone(c.down)
+	if c.downFrom < c.downTo {
+		down = append(down, [2]int64{c.downFrom, c.downTo})
+	}
+	return mergeDown(down, first, c.win.width)
+}
+
+// downAt reports whether the bucket from..to lies wholly inside one of
+// the carried no-data ranges (c.down). Buckets are asked in order; *k,
+// 0 at first, is the first range that may hold the next. Called with c.mu
+// held.
+func (c *Collector) downAt(k *int, from, to int64) bool {
+	for *k < len(c.down) && c.down[*k][1] < to {
+		*k++
+	}
+	return *k < len(c.down) && from > c.down[*k][0]
 }

@@ -2,10 +2,13 @@ package vitals
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -246,4 +249,169 @@ func TestNoDataAfterRestart(t *testing.T) {
 		"12:02–12:03: no data (not counting: the process was down)",
 		"12:31–12:32: 0 requests",
 	)
+}
+
+// largestState returns a valid state of n routes with names of
+// maxRouteLen bytes, each with codes (method, code) pairs, sorted as Save
+// writes them, that rotate through every pair, so that routes merged into
+// one counters (RouteOther) hold every pair together.
+func largestState(n, codes int) []byte {
+	var routes []byte
+	var total uint64
+	for i := range n {
+		name := fmt.Sprintf("GET /%0*d", maxRouteLen-5, i)
+		r := routeState{name: name, hist: []uint64{uint64(codes), 0, 0}}
+		for k := range codes {
+			p := (i*codes + k) % maxStateCodes
+			r.codes = append(r.codes, codeCount{p / 900, 100 + p%900, 1})
+		}
+		slices.SortFunc(r.codes, func(a, b codeCount) int { return cmp.Or(a.method-b.method, a.code-b.code) })
+		routes = appendRoute(routes, &r)
+		total += uint64(codes)
+	}
+	st := &state{
+		savedAt: 1_700_000_000e9, firstStart: 1_700_000_000e9, width: int64(time.Minute),
+		abs: 1_700_000_000 / 60, window: []uint64{total}, bounds: []int64{1e6, 1e9},
+		nroutes: n, routes: routes,
+	}
+	return st.encode()
+}
+
+// TestStateLargestFile decodes and restores a 15 MiB state of 10002
+// routes with 200-byte names into a default collector, where all but 100
+// are merged into RouteOther: the decoder allocates what the format's
+// comment and the README say, whatever the size of the file (not a string
+// per route), and Restore allocates in proportion to the file, not to the
+// routes times the codes RouteOther holds (it sorted those again for each
+// route: BenchmarkRestoreLargest times it).
+func TestStateLargestFile(t *testing.T) {
+	data := largestState(10002, 340)
+	t.Logf("state of %.1f MiB", float64(len(data))/(1<<20))
+	decoded := allocatedBy(func() {
+		if _, err := decodeState(data); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Logf("decodeState allocated %d KiB", decoded>>10)
+	if decoded > 64<<10 { // a one-bucket window: the bounds and the state
+		t.Errorf("decodeState allocated %d KiB, want under 64 KiB for a state of one window bucket", decoded>>10)
+	}
+	c, _ := newTestCollector(t, Options{})
+	allocated := allocatedBy(func() {
+		if err := c.Restore(bytes.NewReader(data)); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Logf("Restore allocated %d MiB", allocated>>20)
+	if limit := 2 * uint64(len(data)); allocated > limit {
+		t.Errorf("Restore of %d MiB allocated %d MiB, want at most twice the file", len(data)>>20, allocated>>20)
+	}
+	s := c.Refresh()
+	var other RouteStats
+	for _, r := range s.Routes {
+		if r.Route == RouteOther {
+			other = r
+		}
+	}
+	if want := uint64(10002-100) * 340; other.Requests != want || s.Requests != 10002*340 {
+		t.Errorf("other %d requests, all %d; want %d, %d", other.Requests, s.Requests, want, 10002*340)
+	}
+	n := 0
+	c.routes.other.restored.forEachCode(func(method, code int, k uint64) { n++ })
+	if n != maxStateCodes {
+		t.Errorf("other holds %d (method, code) pairs, want %d", n, maxStateCodes)
+	}
+}
+
+// BenchmarkRestoreLargest restores the state of TestStateLargestFile.
+func BenchmarkRestoreLargest(b *testing.B) {
+	data := largestState(10002, 340)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		c := New(Options{RefreshInterval: 30 * time.Second})
+		if err := c.Restore(bytes.NewReader(data)); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		c.Close()
+		b.StartTimer()
+	}
+}
+
+// TestStateLargestMaxRoutes: a collector at the largest MaxRoutes that
+// restored MaxRoutes routes and served MaxRoutes more saves a state that
+// the next start reads, through a state file (it refused more than 10002
+// routes, and counting started empty).
+func TestStateLargestMaxRoutes(t *testing.T) {
+	const n = maxMaxRoutes
+	if _, err := Open(Options{MaxRoutes: n + 1}); err == nil {
+		t.Fatalf("MaxRoutes %d accepted: maxMaxRoutes is not the largest", n+1)
+	}
+	path := filepath.Join(t.TempDir(), "vitals.state")
+	if err := os.WriteFile(path, routesState(n, 1, 1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	clk := newFakeClock()
+	o := Options{StateFile: path, MaxRoutes: n, Now: clk.Now, RefreshInterval: 30 * time.Second, SaveInterval: time.Hour, StrictState: true}
+	a, err := Open(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// n routes served: entered in one copy of the table (add copies it
+	// for each), as n requests would enter them one by one.
+	t0 := a.routes
+	m := grown(*t0.m.Load(), n)
+	for i := range n {
+		name := fmt.Sprint("GET /new/", i)
+		m[name] = newRecorder(name, t0.bounds, t0.slices)
+	}
+	t0.m.Store(&m)
+	t0.routes = n
+	for i := range n {
+		t0.get(fmt.Sprint("GET /new/", i)).observe(a.slotNow(), 0, 200, 1e6, 1, a.bounds)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := readState(t, path).nroutes; got != 2*n+2 {
+		t.Fatalf("saved %d routes, want %d", got, 2*n+2)
+	}
+	b, err := Open(o)
+	if err != nil {
+		t.Fatalf("the state saved cannot be read: %v", err)
+	}
+	defer b.Close()
+	if s := b.Refresh(); s.Requests != 2*n {
+		t.Errorf("restored %d requests, want %d", s.Requests, 2*n)
+	}
+}
+
+// TestStateRestoredRoutesCapped: restored routes beyond the cap, merged
+// into RouteOther, set RoutesCapped, so the page says so; the routes this
+// process serves keep their slots all the same.
+func TestStateRestoredRoutesCapped(t *testing.T) {
+	c, _ := newTestCollector(t, Options{MaxRoutes: 3})
+	if err := c.Restore(bytes.NewReader(routesState(3, 1, 1))); err != nil {
+		t.Fatal(err)
+	}
+	if c.Refresh().RoutesCapped {
+		t.Fatal("RoutesCapped with every restored route in a slot of its own")
+	}
+	if err := c.Restore(bytes.NewReader(routesState(5, 1, 1))); err != nil {
+		t.Fatal(err)
+	}
+	serveN(c, "GET /x", 200, 1)
+	s := c.Refresh()
+	if !s.RoutesCapped {
+		t.Error("RoutesCapped false with restored routes counted under other")
+	}
+	live := false
+	for _, r := range s.Routes {
+		live = live || r.Route == "GET /x" && r.Requests == 1
+	}
+	if !live {
+		t.Errorf("a live route counts in other after restored ones were capped: %+v", s.Routes)
+	}
+	wantIn(t, renderSample(t, s, ""), "The cap on distinct routes (MaxRoutes) was reached")
 }

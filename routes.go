@@ -53,18 +53,22 @@ const (
 // maxAliasLen bytes; past that, such a name is fixed into a stack buffer
 // on each request, which costs time but no allocation.
 type routeTable struct {
-	m         atomic.Pointer[map[string]*recorder] // never nil; never modified once published
-	capped    atomic.Bool                          // MaxRoutes was reached
-	aliasFull atomic.Bool                          // no more aliases are added
-	unmatched *recorder                            // immutable: the counters of RouteUnmatched
-	other     *recorder                            // immutable: the counters of RouteOther
-	max       int                                  // immutable
-	bounds    int                                  // immutable: histogram bounds
-	slices    int                                  // immutable: time slices per route
-	mu        sync.Mutex                           // serialises add and guards the counts below
-	routes    int                                  // routes added by add, unmatched and other not included
-	restored  int                                  // routes added by addRestored
-	aliases   int                                  // alias keys in the map
+	m      atomic.Pointer[map[string]*recorder] // never nil; never modified once published
+	capped atomic.Bool                          // MaxRoutes was reached
+	// restoredCapped: MaxRoutes restored routes were reached, and a
+	// restored route counts under RouteOther. Apart from capped, which
+	// sends new routes there.
+	restoredCapped atomic.Bool
+	aliasFull      atomic.Bool // no more aliases are added
+	unmatched      *recorder   // immutable: the counters of RouteUnmatched
+	other          *recorder   // immutable: the counters of RouteOther
+	max            int         // immutable
+	bounds         int         // immutable: histogram bounds
+	slices         int         // immutable: time slices per route
+	mu             sync.Mutex  // serialises add and guards the counts below
+	routes         int         // routes added by add, unmatched and other not included
+	restored       int         // routes added by addRestored
+	aliases        int         // alias keys in the map
 }
 
 // maxAliasLen bounds the names kept as aliases.

@@ -50,7 +50,8 @@ type Snapshot struct {
 	// by route name ("routes").
 	Routes []RouteStats
 	// RoutesCapped reports that Options.MaxRoutes was reached: requests to
-	// routes seen later count under RouteOther ("routes_capped").
+	// routes seen later count under RouteOther, or, for the routes of a
+	// restored state (capped apart), restored routes do ("routes_capped").
 	RoutesCapped bool
 	// UnmatchedSuccess counts the successful responses (2xx, and 3xx other
 	// than 301, 307 and 308) among the RouteUnmatched requests since this

@@ -66,6 +66,7 @@ func (c *Collector) capture() *state {
 		inWindow += f.requests
 	}
 	st.figures = appendFigures(nil, figures)
+	st.down = c.downRanges(current - int64(len(w.buckets)) + 1)
 	st.hires = binary.AppendUvarint(nil, uint64(len(recs)-1))
 	st.hires = append(st.hires, hires...)
 
@@ -118,9 +119,9 @@ func (c *Collector) manualTotal() uint64 {
 
 // Save writes the collector's cumulative state to w: the counts by route,
 // status and method, histograms (classic and high-resolution), bytes, the
-// request window with its per-bucket figures, and when counting started. It
-// reads atomics and, under the refresh goroutine's lock, its totals; it
-// never blocks the request path. Recent figures and sessions are not saved:
+// request window with its per-bucket figures and no-data ranges, and when
+// counting started. It reads atomics and, under the refresh goroutine's
+// lock, its totals; it never blocks the request path. Recent figures and sessions are not saved:
 // they belong to the process (session hashes are keyed per process). Safe
 // for concurrent use.
 func (c *Collector) Save(w io.Writer) error {
@@ -133,11 +134,12 @@ func (c *Collector) Save(w io.Writer) error {
 // Restore reads a state written by Save and adds it to the collector's
 // since-start figures (Snapshot, JSON, page), not to the Prometheus
 // counters, which start from zero in each process; call it before serving.
-// It reads state formats 1 and 2. The request window is realigned by its
-// clock: buckets that fell out of the window while the process was down are
-// dropped from the window (their requests stay in the total), the downtime
-// shows as empty buckets, and a state saved in the future (a clock that
-// moved back) is read as if saved now. Histogram counts saved with other
+// It reads state formats 1, 2 and 3. The request window is realigned by
+// its clock: buckets that fell out of the window while the process was
+// down are dropped from the window (their requests stay in the total), the
+// downtime shows as buckets without data (Window.NoDataAt), as do the
+// earlier downtimes the state carries (format 3), and a state saved in the
+// future (a clock that moved back) is read as if saved now. Histogram counts saved with other
 // bounds move to the bucket that holds their old upper bound. Restored
 // routes are capped apart from the routes this process serves (see
 // Options.MaxRoutes), and each costs the counters of a live route plus 16

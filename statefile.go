@@ -42,8 +42,17 @@ import (
 //	                                           minus histMinIndex), each
 //	                                           after a gap from the last
 //
-// Format 1 files still load: their routes have no high-resolution
-// histogram and their window buckets no figures beyond the counts.
+// Format 3 adds, after those:
+//
+//	n (from to)×n                        the no-data ranges (unix nanos,
+//	                                     from < to, in order, apart): when
+//	                                     no process counted, from a state's
+//	                                     last save to the next start, for
+//	                                     as long as the window shows them
+//
+// Format 1 and 2 files still load: their routes have no high-resolution
+// histogram and their window buckets no figures beyond the counts (format
+// 1), and they carry no no-data ranges but the one their save time opens.
 //
 // The checksum protects against rot, not against a crafted file, so the
 // decoder trusts nothing: every number is checked against its range before
@@ -52,12 +61,15 @@ import (
 //
 // Memory is bounded by construction, not by the input's size: the window,
 // the ring and the bounds are decoded into slices whose lengths are capped
-// by constants (at most about 830 KB together), and the routes, which make
-// up the bulk of a large file, are only checked in place and then read one
-// at a time into the same scratch space when they are applied.
+// by constants (with the no-data ranges, at most about 850 KB, 0.82 MiB,
+// together), and the routes,
+// which make up the bulk of a large file, are only checked in place,
+// without a copy of their names or codes (TestStateDecodeMemoryLimit), and
+// then read one at a time into the same scratch space when they are
+// applied.
 const (
 	stateMagic   = "VITALS\x00S"
-	stateVersion = 2
+	stateVersion = 3
 	stateHeader  = 8 + 4 + 8
 	// maxStateSize bounds what Open and Restore read: far above any real
 	// state (a full default collector saves about 40 KB).
@@ -69,9 +81,19 @@ const (
 	maxStateWindow = 100000  // window buckets, as Options.WindowBuckets
 	maxStateBounds = 100     // histogram bounds, as Options.Buckets
 	maxStateBound  = 1e18    // a bound in nanoseconds (Options.Buckets: 1e9 s)
-	maxStateRoutes = 10000 + 2
-	maxStateCodes  = numMethods * 900 // distinct (method, code) pairs
-	maxStateCount  = 1 << 62          // a sum of counts: far from wrapping
+	// maxStateRoutes is the most routes a collector can save: MaxRoutes
+	// routes it served plus MaxRoutes restored ones (both capped at
+	// maxMaxRoutes, the largest MaxRoutes) plus RouteUnmatched and
+	// RouteOther. What the encoder can write, the decoder reads.
+	maxStateRoutes = 2*maxMaxRoutes + 2
+	// maxMaxRoutes is the largest Options.MaxRoutes (TestMaxStateRoutes
+	// holds Options to it).
+	maxMaxRoutes  = 10000
+	maxStateCodes = numMethods * 900 // distinct (method, code) pairs
+	maxStateCount = 1 << 62          // a sum of counts: far from wrapping
+	// maxStateDown is the most no-data ranges a state carries: the newest
+	// are kept (each restart within the window opens one).
+	maxStateDown = 1000
 	// ringSize is the most request durations the duration ring of a
 	// format 1 file holds; format 2 writes the ring empty.
 	ringSize = 4096
@@ -97,6 +119,10 @@ type state struct {
 	// checked by decodeState; read them with eachFigure and eachHires.
 	// Empty for format 1.
 	figures, hires []byte
+	// Format 3: the no-data ranges (from, to], in order and apart, that
+	// the state's process carried, its own downtime included. Empty for
+	// formats 1 and 2.
+	down [][2]int64
 }
 
 // routeState is one route of a state: its counts by (method, code), its
@@ -129,13 +155,14 @@ func badState(format string, args ...any) error {
 }
 
 // encode returns the state file of st: header, payload and checksum. It
-// writes format 1 when st holds neither window figures nor high-resolution
-// histograms, which format 1 cannot hold either, and format 2 otherwise.
+// writes format 1 when st holds neither window figures nor
+// high-resolution histograms nor no-data ranges, which format 1 cannot
+// hold either, and format 3 otherwise.
 func (st *state) encode() []byte {
 	b := make([]byte, stateHeader, 4096+len(st.routes))
 	copy(b, stateMagic)
 	version := uint32(stateVersion)
-	if len(st.figures) == 0 && len(st.hires) == 0 {
+	if len(st.figures) == 0 && len(st.hires) == 0 && len(st.down) == 0 {
 		version = 1 // nothing beyond format 1
 	}
 	binary.LittleEndian.PutUint32(b[8:], version)
@@ -162,6 +189,13 @@ func (st *state) encode() []byte {
 	b = append(b, st.routes...)
 	b = append(b, st.figures...)
 	b = append(b, st.hires...)
+	if version >= 3 {
+		b = p(b, uint64(len(st.down)))
+		for _, r := range st.down {
+			b = p(b, uint64(r[0]))
+			b = p(b, uint64(r[1]))
+		}
+	}
 	binary.LittleEndian.PutUint64(b[12:], uint64(len(b)-stateHeader))
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, crcTable))
 }

@@ -30,7 +30,7 @@ func decodeState(data []byte) (*state, error) {
 		return nil, badState("truncated header (%d bytes)", len(data))
 	}
 	version := binary.LittleEndian.Uint32(data[8:])
-	if v := version; v != stateVersion && v != 1 {
+	if v := version; v < 1 || v > stateVersion {
 		if v > stateVersion {
 			return nil, fmt.Errorf("%w: %w (format %d; this one reads %d)", errBadState, errNewerState, v, stateVersion)
 		}
@@ -93,7 +93,7 @@ func decodeState(data []byte) (*state, error) {
 	// wrapping.
 	var requests uint64
 	for range st.nroutes {
-		d.route(&r, len(st.bounds))
+		d.readRoute(&r, len(st.bounds), false, false)
 		if d.err != nil {
 			break
 		}
@@ -124,6 +124,24 @@ func decodeState(data []byte) (*state, error) {
 			}
 		}
 		st.hires = rest[:len(rest)-len(d.b)]
+	}
+	if version >= 3 && d.err == nil {
+		n := d.count("no-data ranges", 0, maxStateDown)
+		if d.err == nil {
+			st.down = make([][2]int64, 0, n)
+		}
+		for range n {
+			from := int64(d.num("no-data start", 0, maxStateTime))
+			to := int64(d.num("no-data end", 0, maxStateTime))
+			if d.err != nil {
+				break
+			}
+			if from >= to || len(st.down) > 0 && from <= st.down[len(st.down)-1][1] {
+				d.fail("no-data ranges are not in order and apart")
+				break
+			}
+			st.down = append(st.down, [2]int64{from, to})
+		}
 	}
 	if d.err != nil {
 		return nil, d.err
@@ -167,6 +185,11 @@ func (d *decoder) uv() uint64 {
 	if d.err != nil {
 		return 0
 	}
+	if len(d.b) > 0 && d.b[0] < 0x80 { // one byte: most numbers
+		v := uint64(d.b[0])
+		d.b = d.b[1:]
+		return v
+	}
 	v, n := binary.Uvarint(d.b)
 	if n <= 0 {
 		d.fail("malformed number")
@@ -178,9 +201,15 @@ func (d *decoder) uv() uint64 {
 
 // num reads a number that must lie in lo..hi; what names it in the error.
 func (d *decoder) num(what string, lo, hi uint64) uint64 {
+	return d.numOf(what, "", lo, hi)
+}
+
+// numOf is num for a number named what and then suffix: joined only for
+// the error, so that reading allocates nothing.
+func (d *decoder) numOf(what, suffix string, lo, hi uint64) uint64 {
 	v := d.uv()
 	if d.err == nil && (v < lo || v > hi) {
-		d.fail("%s %d is outside %d..%d", what, v, lo, hi)
+		d.fail("%s%s %d is outside %d..%d", what, suffix, v, lo, hi)
 		return 0
 	}
 	return v
@@ -190,7 +219,7 @@ func (d *decoder) num(what string, lo, hi uint64) uint64 {
 // (every element takes at least one byte), so nothing is allocated for
 // elements that are not there.
 func (d *decoder) count(what string, lo, hi int) int {
-	n := d.num(what+" length", uint64(lo), uint64(hi))
+	n := d.numOf(what, " length", uint64(lo), uint64(hi))
 	if d.err == nil && n > uint64(len(d.b)) {
 		d.fail("%s: %d elements announced, %d bytes left", what, n, len(d.b))
 		return 0
@@ -208,16 +237,18 @@ func (d *decoder) uvs(what string, lo, hi int) []uint64 {
 	return out
 }
 
-// str reads a string of valid UTF-8 of at most limit bytes.
-func (d *decoder) str(what string, limit int) string {
+// bytes reads a string of valid UTF-8 of at most limit bytes, in place:
+// the result aliases the input.
+func (d *decoder) bytes(what string, limit int) []byte {
 	n := d.count(what, 0, limit)
 	if d.err != nil {
-		return ""
+		return nil
 	}
-	s := string(d.b[:n])
+	s := d.b[:n:n]
 	d.b = d.b[n:]
-	if !utf8.ValidString(s) {
+	if !utf8.Valid(s) {
 		d.fail("%s is not valid UTF-8", what)
+		return nil
 	}
 	return s
 }
@@ -225,7 +256,18 @@ func (d *decoder) str(what string, limit int) string {
 // route reads one route into r, reusing r's slices, and checks it against
 // a state with nbounds histogram bounds.
 func (d *decoder) route(r *routeState, nbounds int) {
-	r.name = d.str("route name", maxRouteLen)
+	d.readRoute(r, nbounds, true, true)
+}
+
+// readRoute is route; without keepName or keepCodes it checks the name or
+// the codes in place and leaves r.name or r.codes empty, so that checking
+// a state allocates nothing per route, however large its names and codes.
+func (d *decoder) readRoute(r *routeState, nbounds int, keepName, keepCodes bool) {
+	name := d.bytes("route name", maxRouteLen)
+	r.name = ""
+	if keepName {
+		r.name = string(name)
+	}
 	n := d.count("route codes", 0, maxStateCodes)
 	r.codes = r.codes[:0]
 	for range n {
@@ -237,7 +279,9 @@ func (d *decoder) route(r *routeState, nbounds int) {
 		if d.err != nil {
 			return
 		}
-		r.codes = append(r.codes, cc)
+		if keepCodes {
+			r.codes = append(r.codes, cc)
+		}
 	}
 	n = d.count("route histogram", nbounds+1, nbounds+1)
 	r.hist = r.hist[:0]
@@ -246,7 +290,7 @@ func (d *decoder) route(r *routeState, nbounds int) {
 	}
 	r.sumNs, r.bytes = d.uv(), d.uv()
 	if d.err != nil {
-		d.err = fmt.Errorf("route %q: %w", r.name, d.err)
+		d.err = fmt.Errorf("route %q: %w", name, d.err)
 	}
 }
 
@@ -293,19 +337,29 @@ func (d *decoder) hist(h *histCopy) {
 	}
 }
 
-// eachRoute calls f with each route in turn. The routeState and its slices
-// are reused from one call to the next: f must not keep them.
-func (st *state) eachRoute(f func(*routeState)) error {
+// eachRoute calls f with each route in turn and where it starts in
+// st.routes (for routeAt). The routeState and its slices are reused from
+// one call to the next: f must not keep them.
+func (st *state) eachRoute(f func(off int, r *routeState)) error {
 	d := decoder{b: st.routes}
 	var r routeState
 	for range st.nroutes {
+		off := len(st.routes) - len(d.b)
 		d.route(&r, len(st.bounds))
 		if d.err != nil {
 			return d.err
 		}
-		f(&r)
+		f(off, &r)
 	}
 	return nil
+}
+
+// codesAt reads into r the codes of the route that starts at off in
+// st.routes (as eachRoute reports it), leaving its name empty.
+func (st *state) codesAt(off int, r *routeState) error {
+	d := decoder{b: st.routes[off:]}
+	d.readRoute(r, len(st.bounds), false, true)
+	return d.err
 }
 
 // eachFigure calls f with the figures of each window bucket, aligned with

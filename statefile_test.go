@@ -49,7 +49,7 @@ func TestStateVersion1Loads(t *testing.T) {
 	if want := []string{"GET /a/{id} 10 0 50", "POST /b 10 10 0", "unmatched 10 0 190"}; !slices.Equal(routes, want) {
 		t.Errorf("routes %q, want %q", routes, want)
 	}
-	// Saved again, it is format 2 and carries the same.
+	// Saved again, it is the current format and carries the same.
 	var buf bytes.Buffer
 	if err := c.Save(&buf); err != nil {
 		t.Fatal(err)
@@ -62,7 +62,47 @@ func TestStateVersion1Loads(t *testing.T) {
 		t.Fatal(err)
 	}
 	if a, b := carried(d.Refresh()), carried(s); a != b {
-		t.Errorf("format 2 of a format 1 state:\n%s\nwant:\n%s", a, b)
+		t.Errorf("format %d of a format 1 state:\n%s\nwant:\n%s", stateVersion, a, b)
+	}
+}
+
+// TestStateVersion2Loads restores testdata/state-v2.bin, written by format
+// 2 (by loadedCollector with WindowBuckets 5, saved at 12:05), which has
+// no no-data ranges, and saves it again as format 3.
+func TestStateVersion2Loads(t *testing.T) {
+	data, err := os.ReadFile("testdata/state-v2.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := binary.LittleEndian.Uint32(data[8:]); v != 2 {
+		t.Fatalf("the fixture is format %d, want 2", v)
+	}
+	c, clk := newTestCollector(t, Options{WindowBuckets: 5})
+	clk.Add(5 * time.Minute) // 12:05, when it was saved
+	c.Refresh()
+	if err := c.Restore(bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	s := c.Refresh()
+	got := fmt.Sprintf("requests=%d window=%v errors=%v status=%+v bytes=%d start=%v",
+		s.Requests, s.Window.Counts, s.Window.Errors, s.Status, s.BytesWritten, s.Start.UTC())
+	want := "requests=31 window=[10 10 1 0 0] errors=[4 3 0 0 0] status={Informational:0 Success:10 Redirect:0 ClientError:10 ServerError:10 Other:0} bytes=240 start=2026-03-01 12:00:00 +0000 UTC"
+	if got != want {
+		t.Errorf("restored:\n%s\nwant:\n%s", got, want)
+	}
+	var buf bytes.Buffer
+	if err := c.Save(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if v := binary.LittleEndian.Uint32(buf.Bytes()[8:]); v != stateVersion {
+		t.Errorf("saved as format %d, want %d", v, stateVersion)
+	}
+	d, _ := newTestCollector(t, Options{WindowBuckets: 5, Now: clk.Now})
+	if err := d.Restore(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := carried(d.Refresh()), carried(s); a != b {
+		t.Errorf("format 3 of a format 2 state:\n%s\nwant:\n%s", a, b)
 	}
 }
 
@@ -224,8 +264,76 @@ func TestStateDecodeMemory(t *testing.T) {
 		}
 	})
 	t.Logf("decodeState of it allocated %d KiB", decoded>>10)
-	if decoded > 2<<20 {
-		t.Errorf("decodeState of %d MiB allocated %d KiB, want under 2 MiB whatever the size", len(data)>>20, decoded>>10)
+	if decoded > 64<<10 {
+		t.Errorf("decodeState of %d MiB allocated %d KiB, want under 64 KiB (one window bucket) whatever the size", len(data)>>20, decoded>>10)
+	}
+}
+
+// TestStateDecodeMemoryLimit: what decodeState allocates at most, with
+// the largest window and ring, is the figure the README gives (0.8 MiB),
+// whatever the routes hold.
+func TestStateDecodeMemoryLimit(t *testing.T) {
+	window := make([]uint64, maxStateWindow)
+	ring := make([]int64, ringSize)
+	st := &state{
+		savedAt: 1_700_000_000e9, firstStart: 1_700_000_000e9, width: int64(time.Minute),
+		abs: 1_700_000_000 / 60, window: window, ringNext: ringSize, ring: ring,
+		bounds: make([]int64, maxStateBounds),
+	}
+	for i := range st.bounds {
+		st.bounds[i] = int64(i + 1)
+	}
+	for i := range int64(maxStateDown) {
+		st.down = append(st.down, [2]int64{2 * i, 2*i + 1})
+	}
+	st.figures = appendFigures(nil, make([]winBucket, len(window)))
+	st.hires = binary.AppendUvarint(nil, maxStateRoutes)
+	for range maxStateRoutes {
+		st.hires = append(st.hires, 0, 0, 0) // zero, over, no buckets
+	}
+	var r routeState
+	for i := range maxStateRoutes {
+		r.name = fmt.Sprintf("GET /%0*d", maxRouteLen-5, i)
+		r.hist = make([]uint64, maxStateBounds+1)
+		st.addRoute(&r)
+	}
+	data := st.encode()
+	decoded := allocatedBy(func() {
+		if _, err := decodeState(data); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Logf("decodeState of %.1f MiB (the largest window, ring and no-data ranges, %d routes) allocated %d KiB", float64(len(data))/(1<<20), maxStateRoutes, decoded>>10)
+	if limit := uint64(82 << 20 / 100); decoded > limit {
+		t.Errorf("decodeState allocated %d KiB, want at most 0.82 MiB", decoded>>10)
+	}
+}
+
+// TestStateNoDataRanges: the no-data ranges of a state decode as they were
+// encoded, and ranges out of order, overlapping, empty or too many are
+// refused.
+func TestStateNoDataRanges(t *testing.T) {
+	encode := func(down [][2]int64) []byte {
+		st := &state{
+			savedAt: 1_700_000_000e9, firstStart: 1_700_000_000e9, width: int64(time.Minute),
+			abs: 1_700_000_000 / 60, window: []uint64{0}, bounds: []int64{1e6}, down: down,
+			figures: appendFigures(nil, make([]winBucket, 1)), hires: []byte{0},
+		}
+		return st.encode()
+	}
+	good := [][2]int64{{1, 5}, {6, 9}}
+	st, err := decodeState(encode(good))
+	if err != nil || fmt.Sprint(st.down) != fmt.Sprint(good) {
+		t.Errorf("decoded %v, %v; want %v", st, err, good)
+	}
+	many := make([][2]int64, maxStateDown+1)
+	for i := range many {
+		many[i] = [2]int64{int64(2 * i), int64(2*i + 1)}
+	}
+	for _, bad := range [][][2]int64{{{6, 9}, {1, 5}}, {{1, 5}, {5, 9}}, {{3, 3}}, {{1, maxStateTime + 1}}, many} {
+		if _, err := decodeState(encode(bad)); !errors.Is(err, errBadState) {
+			t.Errorf("ranges %.40v: error %v, want a bad state", bad, err)
+		}
 	}
 }
 
@@ -370,6 +478,13 @@ func stateFields(p []byte) (spans [][2]int, ok bool) {
 			uv() // gap
 			uv() // count
 		}
+	}
+	if !ok || pos == len(p) {
+		return spans, ok // format 2
+	}
+	for nd := uv(); ok && nd > 0; nd-- { // no-data ranges
+		uv() // from
+		uv() // to
 	}
 	return spans, ok && pos == len(p)
 }
