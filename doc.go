@@ -21,34 +21,41 @@
 //
 // The hot path is a request through [Collector.Middleware] (and the
 // recording methods: IncrementRequests, RecordDuration, ConnOpen,
-// ConnClose, ConnState, TouchSession). It reads and adds to typed atomics
-// only, and never takes a lock or writes a map once its route is known. A
-// request reads one way through the files: middleware.go starts it and
-// wraps the ResponseWriter (writer.go, writer_gen.go); naming.go settles its
-// route name; routes.go finds the route's recorder in a copy-on-write map;
-// recorder.go adds the status, method, bytes and duration to the recorder's
-// since-start counters and to the time slice of window.go that its own
-// clock reading falls in, whose high-resolution histogram is hist.go's.
+// ConnClose, ConnState, TouchSession). Once its route is known it adds to
+// typed atomics and writes no map; it waits on no lock (the two exceptions
+// are below: a TryLock that never waits, and the route adapters' context
+// fallback). A request reads one way through the files: middleware.go
+// starts it and wraps the ResponseWriter (writer.go, writer_gen.go);
+// naming.go settles its route name (adapters.go reports it from inside
+// the mux, join.go joins nested muxes' patterns); routes.go finds the
+// route's recorder in a copy-on-write map; recorder.go adds the status,
+// method, bytes and duration to the recorder's since-start counters and
+// to the time slice of window.go that its own clock reading falls in,
+// whose high-resolution histogram is hist.go's.
 //
 // The cold path is everything else: the refresh goroutine (collector.go),
 // the scrapes (handler.go, negotiate.go, then prometheus.go's families
 // written by expo_text.go or expo_proto.go, json.go, page.go) and the state
-// file (state.go, statefile.go, restore.go, persist.go). A scrape reads one
-// way: handler → negotiation → the published Snapshot (built by build.go)
-// → one exposition. The refresh goroutine prepares the next time slice
-// before the clock reaches it, drains expiring slices into retired totals
-// (since start is retired plus live, exactly), builds a Snapshot and
-// publishes it through Collector.snap, an atomic.Pointer.
+// file (state.go, statefile.go and statefile_decode.go, restore.go,
+// persist.go). A scrape reads one way: handler → negotiation → the
+// published Snapshot (built by build.go) → one exposition. The refresh
+// goroutine prepares the next time slice before the clock reaches it,
+// drains expiring slices into retired totals (since start is retired plus
+// live, exactly), builds a Snapshot and publishes it through
+// Collector.snap, an atomic.Pointer.
 //
 // Who writes what:
 //   - the request path: the recorders' atomic counters and slices,
-//     Collector.started, aborted and selfRequests, the sessions' sketch
-//     registers, and, once per new route or name, the copy-on-write maps of
-//     routeTable and nameCache (under their own small mutexes, which no
-//     request with a known route takes);
-//   - the refresh goroutine, under Collector.mu: window.cur (published with
-//     an atomic store), the window's per-bucket figures, the retired totals,
-//     Collector.snap and the scratch buffers of a build;
+//     Collector.started, aborted, selfRequests and needNote, the sessions'
+//     sketch registers, writer.go's featureCache (by compare-and-swap, at
+//     most once per new writer type), and, once per new route or name, the
+//     copy-on-write maps of routeTable and nameCache (under their own small
+//     mutexes, which no request with a known route takes);
+//   - whoever holds Collector.mu: window.cur (published with an atomic
+//     store), the window's per-bucket figures, the retired and restored
+//     totals, Collector.snap and the scratch buffers of a build. That is
+//     the refresh goroutine, a request catching up a late refresh, Restore
+//     (which also lowers firstStart, an atomic) and Save;
 //   - Open, before any goroutine starts: the options and everything derived
 //     from them, which are immutable afterwards.
 //
@@ -56,11 +63,15 @@
 // building); the request path's catch-up, with TryLock only, when the
 // refresh goroutine is late by more than half a bucket (window.go's
 // catchUp: if the lock is held, the request counts in the prepared bucket
-// instead of waiting); a protobuf scrape, per route while it copies the
-// route's since-start histogram (native.go) and once for the sums of the
-// retired slices (prometheus.go); Save and Restore, while they capture or
-// apply a state (state.go, restore.go). routeTable.mu and nameCache.mu
-// serialise writers of their maps; readers load the published map.
+// instead of waiting); a Prometheus scrape, text or protobuf, once for the
+// sums of the retired slices (prometheus.go) and, in protobuf, per route
+// while it copies the route's since-start histogram (native.go); Save and
+// Restore, while they capture or apply a state (state.go, restore.go).
+// routeTable.mu and nameCache.mu serialise writers of their maps; readers
+// load the published map. A route adapter that cannot find its request's
+// writer (a middleware between vitals and the mux replaced it) falls back
+// to a note in the request's context, guarded by a mutex of that request
+// alone (naming.go).
 //
 // window.cur packs the prepared bucket in one atomic.Uint64: its absolute
 // number (unix nanoseconds divided by BucketWidth) shifted left 8 bits, and

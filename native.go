@@ -40,7 +40,7 @@ type nativeScratch struct {
 // (the counts restored from a saved state are not Prometheus'). It holds
 // c.mu, under which the refresh goroutine moves expiring slices into
 // retired, so that no count is read twice or missed; the request path
-// never takes c.mu.
+// never waits for c.mu (a late refresh's catch-up only tries it).
 func (c *Collector) processHist(r *recorder, dst *histCopy) {
 	dst.reset()
 	c.mu.Lock()

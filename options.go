@@ -254,8 +254,8 @@ func (o Options) normalize() (Options, error) {
 		return o, fmt.Errorf("vitals: SessionTTL %v is negative", o.SessionTTL)
 	case o.SaveInterval < 10*time.Millisecond:
 		return o, fmt.Errorf("vitals: SaveInterval %v is below 10ms", o.SaveInterval)
-	case o.MaxRoutes < 1 || o.MaxRoutes > 10000:
-		return o, fmt.Errorf("vitals: MaxRoutes %d is outside 1..10000", o.MaxRoutes)
+	case o.MaxRoutes < 1 || o.MaxRoutes > maxMaxRoutes:
+		return o, fmt.Errorf("vitals: MaxRoutes %d is outside 1..%d", o.MaxRoutes, maxMaxRoutes)
 	case len(o.Buckets) == 0 || len(o.Buckets) > 100:
 		return o, fmt.Errorf("vitals: Buckets has %d bounds, want 1..100", len(o.Buckets))
 	}

@@ -279,3 +279,27 @@ func TestSessionHugeID(t *testing.T) {
 		t.Errorf("SessionsActive = %d, want 2", got)
 	}
 }
+
+// TestSessionsActiveWithinTTL: a session touched once stays active at
+// every second of its TTL, not only at the sub-interval edges that
+// TestSessionsExpiry steps to: each second of the minute is checked once
+// across the sixteen sub-intervals.
+func TestSessionsActiveWithinTTL(t *testing.T) {
+	const ttl = 16 * time.Minute
+	const span = ttl / sessionSpans // one minute
+	c, clk := newTestCollector(t, Options{SessionTTL: ttl})
+	c.refresh()
+	c.TouchSession("a")
+	at := time.Duration(0)
+	for k := range time.Duration(sessionSpans) {
+		for s := time.Duration(k); s < 60; s += sessionSpans { // d stays within the TTL
+			d := k*span + s*time.Second
+			clk.Add(d - at)
+			at = d
+			c.refresh()
+			if got := c.Snapshot().SessionsActive; got != 1 {
+				t.Fatalf("%v after the touch SessionsActive = %d, want 1", d, got)
+			}
+		}
+	}
+}
