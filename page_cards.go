@@ -35,18 +35,18 @@ func nowCards(s *Snapshot, recent string, live time.Duration, lastEnd time.Time,
 		}
 		return recent + ": " + f()
 	}
-	quiet := quietText(s, live, lastEnd)
+	none := "no requests in the " + lw
 
 	req := card{Label: "Requests", Value: formatPerSecond(l.Rate), Note: lw + " · " + formatCount(l.Requests) + " requests"}
 	if l.Requests == 0 {
-		req.Note = quiet
+		req.Note = quietText(s, live, lastEnd)
 		req.Warn = recent != "" && r.Requests > 0 // traffic stopped
 	}
 	if recent != "" {
 		req.Recent = recent + ": " + formatRate(r.Requests, r.Span)
 	}
 
-	errs := card{Label: "Server errors (5xx)", Value: "—", Note: quiet,
+	errs := card{Label: "Server errors (5xx)", Value: "—", Note: none,
 		Recent: besides(func() string { return formatShare(r.Errors, r.Requests) })}
 	if l.Requests > 0 {
 		errs.Value = formatShare(l.Errors, l.Requests)
@@ -59,8 +59,8 @@ func nowCards(s *Snapshot, recent string, live time.Duration, lastEnd time.Time,
 	if l.Span > 0 && l.Span < live {
 		covers = "of the " + formatCount(uint64(l.Samples)) + " requests of the last " + formatSpan(l.Span) + " only"
 	}
-	p50 := card{Label: "Latency p50", Value: "—", Note: quiet, Recent: besides(func() string { return latencyText(r.P50) })}
-	p99 := card{Label: "Latency p99", Value: "—", Note: quiet, Recent: besides(func() string { return latencyText(r.P99) })}
+	p50 := card{Label: "Latency p50", Value: "—", Note: none, Recent: besides(func() string { return latencyText(r.P50) })}
+	p99 := card{Label: "Latency p99", Value: "—", Note: none, Recent: besides(func() string { return latencyText(r.P99) })}
 	switch {
 	case l.Samples > 0:
 		p50.Value, p50.Note = formatDuration(l.P50), covers+" · p90 "+formatDuration(l.P90)

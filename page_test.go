@@ -21,6 +21,7 @@ import (
 var (
 	pageSample      = flag.String("page-sample", "", "write the dashboard of the sample snapshot to this file")
 	pageSampleQuery = flag.String("page-sample-query", "", "the query of the -page-sample page, as in range=start")
+	pageSampleStop  = flag.Duration("page-sample-stopped", 0, "draw the -page-sample page as if traffic had stopped this long before it")
 )
 
 // sampleSnapshot is a realistic snapshot, built by hand: a server started
@@ -149,13 +150,29 @@ func samplePoints(now time.Time) []livePoint {
 // TestPageSample renders the sample snapshot; with -page-sample it writes
 // the page to a file (docs/screenshots.sh sample takes its pictures).
 func TestPageSample(t *testing.T) {
-	body := renderSample(t, sampleSnapshot(), *pageSampleQuery)
+	s := sampleSnapshot()
+	pts := samplePoints(s.Time)
+	if d := *pageSampleStop; d > 0 {
+		s, pts = sampleStopped(s, pts, d)
+	}
+	body := renderSampleWith(t, s, *pageSampleQuery, pts)
 	wantIn(t, body, "<h2>Routes</h2>", "Last hour, per minute")
 	if *pageSample != "" {
 		if err := os.WriteFile(*pageSample, []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+// sampleStopped returns the sample as if its traffic had stopped d before
+// the snapshot: no live figures, and the ring's requests up to then.
+func sampleStopped(s *Snapshot, pts []livePoint, d time.Duration) (*Snapshot, []livePoint) {
+	s.Live = Live{Span: 10 * time.Second}
+	s.InFlight, s.Streams, s.Slowest = 0, Streams{}, s.Slowest[:2]
+	for len(pts) > 0 && s.Time.Sub(pts[len(pts)-1].End) < d {
+		pts = pts[:len(pts)-1]
+	}
+	return s, pts
 }
 
 // renderSample renders s with query q (as in "range=start&sort=p99"),
@@ -232,8 +249,8 @@ func TestPageLeadsWithLive(t *testing.T) {
 	body = renderSampleWith(t, s, "", pts)
 	wantIn(t, body,
 		`<div class="card warn"><div class="l">Requests</div><div class="v">0/s</div><div class="l">no requests for 17 s · 3 in flight</div><div class="rc">last 5 min: 37/s</div>`,
-		`<div class="l">Server errors (5xx)</div><div class="v">—</div><div class="l">no requests for 17 s · 3 in flight</div><div class="rc">last 5 min: 0.2%</div>`,
-		`<div class="l">Latency p99</div><div class="v">—</div><div class="l">no requests for 17 s · 3 in flight</div><div class="rc">last 5 min: 212ms</div>`)
+		`<div class="l">Server errors (5xx)</div><div class="v">—</div><div class="l">no requests in the last 10 s</div><div class="rc">last 5 min: 0.2%</div>`,
+		`<div class="l">Latency p99</div><div class="v">—</div><div class="l">no requests in the last 10 s</div><div class="rc">last 5 min: 212ms</div>`)
 	// The ring holds none of the last minute: a bound.
 	s.InFlight = 0
 	wantIn(t, renderSampleWith(t, s, "", nil), `<div class="v">0/s</div><div class="l">no requests for &gt; 10 s</div>`)
