@@ -124,7 +124,7 @@ func (c *Collector) renderPageOf(buf *bytes.Buffer, s *Snapshot, q url.Values, p
 	if n := len(pts); n > 0 {
 		lastEnd = pts[n-1].End
 	}
-	v.Cards = nowCards(s, v.Recent, c.opts.LiveWindow, lastEnd, c.opts.SessionTTL)
+	v.Cards = nowCards(s, v.RecentShort, c.opts.LiveWindow, lastEnd, c.opts.SessionTTL)
 	wrapped := len(pts) >= c.opts.LiveRequests || s.Live.Span > 0 && s.Live.Span < c.opts.LiveWindow
 	v.Scatter = newScatter(pts, s.Time, c.opts.LiveWindow, wrapped)
 	v.Slowest = slowestRows(s)

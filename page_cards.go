@@ -22,7 +22,8 @@ type card struct {
 // nowCards are the cards that lead the page. live is LiveWindow; lastEnd
 // is when the newest request of the duration ring ended, zero when the
 // ring holds none of the last minute; recent says what Snapshot.Recent
-// covers ("" when it has no figures).
+// covers, in short ("last 5 min", "" when it has no figures): the heading
+// above the cards says it in full.
 func nowCards(s *Snapshot, recent string, live time.Duration, lastEnd time.Time, ttl time.Duration) []card {
 	l, r := &s.Live, &s.Recent
 	lw := "last " + formatSpan(live)

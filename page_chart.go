@@ -257,7 +257,11 @@ func partialBuckets(s *Snapshot, w *Window, nd []bool) (part []string, secs []fl
 	if i := bucket(s.Start); i >= 0 && i < n && s.Start.After(at(i)) {
 		r := "counting started " + s.Start.Format("15:04:05")
 		if mark(i, r) {
-			secs[i] = at(i + 1).Sub(s.Start).Seconds()
+			end := at(i + 1)
+			if s.Time.Before(end) {
+				end = s.Time
+			}
+			secs[i] = max(end.Sub(s.Start).Seconds(), 1)
 			why = append(why, r)
 		}
 	}

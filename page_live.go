@@ -3,6 +3,7 @@ package vitals
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -18,8 +19,12 @@ const (
 	// size): requests that fall on the same spot of the plot share a dot,
 	// and the spots grow coarser until the dots fit.
 	maxScatterDots = 1500
-	// scatterW is the scatter's viewBox width; it is 100 high.
-	scatterW = 1000
+	// maxScatterPoints bounds the requests the scatter lays out: of a
+	// larger ring (LiveRequests allows 1<<20), every n-th is drawn.
+	maxScatterPoints = 1 << 16
+	// scatterW and scatterH are the scatter's viewBox, in whole units so
+	// that the dots' coordinates are integers, quick to write.
+	scatterW, scatterH = 10000, 1000
 )
 
 // scatter is the live scatter: each request a dot, its end time across,
@@ -81,8 +86,8 @@ func newScatter(pts []livePoint, now time.Time, live time.Duration, wrapped bool
 	}
 	sc.Ticks = [3]string{formatSpan(span) + " ago", formatSpan(span/2) + " ago", "now"}
 	if live < span {
-		sc.LiveW = r2(scatterW * live.Seconds() / span.Seconds())
-		sc.Live = r2(scatterW - sc.LiveW)
+		sc.LiveW = math.Round(scatterW * live.Seconds() / span.Seconds())
+		sc.Live = scatterW - sc.LiveW
 	}
 	if len(pts) == 0 {
 		sc.Empty = "No request ended in the last " + formatSpan(span) + "."
@@ -103,51 +108,78 @@ func newScatter(pts []livePoint, now time.Time, live time.Duration, wrapped bool
 		step = 2
 	}
 	for k := b; k >= a; k-- {
-		sc.Grid = append(sc.Grid, r2(97-94*(k-a)/(b-a)))
+		sc.Grid = append(sc.Grid, math.Round(scatterH*(97-94*(k-a)/(b-a))/100))
 		label := ""
 		if int(b-k)%step == 0 {
 			label = formatDuration(time.Duration(math.Pow(10, k)))
 		}
 		sc.Axis = append(sc.Axis, label)
 	}
-	x := func(p livePoint) float64 {
-		return scatterW * (1 - now.Sub(p.End).Seconds()/span.Seconds())
+	// Each request's spot, in viewBox units, once.
+	type spot struct{ x, y, k int }
+	stride := (len(pts) + maxScatterPoints - 1) / maxScatterPoints
+	spots := make([]spot, 0, len(pts)/stride+1)
+	for i := 0; i < len(pts); i += stride {
+		p := pts[i]
+		x := scatterW * (1 - now.Sub(p.End).Seconds()/span.Seconds())
+		y := scatterH * (97 - 94*(dur(p.Duration)-a)/(b-a)) / 100
+		spots = append(spots, spot{min(max(int(math.Round(x)), 0), scatterW), min(max(int(math.Round(y)), 0), scatterH), scatterClass(p.Status)})
 	}
-	y := func(p livePoint) float64 { return 97 - 94*(dur(p.Duration)-a)/(b-a) }
-
-	// One dot per spot: the plot is cut into cells, as fine as the cap on
-	// dots allows.
-	var paths [5]strings.Builder
+	// One dot per cell of the plot, with cells as fine as the cap on dots
+	// allows: the first request of each cell is drawn.
+	cw, ch := 40, 15
+	var seen []uint64
+	cell := func(p spot) (int, uint64) {
+		cols, rows := scatterW/cw+1, scatterH/ch+1
+		c := (p.k*rows+p.y/ch)*cols + p.x/cw
+		return c / 64, 1 << (c % 64)
+	}
+	reset := func() {
+		n := (scatterW/cw + 1) * (scatterH/ch + 1) * len(scatterClasses)
+		seen = append(seen[:0], make([]uint64, (n+63)/64)...)
+	}
 	dots := 0
-	for cw, ch := 4.0, 1.5; ; cw, ch = cw*2, ch*2 {
-		seen := map[[3]int]bool{}
-		for i := range paths {
-			paths[i].Reset()
-		}
+	for {
+		reset()
 		dots = 0
-		for _, p := range pts {
-			px, py, k := x(p), y(p), scatterClass(p.Status)
-			cell := [3]int{int(px / cw), int(py / ch), k}
-			if seen[cell] {
-				continue
+		for _, p := range spots {
+			if i, bit := cell(p); seen[i]&bit == 0 {
+				seen[i] |= bit
+				dots++
 			}
-			seen[cell] = true
-			dots++
-			fmt.Fprintf(&paths[k], "M%g %gh0", math.Round(px*10)/10, r2(py))
 		}
 		if dots <= maxScatterDots {
 			break
 		}
+		cw, ch = cw*2, ch*2
+	}
+	reset()
+	var paths [5][]byte
+	for _, p := range spots {
+		i, bit := cell(p)
+		if seen[i]&bit != 0 {
+			continue
+		}
+		seen[i] |= bit
+		b := append(paths[p.k], 'M')
+		b = strconv.AppendInt(b, int64(p.x), 10)
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, int64(p.y), 10)
+		paths[p.k] = append(b, "h0"...)
 	}
 	for k, key := range scatterClasses {
-		if paths[k].Len() > 0 {
-			sc.Dots = append(sc.Dots, line{D: paths[k].String(), Class: key.Class})
+		if len(paths[k]) > 0 {
+			sc.Dots = append(sc.Dots, line{D: string(paths[k]), Class: key.Class})
 			sc.Keys = append(sc.Keys, key)
 		}
 	}
 	sc.Caption = formatCount(uint64(len(pts))) + " requests (streams aside) in " + formatCount(uint64(dots)) +
 		" dots: requests on the same spot share one."
-	if dots == len(pts) {
+	switch {
+	case stride > 1:
+		sc.Caption = formatCount(uint64(len(pts))) + " requests (streams aside): one in " + formatCount(uint64(stride)) +
+			" drawn, in " + formatCount(uint64(dots)) + " dots: requests on the same spot share one."
+	case dots == len(pts):
 		sc.Caption = formatCount(uint64(len(pts))) + " requests, streams aside: one dot each."
 	}
 	return sc

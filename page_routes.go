@@ -103,7 +103,7 @@ func newRoutesView(s *Snapshot, recent, since string, q url.Values) routesView {
 	if !v.Recent {
 		rng = "start"
 	}
-	recentName := "Last " + strings.TrimPrefix(recent, "last ")
+	recentName := "Last " + strings.TrimPrefix(strings.TrimSuffix(recent, " (since this process started)"), "last ")
 	if recent == "" {
 		recentName = "Recent"
 	}

@@ -237,7 +237,9 @@ func TestPageLeadsWithLive(t *testing.T) {
 	// Right after start the recent window is shorter, and says so.
 	s := sampleSnapshot()
 	s.Uptime, s.Recent.Span = 42*time.Second, 42*time.Second
-	wantIn(t, renderSample(t, s, ""), `<div class="rc">last 42 s (since this process started): 267/s</div>`)
+	body = renderSample(t, s, "")
+	wantIn(t, body, `Now <span>· last 10 s, beside the last 42 s (since this process started)</span>`,
+		`<div class="rc">last 42 s: 267/s</div>`, `<span class="cur">Last 42 s</span>`)
 
 	// Traffic stopped: the live cards say for how long, from the ring's
 	// newest request, while the recent ones still hold the traffic.
@@ -434,7 +436,8 @@ func partBars(body string) []float64 {
 // their traffic are marked rather than drawn as dips: the first one,
 // counted from mid-minute, and those around a restart.
 func TestPagePartialMinutes(t *testing.T) {
-	// Counting started at 13:19:40: its minute's rate is over 20 s.
+	// Counting started at 13:19:40: its minute's rate is over 20 s; and
+	// in the current minute, over the time since it started.
 	s := sampleSnapshot()
 	s.Start = s.Start.Add(40 * time.Second)
 	s.Uptime -= 40 * time.Second
@@ -445,6 +448,9 @@ func TestPagePartialMinutes(t *testing.T) {
 	if got := fmt.Sprint(partBars(body)); got != "[11.12 59.12]" {
 		t.Errorf("partial bars at %s, want [11.12 59.12]", got)
 	}
+	s.Start, s.Uptime = s.Time.Add(-12*time.Second), 12*time.Second
+	wantIn(t, renderSample(t, s, ""), "14:07–14:08: 1,052 requests (88/s)", "(partial: counting started 14:07:10; so far)",
+		"partial minutes, not dips: counting started 14:07:10; this minute so far (22 s)")
 
 	// A state file kept counting across a restart at 13:40:30, after a
 	// crash in the same minute or the one before: both are partial.
@@ -661,8 +667,9 @@ func TestPageShowsFigures(t *testing.T) {
 	}
 }
 
-// BenchmarkRenderPage renders the dashboard of the sample snapshot: the
-// cost of one page view (every RefreshInterval per open browser tab).
+// BenchmarkRenderPage renders the dashboard of the sample snapshot, with
+// its 2,367 live points: the cost of one page view (every RefreshInterval
+// per open browser tab).
 func BenchmarkRenderPage(b *testing.B) {
 	c, err := Open(Options{RefreshInterval: 30 * time.Second})
 	if err != nil {
@@ -670,11 +677,12 @@ func BenchmarkRenderPage(b *testing.B) {
 	}
 	defer c.Close()
 	s := sampleSnapshot()
+	pts := samplePoints(s.Time)
 	var buf bytes.Buffer
 	b.ReportAllocs()
 	for b.Loop() {
 		buf.Reset()
-		if err := c.renderPage(&buf, s, url.Values{}); err != nil {
+		if err := c.renderPageOf(&buf, s, url.Values{}, pts); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -713,11 +721,11 @@ func TestPageLiveScatter(t *testing.T) {
 		t.Errorf("title %q, ticks %q", sc.Title, sc.Ticks)
 	}
 	// The 503 at 30 s ago is in the middle, errors are drawn last.
-	if last := sc.Dots[len(sc.Dots)-1]; last.Class != "d5" || !strings.HasPrefix(last.D, "M500 ") {
+	if last := sc.Dots[len(sc.Dots)-1]; last.Class != "d5" || !strings.HasPrefix(last.D, "M5000 ") {
 		t.Errorf("last dots %+v", last)
 	}
 	// The live window is shaded: the last 10 s of 60.
-	if sc.Live != 833.33 || sc.LiveW != 166.67 || sc.LiveKey != "last 10 s" {
+	if sc.Live != 8333 || sc.LiveW != 1667 || sc.LiveKey != "last 10 s" {
 		t.Errorf("live band at %v, %v wide, %q", sc.Live, sc.LiveW, sc.LiveKey)
 	}
 	// Log scale in whole decades, from 10µs to 1s, every other one labelled.
@@ -741,8 +749,8 @@ func TestPageLiveScatter(t *testing.T) {
 	// Many requests: the dots are bounded, and the caption says so.
 	rng := rand.New(rand.NewPCG(1, 2))
 	var many []livePoint
-	for i := range 100_000 {
-		many = append(many, livePoint{End: now.Add(-time.Minute + time.Duration(i)*600*time.Microsecond),
+	for i := range 60_000 {
+		many = append(many, livePoint{End: now.Add(-time.Minute + time.Duration(i)*time.Millisecond),
 			Duration: time.Duration(rng.ExpFloat64() * float64(time.Second)), Status: 200 + 100*rng.IntN(4)})
 	}
 	sc = newScatter(many, now, 10*time.Second, false)
@@ -751,10 +759,19 @@ func TestPageLiveScatter(t *testing.T) {
 		total += n
 	}
 	if total > maxScatterDots || total < maxScatterDots/8 {
-		t.Errorf("%d dots of 100,000 requests, want at most %d", total, maxScatterDots)
+		t.Errorf("%d dots of 60,000 requests, want at most %d", total, maxScatterDots)
 	}
-	if want := "100,000 requests (streams aside) in " + formatCount(uint64(total)) + " dots: requests on the same spot share one."; sc.Caption != want {
+	if want := "60,000 requests (streams aside) in " + formatCount(uint64(total)) + " dots: requests on the same spot share one."; sc.Caption != want {
 		t.Errorf("caption %q, want %q", sc.Caption, want)
+	}
+
+	// A ring larger still: one request in n is laid out, and the caption
+	// says so.
+	for len(many) < 300_000 {
+		many = append(many, many[len(many)-1])
+	}
+	if sc = newScatter(many, now, 10*time.Second, false); !strings.HasPrefix(sc.Caption, "300,000 requests (streams aside): one in 5 drawn, in ") {
+		t.Errorf("caption %q", sc.Caption)
 	}
 
 	// Nothing to draw.
@@ -767,12 +784,12 @@ func TestPageLiveScatter(t *testing.T) {
 	// stretches, the page small.
 	body := renderSample(t, sampleSnapshot(), "")
 	wantIn(t, body, "<h2>Each request of the last minute</h2>",
-		`<svg class="tall scatter" viewBox="0 0 1000 100" preserveAspectRatio="none"`,
+		`<svg class="tall scatter" viewBox="0 0 10000 1000" preserveAspectRatio="none"`,
 		`<path class="dot d2" d="M`, `vector-effect="non-scaling-stroke"`,
 		`<span><span class="key kd5"></span>5xx</span>`, `<span><span class="key klw"></span>last 10 s: the cards’ live figures</span>`)
 	body = renderSampleWith(t, sampleSnapshot(), "", many)
 	if len(body) > 100_000 {
-		t.Errorf("the page with 100,000 live points is %d bytes", len(body))
+		t.Errorf("the page with 300,000 live points is %d bytes", len(body))
 	}
 	wantIn(t, renderSampleWith(t, sampleSnapshot(), "", nil), `<p class="muted">No request ended in the last 1 min.</p>`)
 }
@@ -804,4 +821,20 @@ func TestPageStreamRoutes(t *testing.T) {
 		`<td class="streams" title="Streams (server-sent events, websockets, hijacked connections) have no latency: 37 since this process started, 2 open now">37 streams</td>`+
 		`<td class="opt"></td><td class="streams" title="`)
 	wantIn(t, body, `">2 open</td><td class="opt"></td><td class="opt">0</td></tr>`)
+}
+
+// BenchmarkLiveScatter lays out the scatter of a full ring of the default
+// 4096 requests within the minute.
+func BenchmarkLiveScatter(b *testing.B) {
+	now := time.Date(2026, 3, 1, 14, 7, 22, 0, time.UTC)
+	rng := rand.New(rand.NewPCG(3, 4))
+	pts := make([]livePoint, DefaultLiveRequests)
+	for i := range pts {
+		pts[i] = livePoint{End: now.Add(-time.Minute + time.Duration(i)*10*time.Millisecond),
+			Duration: time.Duration(rng.ExpFloat64() * float64(10*time.Millisecond)), Status: 200 + 100*rng.IntN(4)}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		newScatter(pts, now, 10*time.Second, false)
+	}
 }
