@@ -22,9 +22,11 @@ import (
 // The page is laid out in Go (pageView) and the template only places what
 // it is given: every figure arrives formatted, with the words that say what
 // it covers, and the charts arrive as coordinates. This file holds the page
-// model, its policy, the cards and the status table; the charts are in
-// page_chart.go, the routes table in page_routes.go and the formatters in
-// format.go.
+// model, its policy, the two starts and the status table; the live cards
+// are in page_cards.go, the live scatter and the slowest requests in
+// page_live.go, the hour chart in page_chart.go, the runtime figures in
+// page_runtime.go, the routes table in page_routes.go and the formatters
+// in format.go.
 var (
 	//go:embed assets/dashboard.html
 	dashboardHTML string
