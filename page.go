@@ -95,7 +95,8 @@ type fact struct {
 // routeSorts).
 func (c *Collector) renderPage(buf *bytes.Buffer, s *Snapshot, q url.Values) error {
 	pts := c.livePoints(nil, s.Time.Add(-scatterSpan))
-	return c.renderPageOf(buf, s, q, livePointsUpTo(pts, s.Time))
+	full := len(pts) >= c.opts.LiveRequests // the ring wrapped within the minute
+	return c.renderPageOf(buf, s, q, livePointsUpTo(pts, s.Time), full)
 }
 
 // livePointsUpTo returns pts (oldest first) without those that ended
@@ -108,8 +109,9 @@ func livePointsUpTo(pts []livePoint, now time.Time) []livePoint {
 }
 
 // renderPageOf is renderPage with the ring's requests of the last minute,
-// pts, oldest first, streams left out, none after s.Time.
-func (c *Collector) renderPageOf(buf *bytes.Buffer, s *Snapshot, q url.Values, pts []livePoint) error {
+// pts, oldest first, streams left out, none after s.Time; full says that
+// the ring held only requests of the last minute.
+func (c *Collector) renderPageOf(buf *bytes.Buffer, s *Snapshot, q url.Values, pts []livePoint, full bool) error {
 	v := pageView{
 		CSS:            template.CSS(dashboardCSS),
 		JS:             template.JS(dashboardJS),
@@ -127,7 +129,7 @@ func (c *Collector) renderPageOf(buf *bytes.Buffer, s *Snapshot, q url.Values, p
 		lastEnd = pts[n-1].End
 	}
 	v.Cards = nowCards(s, v.RecentShort, c.opts.LiveWindow, lastEnd, c.opts.SessionTTL)
-	wrapped := len(pts) >= c.opts.LiveRequests || s.Live.Span > 0 && s.Live.Span < c.opts.LiveWindow
+	wrapped := full || s.Live.Span > 0 && s.Live.Span < c.opts.LiveWindow
 	v.Scatter = newScatter(pts, s.Time, c.opts.LiveWindow, wrapped)
 	v.Slowest = slowestRows(s)
 	v.Totals = []fact{

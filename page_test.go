@@ -191,7 +191,7 @@ func renderSampleWith(t *testing.T, s *Snapshot, q string, pts []livePoint) stri
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if err := c.renderPageOf(&buf, s, vals, pts); err != nil {
+	if err := c.renderPageOf(&buf, s, vals, pts, false); err != nil {
 		t.Fatal(err)
 	}
 	return buf.String()
@@ -271,6 +271,11 @@ func TestPageLeadsWithLive(t *testing.T) {
 	s = sampleSnapshot()
 	s.Live = Live{Span: 80 * time.Millisecond, Requests: 500_000, Errors: 0, Rate: 50_000, Samples: 4096,
 		P50: 300 * time.Microsecond, P90: time.Millisecond, P99: 4 * time.Millisecond, Max: 9 * time.Millisecond}
+	var ring []livePoint
+	for i := range 4096 {
+		ring = append(ring, livePoint{End: s.Time.Add(-80*time.Millisecond + time.Duration(i)*19*time.Microsecond), Duration: time.Millisecond, Status: 200})
+	}
+	wantIn(t, renderSampleWith(t, s, "", ring), "<h2>Each request of the last 80 ms: all the ring holds</h2>", "<span>80 ms ago</span><span>40 ms ago</span><span>now</span>")
 	wantIn(t, renderSample(t, s, ""),
 		`<div class="v">50,000/s</div><div class="l">last 10 s · 500,000 requests</div>`,
 		`<div class="v">300µs</div><div class="l">of the 4,096 requests of the last 80 ms only · p90 1ms</div>`,
@@ -682,7 +687,7 @@ func BenchmarkRenderPage(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		buf.Reset()
-		if err := c.renderPageOf(&buf, s, url.Values{}, pts); err != nil {
+		if err := c.renderPageOf(&buf, s, url.Values{}, pts, false); err != nil {
 			b.Fatal(err)
 		}
 	}
