@@ -103,12 +103,16 @@ func formatFigure(v float64) string {
 }
 
 // formatSpan writes the length of a time window: "5 min", "42 s", "1 h",
-// "2 min 30 s".
+// "2 min 30 s", and below a second "80 ms" (a live window the ring covers
+// only in part).
 func formatSpan(d time.Duration) string {
-	d = d.Round(time.Second)
 	if d < time.Second {
-		return "0 s"
+		if ms := d.Round(time.Millisecond); ms >= time.Millisecond {
+			return strconv.FormatInt(int64(ms/time.Millisecond), 10) + " ms"
+		}
+		return "< 1 ms"
 	}
+	d = d.Round(time.Second)
 	h, m, sec := d/time.Hour, d%time.Hour/time.Minute, d%time.Minute/time.Second
 	var parts []string
 	if h > 0 {
@@ -123,26 +127,26 @@ func formatSpan(d time.Duration) string {
 	return strings.Join(parts, " ")
 }
 
-// formatRate writes n requests over span as a rate: "1,250/s", "12/s",
-// "1.2/s", and per minute below one a second: "36/min", "0.4/min".
+// formatRate writes n requests over span as a rate per second, the page's
+// one unit of rate: "1,250/s", "12/s", "1.2/s", and below one a second
+// with two significant digits: "0.6/s", "0.0067/s".
 func formatRate(n uint64, span time.Duration) string {
 	if span <= 0 {
 		return "—"
 	}
-	if n == 0 {
+	return formatPerSecond(float64(n) / span.Seconds())
+}
+
+// formatPerSecond writes a rate per second as formatRate does.
+func formatPerSecond(perSec float64) string {
+	switch {
+	case perSec <= 0 || math.IsNaN(perSec):
 		return "0/s"
-	}
-	perSec := float64(n) / span.Seconds()
-	if perSec >= 1 {
+	case perSec >= 1:
 		return formatFigure(roundFigure(perSec)) + "/s"
 	}
-	perMin := perSec * 60
-	if perMin >= 1 {
-		return formatFigure(roundFigure(perMin)) + "/min"
-	}
-	// Two significant digits: 0.25/min, 0.0069/min.
-	scale := math.Pow(10, 1-math.Floor(math.Log10(perMin)))
-	return strconv.FormatFloat(math.Round(perMin*scale)/scale, 'f', -1, 64) + "/min"
+	scale := math.Pow(10, 1-math.Floor(math.Log10(perSec)))
+	return strconv.FormatFloat(math.Round(perSec*scale)/scale, 'f', -1, 64) + "/s"
 }
 
 // formatShare writes n of total as a percentage: "0%", "< 0.1%", "1.5%",

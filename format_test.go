@@ -102,9 +102,10 @@ func TestFormatRateShareSpan(t *testing.T) {
 		{11_210, 5 * m, "37/s"},
 		{375_000, 5 * m, "1,250/s"},
 		{360, 5 * m, "1.2/s"},
-		{180, 5 * m, "36/min"},
-		{2, 5 * m, "0.4/min"},
-		{1, 4 * time.Hour, "0.0042/min"},
+		{180, 5 * m, "0.6/s"}, // one unit everywhere: never per minute
+		{2, 5 * m, "0.0067/s"},
+		{1, 4 * time.Hour, "0.000069/s"},
+		{299, 5 * m, "1/s"},
 		{5, 0, "—"},
 	} {
 		if got := formatRate(tt.n, tt.span); got != tt.want {
@@ -127,7 +128,8 @@ func TestFormatRateShareSpan(t *testing.T) {
 		want string
 	}{
 		{5 * m, "5 min"}, {42 * time.Second, "42 s"}, {150 * time.Second, "2 min 30 s"},
-		{time.Hour, "1 h"}, {90 * m, "1 h 30 min"}, {300 * time.Millisecond, "0 s"},
+		{time.Hour, "1 h"}, {90 * m, "1 h 30 min"},
+		{300 * time.Millisecond, "300 ms"}, {80*time.Millisecond + 400*time.Microsecond, "80 ms"}, {400 * time.Microsecond, "< 1 ms"},
 	} {
 		if got := formatSpan(tt.d); got != tt.want {
 			t.Errorf("formatSpan(%v) = %q, want %q", tt.d, got, tt.want)

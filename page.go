@@ -8,7 +8,6 @@ import (
 	"html/template"
 	"math"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -23,9 +22,11 @@ import (
 // The page is laid out in Go (pageView) and the template only places what
 // it is given: every figure arrives formatted, with the words that say what
 // it covers, and the charts arrive as coordinates. This file holds the page
-// model, its policy, the cards and the status table; the charts are in
-// page_chart.go, the routes table in page_routes.go and the formatters in
-// format.go.
+// model, its policy, the two starts and the status table; the live cards
+// are in page_cards.go, the live scatter and the slowest requests in
+// page_live.go, the hour chart in page_chart.go, the runtime figures in
+// page_runtime.go, the routes table in page_routes.go and the formatters
+// in format.go.
 var (
 	//go:embed assets/dashboard.html
 	dashboardHTML string
@@ -56,13 +57,20 @@ type pageView struct {
 	RefreshSeconds int
 	RefreshMillis  int64
 
-	Updated, Uptime, Since string
-	Notes                  []string // things the owner should know, shown above the figures
+	Updated string
+	Process string   // this process's start and uptime
+	Counted string   // since when the collector counts (Snapshot.Start), and why
+	Since   string   // the same, short, for a column head or a tab: "since 13:19"
+	Notes   []string // things the owner should know, shown above the figures
 
-	Recent      string // what the "now" figures cover: "last 5 min"
-	RecentShort string // the same without "(all since start)", for a column head
+	Live        string // what the live figures cover: "last 10 s"
+	Recent      string // what the recent figures cover: "last 5 min"
+	RecentShort string // the same without "(since this process started)", for a column head
 	Cards       []card // the "now" cards, in order
-	Totals      []fact // since-start totals: secondary, one line
+	Totals      []fact // totals since counting started: secondary, one line
+
+	Scatter scatter   // each request of the last minute
+	Slowest []slowRow // the slowest requests of the recent window
 
 	Hour    hourChart
 	Status  []statusRow
@@ -75,14 +83,6 @@ type pageView struct {
 	Self      string // the dashboard's and scrapes' own requests, counted apart
 }
 
-// card is one figure of the top grid. To show another figure, append a
-// card in renderPage; the template needs no change.
-type card struct {
-	Label, Value string
-	Note         string // what the figure covers, and its context
-	Bad          bool   // drawn as an alarm
-}
-
 // fact is one since-start total: "1,234 requests".
 type fact struct {
 	Value, Label string
@@ -90,9 +90,28 @@ type fact struct {
 }
 
 // renderPage executes the dashboard for snapshot s into buf. The query
-// picks the routes table's view: ?range=start shows since-start figures
-// instead of the recent ones, and ?sort= orders it (see routeSorts).
+// picks the routes table's view: ?range=start shows the figures since
+// counting started instead of the recent ones, and ?sort= orders it (see
+// routeSorts).
 func (c *Collector) renderPage(buf *bytes.Buffer, s *Snapshot, q url.Values) error {
+	pts := c.livePoints(nil, s.Time.Add(-scatterSpan))
+	full := len(pts) >= c.opts.LiveRequests // the ring wrapped within the minute
+	return c.renderPageOf(buf, s, q, livePointsUpTo(pts, s.Time), full)
+}
+
+// livePointsUpTo returns pts (oldest first) without those that ended
+// after now: the ring is read after the snapshot was taken.
+func livePointsUpTo(pts []livePoint, now time.Time) []livePoint {
+	for len(pts) > 0 && pts[len(pts)-1].End.After(now) {
+		pts = pts[:len(pts)-1]
+	}
+	return pts
+}
+
+// renderPageOf is renderPage with the ring's requests of the last minute,
+// pts, oldest first, streams left out, none after s.Time; full says that
+// the ring held only requests of the last minute.
+func (c *Collector) renderPageOf(buf *bytes.Buffer, s *Snapshot, q url.Values, pts []livePoint, full bool) error {
 	v := pageView{
 		CSS:            template.CSS(dashboardCSS),
 		JS:             template.JS(dashboardJS),
@@ -100,12 +119,19 @@ func (c *Collector) renderPage(buf *bytes.Buffer, s *Snapshot, q url.Values) err
 		RefreshSeconds: max(1, int(math.Round(c.opts.RefreshInterval.Seconds()))),
 		RefreshMillis:  max(250, c.opts.RefreshInterval.Milliseconds()),
 		Updated:        s.Time.Format("15:04:05 MST"),
-		Uptime:         formatUptime(s.Uptime),
-		Since:          s.Start.Format("2006-01-02 15:04 MST"),
+		Live:           "last " + formatSpan(c.opts.LiveWindow),
 		Recent:         recentLabel(s),
-		RecentShort:    strings.TrimSuffix(recentLabel(s), " (all since start)"),
+		RecentShort:    strings.TrimSuffix(recentLabel(s), " (since this process started)"),
 	}
-	v.Cards = nowCards(s, v.Recent, c.opts.SessionTTL)
+	v.Process, v.Counted, v.Since = startLabels(s)
+	var lastEnd time.Time
+	if n := len(pts); n > 0 {
+		lastEnd = pts[n-1].End
+	}
+	v.Cards = nowCards(s, v.RecentShort, c.opts.LiveWindow, lastEnd, c.opts.SessionTTL)
+	wrapped := full || s.Live.Span > 0 && s.Live.Span < c.opts.LiveWindow
+	v.Scatter = newScatter(pts, s.Time, c.opts.LiveWindow, wrapped)
+	v.Slowest = slowestRows(s)
 	v.Totals = []fact{
 		{Value: formatCount(s.Requests), Label: "requests"},
 		{Value: formatCount(s.Status.ServerError), Label: "5xx (" + formatShare(s.Status.ServerError, statusTotal(s.Status)) + ")", Bad: s.Status.ServerError > 0},
@@ -127,12 +153,12 @@ func (c *Collector) renderPage(buf *bytes.Buffer, s *Snapshot, q url.Values) err
 	v.Hour = newHourChart(s)
 	v.Status = statusRows(s, v.Recent != "")
 	v.Runtime = runtimeRows(s)
-	v.Routes = newRoutesView(s, v.Recent, q)
+	v.Routes = newRoutesView(s, v.Recent, v.Since, q)
 	return dashboardTmpl.Execute(buf, &v)
 }
 
 // recentLabel says what Snapshot.Recent covers: "last 5 min", or, right
-// after start, "last 42 s (all since start)". It is "" when the snapshot
+// after start, "last 42 s (since this process started)". It is "" when the snapshot
 // has no recent figures.
 func recentLabel(s *Snapshot) string {
 	span := s.Recent.Span
@@ -141,43 +167,31 @@ func recentLabel(s *Snapshot) string {
 	}
 	l := "last " + formatSpan(span)
 	if s.Uptime > 0 && span+time.Second >= s.Uptime {
-		l += " (all since start)"
+		l += " (since this process started)"
 	}
 	return l
 }
 
-// nowCards are the cards that lead the page: what the server does now.
-func nowCards(s *Snapshot, recent string, ttl time.Duration) []card {
-	r := &s.Recent
-	var cards []card
-	if recent == "" {
-		const none = "no recent figures yet"
-		cards = append(cards,
-			card{Label: "Requests", Value: "—", Note: none},
-			card{Label: "Server errors (5xx)", Value: "—", Note: none},
-			card{Label: "Latency p50", Value: "—", Note: none},
-			card{Label: "Latency p99", Value: "—", Note: none})
-	} else {
-		cards = append(cards, card{Label: "Requests", Value: formatRate(r.Requests, r.Span),
-			Note: formatCount(r.Requests) + " in the " + recent})
-		errs := card{Label: "Server errors (5xx)", Value: "—", Note: "no requests in the " + recent}
-		if r.Requests > 0 {
-			errs.Value = formatShare(r.Errors, r.Requests)
-			errs.Note = formatCount(r.Errors) + " of " + formatCount(r.Requests) + " · " + recent
-			errs.Bad = r.Errors > 0
-		}
-		p50 := card{Label: "Latency p50", Value: "—", Note: "no requests in the " + recent}
-		p99 := card{Label: "Latency p99", Value: "—", Note: p50.Note}
-		if r.Requests > 0 {
-			p50.Value, p50.Note = latencyText(r.P50), "p90 "+latencyText(r.P90)+" · "+recent
-			p99.Value, p99.Note = latencyText(r.P99), "p99.9 "+latencyText(r.P999)+" · "+recent
-		}
-		cards = append(cards, errs, p50, p99)
+// startLabels names the two starts apart: this process's, with its
+// uptime, and the start of counting (Snapshot.Start), which a state file
+// restored from an earlier process may put before it. since is the short
+// form for a column head or a tab.
+func startLabels(s *Snapshot) (process, counted, since string) {
+	procStart := s.Time.Add(-s.Uptime)
+	short := "15:04"
+	if s.Start.Format("2006-01-02") != s.Time.Format("2006-01-02") {
+		short = "Jan 2 15:04"
 	}
-	cards = append(cards, card{Label: "In flight", Value: formatCount(uint64(max(s.InFlight, 0))),
-		Note: "now · " + formatCount(uint64(max(s.Connections, 0))) + " open connections"})
-	sess := card{Label: "Active sessions", Value: strconv.Itoa(s.SessionsActive), Note: "seen in the last " + formatSpan(ttl)}
-	return append(cards, sess)
+	since = "since " + s.Start.Format(short)
+	counted = "counting since " + s.Start.Format("2006-01-02 15:04 MST")
+	if procStart.Sub(s.Start) > time.Second {
+		process = "this process up " + formatUptime(s.Uptime) + ", since " + procStart.Format("2006-01-02 15:04 MST")
+		counted += " (restored from the state file)"
+	} else {
+		process = "up " + formatUptime(s.Uptime)
+		counted += ", when this process started"
+	}
+	return process, counted, since
 }
 
 // statusTotal is the number of responses counted in st.
@@ -201,12 +215,12 @@ func statusRows(s *Snapshot, hasRecent bool) []statusRow {
 		r, t         uint64
 	}
 	rows := []class{
+		{"1xx", "s1", rec.Informational, tot.Informational},
 		{"2xx", "s2", rec.Success, tot.Success}, {"3xx", "s3", rec.Redirect, tot.Redirect},
 		{"4xx", "s4", rec.ClientError, tot.ClientError}, {"5xx", "s5", rec.ServerError, tot.ServerError},
-		{"1xx", "s1", rec.Informational, tot.Informational},
 	}
 	if rec.Other+tot.Other > 0 {
-		rows = append(rows, class{"6xx+", "s1", rec.Other, tot.Other})
+		rows = append(rows, class{"other", "s1", rec.Other, tot.Other})
 	}
 	var peak uint64
 	for _, r := range rows {

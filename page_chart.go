@@ -7,9 +7,8 @@ import (
 	"time"
 )
 
-// The page's charts, laid out as SVG coordinates: the hour chart (requests,
-// 5xx and latency per bucket of the window) and the runtime rows with their
-// sparklines. The template only places them.
+// The page's hour chart, laid out as SVG coordinates: requests, 5xx and
+// latency per bucket of the window. The template only places it.
 
 // hourChart is the window of the recent past, one column per bucket, in
 // rows that share the time axis: requests, 5xx and latency. Each row is an
@@ -21,7 +20,7 @@ type hourChart struct {
 	Rows    []chartRow
 	Ticks   [3]string // under the rows: oldest, middle and "now"
 	NoData  string    // legend text for the no-data region, "" when none
-	Partial string    // legend text for the partial bucket, "" when none
+	Partial string    // legend text for the partial buckets, "" when none
 	Latency bool      // the legend shows the latency lines
 	Hits    []hit     // one column over all rows per bucket
 }
@@ -33,8 +32,8 @@ type chartRow struct {
 	Class   string   // of the SVG: the row's height
 	Axis    []string // labels spread evenly from top to bottom
 	Grid    []float64
-	NoData  []band  // the no-data regions
-	Partial float64 // x of the partial bucket, -1 when none
+	NoData  []band // the no-data regions
+	Partial []band // the partial buckets, one wide each
 	Bars    []line
 	Lines   []line
 	W       int
@@ -139,10 +138,15 @@ func newHourChart(s *Snapshot) hourChart {
 	if len(why) > 0 {
 		ch.NoData = "no data: " + strings.Join(why, "; ")
 	}
-	partial := -1.0
-	if elapsed := s.Time.Sub(at(n - 1)); elapsed >= 0 && elapsed < w.BucketWidth {
-		partial = float64(n - 1)
-		ch.Partial = "this " + bucketName(w.BucketWidth) + " so far (" + formatSpan(elapsed) + ")"
+	part, secs, partWhy := partialBuckets(s, w, nd)
+	if len(partWhy) > 0 {
+		ch.Partial = "partial " + bucketName(w.BucketWidth) + "s, not dips: " + strings.Join(partWhy, "; ")
+	}
+	var partBands []band
+	for i, p := range part {
+		if p != "" {
+			partBands = append(partBands, band{X: i, W: 1})
+		}
 	}
 	errs := aligned(w.Errors, n)
 	p50, p90, p99 := aligned(w.P50, n), aligned(w.P90, n), aligned(w.P99, n)
@@ -157,29 +161,29 @@ func newHourChart(s *Snapshot) hourChart {
 		case nd[i]:
 			t += ": no data (not counting: the process was down)"
 		default:
-			t += ": " + formatCount(w.Counts[i]) + " requests"
+			t += ": " + formatCount(w.Counts[i]) + " requests (" + formatPerSecond(float64(w.Counts[i])/secs[i]) + ")"
 			if errs != nil {
 				t += ", " + formatCount(errs[i]) + " 5xx"
 			}
 			if p50 != nil && p90 != nil && p99 != nil && w.Counts[i] > 0 {
 				t += ", p50 " + latencyText(p50[i]) + ", p90 " + latencyText(p90[i]) + ", p99 " + latencyText(p99[i])
 			}
-			if float64(i) == partial {
-				t += " (so far)"
+			if part[i] != "" {
+				t += " (partial: " + part[i] + ")"
 			}
 		}
 		ch.Hits[i] = hit{X: i, Title: t}
 	}
 	newRow := func(heading, class string) chartRow {
-		return chartRow{Heading: heading, Class: class, NoData: bands, Partial: partial, W: n}
+		return chartRow{Heading: heading, Class: class, NoData: bands, Partial: partBands, W: n}
 	}
 
-	req := newRow("Requests per "+bucketName(w.BucketWidth), "tall")
-	req.Bars, req.Axis = countBars(w.Counts, nd, partial, "b")
+	req := newRow("Requests per second, by "+bucketName(w.BucketWidth), "tall")
+	req.Bars, req.Axis = rateBars(w.Counts, secs, nd, part, "b")
 	ch.Rows = append(ch.Rows, req)
 	if errs != nil {
-		e := newRow("5xx per "+bucketName(w.BucketWidth), "short")
-		e.Bars, e.Axis = countBars(errs, nd, partial, "e")
+		e := newRow("5xx per second, by "+bucketName(w.BucketWidth), "short")
+		e.Bars, e.Axis = rateBars(errs, secs, nd, part, "e")
 		var sum uint64
 		for _, x := range errs {
 			sum += x
@@ -190,7 +194,7 @@ func newHourChart(s *Snapshot) hourChart {
 		ch.Rows = append(ch.Rows, e)
 	}
 	if p50 != nil && p99 != nil {
-		l := newRow("Latency p50 and p99 per "+bucketName(w.BucketWidth)+" (log scale)", "tall")
+		l := newRow("Latency p50 and p99, by "+bucketName(w.BucketWidth)+" (log scale)", "tall")
 		l.Lines, l.Grid, l.Axis = latencyLines(w.Counts, p50, p99)
 		if l.Lines == nil {
 			l.Heading = "Latency per " + bucketName(w.BucketWidth) + ": no requests"
@@ -219,35 +223,114 @@ func aligned[T any](xs []T, n int) []T {
 	return xs
 }
 
-// countBars draws counts as bars scaled to their peak, skipping the
-// no-data buckets, and returns them with the axis labels. The bars are one
-// path (the partial bucket's another), so the page stays small.
-func countBars(counts []uint64, nd []bool, partial float64, class string) ([]line, []string) {
-	var peak uint64
-	for i, c := range counts {
-		if !nd[i] {
-			peak = max(peak, c)
+// partialBuckets finds the buckets that hold only part of their traffic,
+// which plain bars would show as dips: the current one (so far), the one
+// in which counting started, and those around a restart: the one in
+// which this process started, and the last one counted before it, by the
+// process before, which may have counted less than its whole traffic
+// before it stopped. It returns them, with the seconds each bucket's
+// count covers (so the bars are rates) and why each is partial.
+func partialBuckets(s *Snapshot, w *Window, nd []bool) (part []string, secs []float64, why []string) {
+	n := len(w.Counts)
+	part, secs = make([]string, n), make([]float64, n)
+	for i := range secs {
+		secs[i] = w.BucketWidth.Seconds()
+	}
+	at := func(i int) time.Time { return w.Start.Add(time.Duration(i) * w.BucketWidth) }
+	bucket := func(t time.Time) int {
+		if t.Before(w.Start) {
+			return -1
+		}
+		return int(t.Sub(w.Start) / w.BucketWidth)
+	}
+	mark := func(i int, reason string) bool {
+		if i < 0 || i >= n || nd[i] {
+			return false
+		}
+		if part[i] != "" {
+			part[i] += "; "
+		}
+		part[i] += reason
+		return true
+	}
+	if i := bucket(s.Start); i >= 0 && i < n && s.Start.After(at(i)) {
+		r := "counting started " + s.Start.Format("15:04:05")
+		if mark(i, r) {
+			end := at(i + 1)
+			if s.Time.Before(end) {
+				end = s.Time
+			}
+			secs[i] = max(end.Sub(s.Start).Seconds(), 1)
+			why = append(why, r)
 		}
 	}
-	var full, part strings.Builder
+	// A restart: this process started after counting did.
+	if proc := s.Time.Add(-s.Uptime); proc.Sub(s.Start) > time.Second {
+		if i := bucket(proc); i >= 0 && i < n {
+			j := i - 1
+			for j >= 0 && nd[j] {
+				j--
+			}
+			r := "around the restart at " + proc.Format("15:04:05")
+			if a, b := mark(i, r), mark(j, r); a || b {
+				why = append(why, r)
+			}
+		}
+	}
+	// Earlier restarts: the buckets either side of a gap in the data after
+	// counting started.
+	gap := false
+	for i := 1; i < n; i++ {
+		if nd[i] && !nd[i-1] && part[i-1] == "" {
+			gap = mark(i-1, "before a gap in the data") || gap
+		}
+		if !nd[i] && nd[i-1] && at(i).After(s.Start) && part[i] == "" {
+			gap = mark(i, "after a gap in the data") || gap
+		}
+	}
+	if gap {
+		why = append(why, "either side of a gap in the data")
+	}
+	if elapsed := s.Time.Sub(at(n - 1)); elapsed >= 0 && elapsed < w.BucketWidth {
+		r := "this " + bucketName(w.BucketWidth) + " so far (" + formatSpan(elapsed) + ")"
+		if mark(n-1, "so far") {
+			secs[n-1] = min(secs[n-1], max(elapsed.Seconds(), 1))
+			why = append(why, r)
+		}
+	}
+	return part, secs, why
+}
+
+// rateBars draws counts as bars of their rate per second (each count over
+// the seconds it covers) scaled to their peak, skipping the no-data
+// buckets, and returns them with the axis labels. The bars are one path
+// (the partial buckets' another), so the page stays small.
+func rateBars(counts []uint64, secs []float64, nd []bool, part []string, class string) ([]line, []string) {
+	var peak float64
+	for i, c := range counts {
+		if !nd[i] {
+			peak = max(peak, float64(c)/secs[i])
+		}
+	}
+	var full, partial strings.Builder
 	for i := range counts {
 		if counts[i] == 0 || nd[i] {
 			continue
 		}
 		sb := &full
-		if float64(i) == partial {
-			sb = &part
+		if part[i] != "" {
+			sb = &partial
 		}
-		fmt.Fprintf(sb, "M%g 100V%gh.76V100z", float64(i)+0.12, r2(100-96*float64(counts[i])/float64(peak)))
+		fmt.Fprintf(sb, "M%g 100V%gh.76V100z", float64(i)+0.12, r2(100-96*float64(counts[i])/secs[i]/peak))
 	}
 	var bars []line
 	if full.Len() > 0 {
 		bars = append(bars, line{D: full.String(), Class: class})
 	}
-	if part.Len() > 0 {
-		bars = append(bars, line{D: part.String(), Class: class + " part"})
+	if partial.Len() > 0 {
+		bars = append(bars, line{D: partial.String(), Class: class + " part"})
 	}
-	return bars, []string{formatCount(peak), "0"}
+	return bars, []string{formatPerSecond(peak), "0"}
 }
 
 // latencyLines draws p50 and p99 per bucket as steps on a log scale whose
@@ -297,78 +380,6 @@ func latencyLines(counts []uint64, p50, p99 []time.Duration) ([]line, []float64,
 		})
 	}
 	return []line{{D: steps(p99), Class: "p99"}, {D: steps(p50), Class: "p50"}}, grid, axis
-}
-
-// runtimeRow is a runtime figure now, with its history over the window
-// when the snapshot has one.
-type runtimeRow struct {
-	Label, Value, Note string
-	Spark              *spark
-}
-
-// spark is a runtime figure's history, W buckets wide.
-type spark struct {
-	W     int
-	D     string
-	Range string // "1.2 MiB – 3.4 MiB over the last hour"
-}
-
-// runtimeRows are the runtime figures: goroutines and heap with their
-// sparklines over the window, GC cycles.
-func runtimeRows(s *Snapshot) []runtimeRow {
-	w := shownWindow(&s.Window)
-	n := len(w.Counts)
-	over := "over the last " + windowSpan(w)
-	gor := runtimeRow{Label: "Goroutines", Value: formatCount(uint64(max(s.Runtime.Goroutines, 0))), Note: "now"}
-	if g := aligned(w.Goroutines, n); g != nil {
-		vals := make([]float64, n)
-		for i, x := range g {
-			vals[i] = float64(x)
-		}
-		gor.Spark = newSpark(vals, func(v float64) string { return formatCount(uint64(v)) }, over)
-	}
-	heap := runtimeRow{Label: "Heap", Value: formatBytes(s.Runtime.HeapBytes), Note: "now · " + formatBytes(s.Runtime.TotalBytes) + " mapped"}
-	if h := aligned(w.HeapBytes, n); h != nil {
-		vals := make([]float64, n)
-		for i, x := range h {
-			vals[i] = float64(x)
-		}
-		heap.Spark = newSpark(vals, func(v float64) string { return formatBytes(uint64(v)) }, over)
-	}
-	gc := runtimeRow{Label: "GC cycles", Value: formatCount(s.Runtime.GCCycles),
-		Note: formatDuration(s.Runtime.GCPause) + " paused · since this process started"}
-	return []runtimeRow{gor, heap, gc}
-}
-
-// newSpark draws vals (0 where none was sampled) as steps scaled between
-// their least and greatest value, or returns nil when none was sampled.
-func newSpark(vals []float64, format func(float64) string, over string) *spark {
-	lo, hi := math.Inf(1), math.Inf(-1)
-	for _, v := range vals {
-		if v > 0 {
-			lo, hi = min(lo, v), max(hi, v)
-		}
-	}
-	if math.IsInf(lo, 1) {
-		return nil
-	}
-	y := func(v float64) float64 {
-		if hi == lo {
-			return 50
-		}
-		return r2(92 - 84*(v-lo)/(hi-lo))
-	}
-	d := stepPath(len(vals), func(i int) (float64, bool) {
-		if vals[i] <= 0 {
-			return 0, false
-		}
-		return y(vals[i]), true
-	})
-	r := format(lo) + " – " + format(hi) + " " + over
-	if hi == lo {
-		r = "steady at " + format(lo) + " " + over
-	}
-	return &spark{W: len(vals), D: d, Range: r}
 }
 
 // stepPath draws a line of steps over n buckets, one unit wide each: at

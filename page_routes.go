@@ -16,8 +16,15 @@ type routesView struct {
 	Recent bool   // the recent figures, else since start
 	Covers string // what the figures cover
 	Ranges []link
-	Sorts  []link
+	Heads  []head
 	Rows   []routeRow
+}
+
+// head is a column head of the routes table: a link where the table can
+// be sorted by it, hidden on a phone where Opt.
+type head struct {
+	link
+	Sort, Opt bool
 }
 
 // link is a choice of the table's view; the current one is not a link.
@@ -32,6 +39,9 @@ type routeRow struct {
 	Requests, Errors, Client   string
 	P50, P90, P99, P999, Bytes string
 	HasErrors, Idle            bool
+	// Streams is set for a route that answers with streams: its stream
+	// count and the open ones, shown instead of its percentiles.
+	Streams, StreamsOpen, StreamsTitle string
 }
 
 // routeFigures are the figures of one route in the range shown.
@@ -63,7 +73,7 @@ var routeSorts = []struct {
 
 // newRoutesView lays out the routes table of s for query q: its range,
 // its order, and the links to the other views.
-func newRoutesView(s *Snapshot, recent string, q url.Values) routesView {
+func newRoutesView(s *Snapshot, recent, since string, q url.Values) routesView {
 	v := routesView{Recent: q.Get("range") != "start"}
 	if v.Recent {
 		v.Covers = "Figures of the " + recent + ", per route."
@@ -71,7 +81,7 @@ func newRoutesView(s *Snapshot, recent string, q url.Values) routesView {
 			v.Covers = "No recent figures yet."
 		}
 	} else {
-		v.Covers = "Figures since " + s.Start.Format("2006-01-02 15:04 MST") + ", per route."
+		v.Covers = "Figures counted since " + s.Start.Format("2006-01-02 15:04 MST") + ", per route."
 	}
 	order := routeSorts[0]
 	for _, o := range routeSorts {
@@ -93,16 +103,26 @@ func newRoutesView(s *Snapshot, recent string, q url.Values) routesView {
 	if !v.Recent {
 		rng = "start"
 	}
-	recentName := "Last " + strings.TrimPrefix(recent, "last ")
+	recentName := "Last " + strings.TrimPrefix(strings.TrimSuffix(recent, " (since this process started)"), "last ")
 	if recent == "" {
 		recentName = "Recent"
 	}
 	v.Ranges = []link{
 		{Label: recentName, Href: href("recent", order.key), Current: v.Recent},
-		{Label: "Since start", Href: href("start", order.key), Current: !v.Recent},
+		{Label: "S" + since[1:], Href: href("start", order.key), Current: !v.Recent},
 	}
-	for _, o := range routeSorts {
-		v.Sorts = append(v.Sorts, link{Label: o.label, Href: href(rng, o.key), Current: o.key == order.key})
+	sortHead := func(key string) head {
+		for _, o := range routeSorts {
+			if o.key == key {
+				return head{link: link{Label: o.label, Href: href(rng, o.key), Current: o.key == order.key}, Sort: true}
+			}
+		}
+		return head{link: link{Label: key}}
+	}
+	v.Heads = []head{sortHead("requests"), sortHead("errors"), {link: link{Label: "p50"}}, {link: link{Label: "p90"}, Opt: true},
+		sortHead("p99"), {link: link{Label: "p99.9"}, Opt: true}, {link: link{Label: "4xx"}, Opt: true}}
+	if !v.Recent {
+		v.Heads = append(v.Heads, head{link: link{Label: "Bytes"}, Opt: true})
 	}
 
 	type entry struct {
@@ -129,6 +149,12 @@ func newRoutesView(s *Snapshot, recent string, q url.Values) routesView {
 		row.P50, row.P90, row.P99, row.P999 = "—", "—", "—", "—"
 		if f.requests > 0 {
 			row.P50, row.P90, row.P99, row.P999 = latencyText(f.p50), latencyText(f.p90), latencyText(f.p99), latencyText(f.p999)
+		}
+		if st := e.rs.Streams; st.Total > 0 || st.Open > 0 {
+			row.Streams, row.StreamsOpen = formatCount(st.Total)+" streams", formatCount(uint64(max(st.Open, 0)))+" open"
+			row.StreamsTitle = "Streams (server-sent events, websockets, hijacked connections) have no latency: " +
+				formatCount(st.Total) + " since this process started, " + formatCount(uint64(max(st.Open, 0))) + " open now"
+			row.P999 = ""
 		}
 		v.Rows = append(v.Rows, row)
 	}

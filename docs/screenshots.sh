@@ -1,13 +1,16 @@
 #!/bin/sh
 # Takes the dashboard screenshots in docs/ with headless Chromium, at
 # desktop width (docs/dashboard.png) and on a 360 px phone
-# (docs/dashboard-phone.png).
+# (docs/dashboard-phone.png), under traffic, and at desktop width again
+# once the traffic has stopped for longer than the live window
+# (docs/dashboard-stopped.png): the live cards then say so.
 #
 #   docs/screenshots.sh          the demo on loopback, under traffic that
 #                                this script drives with curl
 #   docs/screenshots.sh sample   a page rendered from the hand-built
 #                                snapshot of page_test.go, to judge the
-#                                design without waiting for traffic
+#                                design without waiting for traffic (the
+#                                stopped one as if traffic stopped 17 s ago)
 #
 # Needs Go, curl and Chromium (apt-get install chromium). Settings, from the
 # environment: PORT (default 18080), TRAFFIC_SECONDS (how long to drive the
@@ -51,10 +54,18 @@ shot() {
 	echo "screenshots: wrote $1"
 }
 
+# shots URL: the desktop and the phone screenshot of URL.
+shots() {
+	shot "$OUT.png" 1200 2000 "$1"
+	shot "$OUT-phone.png" 360 3000 "$1"
+}
+
 case $mode in
 sample)
 	go test -count=1 -run '^TestPageSample$' -page-sample="$tmp/sample.html" . >/dev/null
-	url=file://$tmp/sample.html
+	go test -count=1 -run '^TestPageSample$' -page-sample="$tmp/stopped.html" -page-sample-stopped=17s . >/dev/null
+	shots "file://$tmp/sample.html"
+	shot "$OUT-stopped.png" 1200 2000 "file://$tmp/stopped.html"
 	;;
 demo)
 	addr=127.0.0.1:$PORT
@@ -92,15 +103,16 @@ demo)
 		) &
 		workers="$workers $!"
 	done
+	# The pictures under traffic, taken while it runs; then one once the
+	# traffic has stopped for longer than the live window (10 s).
+	sleep $((TRAFFIC_SECONDS > 20 ? TRAFFIC_SECONDS - 12 : TRAFFIC_SECONDS / 2))
+	shots "http://$addr/metrics"
 	wait $workers
-	sleep 2 # a refresh after the last request
-	url="http://$addr/metrics"
+	sleep 13
+	shot "$OUT-stopped.png" 1200 2000 "http://$addr/metrics"
 	;;
 *)
 	echo "usage: docs/screenshots.sh [demo|sample]" >&2
 	exit 2
 	;;
 esac
-
-shot "$OUT.png" 1200 1350 "$url"
-shot "$OUT-phone.png" 360 1900 "$url"
