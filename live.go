@@ -53,17 +53,64 @@ func (c *Collector) buildLive(s *Snapshot, now time.Time) {
 	if len(durs) == 0 {
 		return
 	}
-	slices.Sort(durs)
-	lv.P50, lv.P90, lv.P99 = nearestRank(durs, 50), nearestRank(durs, 90), nearestRank(durs, 99)
-	lv.Max = time.Duration(durs[len(durs)-1])
+	// Selection, not a sort: each rank narrows the part the next searches
+	// (a full ring in tens of microseconds, where a sort takes hundreds).
+	lv.Max = time.Duration(slices.Max(durs))
+	k99 := rankIndex(len(durs), 99)
+	lv.P99 = time.Duration(selectNth(durs, k99))
+	k90 := rankIndex(len(durs), 90)
+	lv.P90 = time.Duration(selectNth(durs[:k99+1], k90))
+	lv.P50 = time.Duration(selectNth(durs[:k90+1], rankIndex(len(durs), 50)))
 }
 
-// nearestRank returns the p-th percentile of sorted (not empty) by the
-// nearest-rank method: the smallest value with at least p % of the values
-// at or below it.
-func nearestRank(sorted []int64, p int) time.Duration {
-	rank := (len(sorted)*p + 99) / 100 // ceil(n·p/100)
-	return time.Duration(sorted[max(rank, 1)-1])
+// rankIndex returns the index, in sorted order, of the p-th percentile of
+// n values (n > 0) by the nearest-rank method: the smallest value with at
+// least p % of the values at or below it, rank ceil(n·p/100).
+func rankIndex(n, p int) int {
+	return max((n*p+99)/100, 1) - 1
+}
+
+// selectNth reorders a so that a[k] is the value a sorted a would hold
+// there, a[:k] holding none larger and a[k+1:] none smaller, and returns
+// it (quickselect, median-of-three pivots).
+func selectNth(a []int64, k int) int64 {
+	lo, hi := 0, len(a)-1
+	for hi > lo {
+		mid := lo + (hi-lo)/2
+		if a[mid] < a[lo] {
+			a[mid], a[lo] = a[lo], a[mid]
+		}
+		if a[hi] < a[lo] {
+			a[hi], a[lo] = a[lo], a[hi]
+		}
+		if a[hi] < a[mid] {
+			a[hi], a[mid] = a[mid], a[hi]
+		}
+		pivot := a[mid]
+		i, j := lo, hi
+		for i <= j {
+			for a[i] < pivot {
+				i++
+			}
+			for a[j] > pivot {
+				j--
+			}
+			if i <= j {
+				a[i], a[j] = a[j], a[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return a[k]
+		}
+	}
+	return a[k]
 }
 
 // sortByEnd sorts records by end, oldest first.
