@@ -33,12 +33,17 @@ const (
 type ring struct {
 	words []atomic.Int64 // ringWords per record; immutable slice header
 	n     uint64         // records, immutable
-	_     [40]byte
+	mask  uint64         // n-1 when n is a power of two (the default), else 0: immutable
+	_     [32]byte
 	next  atomic.Uint64 // records begun: the next one goes to next mod n
 }
 
 func newRing(n int) *ring {
-	return &ring{words: make([]atomic.Int64, n*ringWords), n: uint64(n)}
+	r := &ring{words: make([]atomic.Int64, n*ringWords), n: uint64(n)}
+	if n&(n-1) == 0 {
+		r.mask = uint64(n - 1)
+	}
+	return r
 }
 
 // ringRecord is one record of the ring, unpacked.
@@ -62,7 +67,13 @@ func (r *ringRecord) unpack(p int64) {
 // put writes one record. Safe for concurrent use; no lock, no allocation:
 // two atomic adds or swaps and two stores.
 func (r *ring) put(end, d int64, status, method int) {
-	i := (r.next.Add(1) - 1) % r.n * ringWords
+	i := r.next.Add(1) - 1
+	if r.mask != 0 || r.n == 1 {
+		i &= r.mask // no division for the default size
+	} else {
+		i %= r.n
+	}
+	i *= ringWords
 	w := r.words[i : i+ringWords : i+ringWords]
 	s := w[0].Load()
 	if s&1 != 0 || !w[0].CompareAndSwap(s, s+1) {
