@@ -29,6 +29,10 @@
 // recorder.go adds the status, method, bytes and duration to the recorder's
 // since-start counters and to the time slice of window.go that its own
 // clock reading falls in, whose high-resolution histogram is hist.go's.
+// Then live.go takes what the live figures need, in one call (recordLive):
+// the per-second counters (persecond.go), the duration ring (ring.go) and
+// the check against the slowest of the time slice (slowest.go). A stream
+// (writer.go marks it) skips every duration on the way.
 //
 // The cold path is everything else: the refresh goroutine (collector.go),
 // the scrapes (handler.go, negotiate.go, then prometheus.go's families
@@ -43,7 +47,10 @@
 // Who writes what:
 //   - the request path: the recorders' atomic counters and slices,
 //     Collector.started, aborted and selfRequests, the sessions' sketch
-//     registers, and, once per new route or name, the copy-on-write maps of
+//     registers, the per-second counters, the duration ring (a seqlock
+//     per record), the stream counters and, on the slowest's rare path,
+//     a slice's slowest under its own mutex, and, once per new route or
+//     name, the copy-on-write maps of
 //     routeTable and nameCache (under their own small mutexes, which no
 //     request with a known route takes);
 //   - the refresh goroutine, under Collector.mu: window.cur (published with
@@ -60,7 +67,10 @@
 // route's since-start histogram (native.go) and once for the sums of the
 // retired slices (prometheus.go); Save and Restore, while they capture or
 // apply a state (state.go, restore.go). routeTable.mu and nameCache.mu
-// serialise writers of their maps; readers load the published map.
+// serialise writers of their maps; readers load the published map. Each
+// slowList.mu guards one time slice's slowest requests: taken by a request
+// slower than the slice's K-th slowest (rare), by rotate as it empties the
+// slice, and by a build as it reads it.
 //
 // window.cur packs the prepared bucket in one atomic.Uint64: its absolute
 // number (unix nanoseconds divided by BucketWidth) shifted left 8 bits, and
