@@ -10,19 +10,23 @@ import (
 // without allocating, read by the refresh goroutine and the page.
 //
 // Each record is ringWords int64 words of one []atomic.Int64, sized at
-// Open: a sequence word, the end (unix nanos) and the duration packed with
-// the status and the method (see pack). The sequence word makes a seqlock
-// per slot: a writer takes a slot by the next record number, moves its
-// sequence from even to odd with a compare-and-swap (so one writer at a
-// time: a writer that finds the slot odd, held by a writer a whole lap
-// behind, drops its record, which only the ring loses: the per-second
-// counters still count it), writes the words and stores the sequence plus
-// two. A reader loads the sequence, the words and the sequence again, and
-// keeps the record only when both loads are equal and even: a record read
-// is one that was written, whole, or it is skipped.
+// Open: the end (unix nanos) shifted left one bit, whose low bit says a
+// writer holds the slot, and the duration packed with the status and the
+// method (see pack). The end word is the sequence word of a seqlock per
+// slot: a writer takes a slot by the next record number, sets its busy
+// bit with a compare-and-swap (so one writer at a time: a writer that
+// finds it set, held by a writer a whole lap behind, drops its record,
+// which only the ring loses: the per-second counters still count it),
+// stores the packed word, then its own end with the bit clear. A reader
+// loads the end word, the packed word and the end word again, and keeps
+// the record only when both loads are equal and not busy. The packed word
+// it read was then stored by a writer of that very end: if two writes of
+// the same end nanosecond passed meanwhile, either one's packed word
+// completes the record. So a record read is one that was written, whole,
+// or it is skipped.
 
 const (
-	ringWords = 3 // sequence, end, packed duration/status/method
+	ringWords = 2 // end<<1 | busy, packed duration/status/method
 	// The packed word: status in bits 0..9, the method index in bits
 	// 10..13, the duration in nanoseconds from bit 16 (clamped to about
 	// 39 hours).
@@ -64,8 +68,9 @@ func (r *ringRecord) unpack(p int64) {
 	r.method = int(p >> 10 & 0xf)
 }
 
-// put writes one record. Safe for concurrent use; no lock, no allocation:
-// two atomic adds or swaps and two stores.
+// put writes one record, end in unix nanos (within ±2^62). Safe for
+// concurrent use; no lock, no allocation: an atomic add, a load, a
+// compare-and-swap and two stores.
 func (r *ring) put(end, d int64, status, method int) {
 	i := r.next.Add(1) - 1
 	if r.mask != 0 || r.n == 1 {
@@ -76,12 +81,11 @@ func (r *ring) put(end, d int64, status, method int) {
 	i *= ringWords
 	w := r.words[i : i+ringWords : i+ringWords]
 	s := w[0].Load()
-	if s&1 != 0 || !w[0].CompareAndSwap(s, s+1) {
+	if s&1 != 0 || !w[0].CompareAndSwap(s, s|1) {
 		return // a writer a lap behind holds the slot: drop this record
 	}
-	w[1].Store(end)
-	w[2].Store(pack(d, status, method))
-	w[0].Store(s + 2)
+	w[1].Store(pack(d, status, method))
+	w[0].Store(end << 1)
 }
 
 // read appends to dst the records that ended at or after since, in slot
@@ -95,10 +99,11 @@ func (r *ring) read(dst []ringRecord, since int64) (out []ringRecord, oldest int
 		if s == 0 || s&1 != 0 {
 			continue // never written, or being written
 		}
-		end, p := w[1].Load(), w[2].Load()
+		p := w[1].Load()
 		if w[0].Load() != s {
 			continue // rewritten while read: torn
 		}
+		end := s >> 1
 		oldest = min(oldest, end)
 		if end >= since {
 			var rec ringRecord
