@@ -40,6 +40,9 @@ func (c *Collector) build(now time.Time, sessionsActive int) *Snapshot {
 	c.seal(current)
 	c.buildWindow(s, current)
 	s.UnmatchedSuccess = c.unmatchedSuccess()
+	c.buildLive(s, now)
+	s.Slowest = c.slowest(sm.oldest, sm.last, now.Location())
+	s.Streams = Streams{Open: max(c.streamsOpen.Load(), 0), Total: c.streamsTotal.Load()}
 	s.SelfRequests = c.selfRequests.Load()
 	return s
 }

@@ -63,6 +63,17 @@ type Collector struct {
 	started atomic.Uint64
 	_       [56]byte
 
+	// The live figures (live.go): the duration ring, the per-second
+	// counters and the slowest requests per time slice, written by the
+	// request path; immutable pointers and slice headers, set by Open.
+	ring   *ring
+	perSec *perSecond
+	slow   []slowList
+	// Streams (see Snapshot.Streams): open now (added when a response
+	// becomes a stream, taken back when it ends) and ended, all routes.
+	streamsOpen  atomic.Int64
+	streamsTotal atomic.Uint64
+
 	// Written by the rarer recording paths, read by the refresh goroutine.
 	inFlight atomic.Int64 // ConnOpen - ConnClose
 	conns    atomic.Int64 // open TCP connections, from ConnState
@@ -100,6 +111,10 @@ type Collector struct {
 	// no other recording method takes it.
 	mu   sync.Mutex
 	hist []uint64 // one route's histogram
+	// Scratch of buildLive and slowest.
+	ringBuf []ringRecord
+	durBuf  []int64
+	slowBuf []slowEntry
 	// downFrom, downTo (unix nanos): no process counted from the last save
 	// of a restored state to this collector's start (or both 0); down: the
 	// earlier such ranges it carried. Buckets wholly inside are "no data".
@@ -176,6 +191,9 @@ func Open(opts Options) (*Collector, error) {
 	c.routes = newRouteTable(opts.MaxRoutes, len(c.bounds), c.win.n)
 	c.manual = newRecorder("", len(c.bounds), c.win.n)
 	c.live = make([]liveBucket, c.win.n)
+	c.ring = newRing(opts.LiveRequests)
+	c.perSec = new(perSecond)
+	c.slow = newSlowLists(c.win.n, opts.Slowest)
 	c.sealed = make([]winBucket, c.win.n)
 	for i := range c.sealed {
 		c.sealed[i].abs = math.MinInt64 // none: 0 is 1970's first bucket
@@ -246,6 +264,7 @@ func (c *Collector) Refresh() *Snapshot {
 	c.sess.advance(now.UnixNano()) // before TouchSession sees the new clock
 	c.clock.Store(now.UnixNano())
 	c.rotate(now)
+	c.perSec.prepare(floorDiv(now.UnixNano(), int64(time.Second)))
 	s := c.build(now, c.sess.active(now.UnixNano()))
 	c.snap.Store(s)
 	return s
@@ -330,14 +349,19 @@ func (c *Collector) ConnState(_ net.Conn, state http.ConnState) {
 // inFlightNow returns the requests in flight: those begun through the
 // middleware and not yet finished, plus ConnOpen minus ConnClose. The
 // finished ones are read first, so the result is never below the true
-// figure at the moment started is read, and never negative.
+// figure at the moment started is read, and never negative. Open streams
+// are left out (Snapshot.Streams counts them).
 func (c *Collector) inFlightNow() int64 {
 	var finished uint64
 	counts := make([]uint64, len(c.bounds)+1)
 	for _, r := range c.routes.list() {
 		finished += r.loadHist(counts)
 	}
-	return c.inFlight.Load() + int64(c.started.Load()-finished)
+	// Streams are not in the histograms: the ended ones finished, the
+	// open ones are not in flight (read last, so never counted twice).
+	finished += c.streamsTotal.Load()
+	open := c.streamsOpen.Load()
+	return max(c.inFlight.Load()+int64(c.started.Load()-finished)-open, 0)
 }
 
 // TouchSession marks the session id as active now. The id itself is never

@@ -22,16 +22,21 @@
 // The hot path is a request through [Collector.Middleware] (and the
 // recording methods: IncrementRequests, RecordDuration, ConnOpen,
 // ConnClose, ConnState, TouchSession). Once its route is known it adds to
-// typed atomics and writes no map; it waits on no lock (the two exceptions
-// are below: a TryLock that never waits, and the route adapters' context
-// fallback). A request reads one way through the files: middleware.go
-// starts it and wraps the ResponseWriter (writer.go, writer_gen.go);
-// naming.go settles its route name (adapters.go reports it from inside
-// the mux, join.go joins nested muxes' patterns); routes.go finds the
-// route's recorder in a copy-on-write map; recorder.go adds the status,
-// method, bytes and duration to the recorder's since-start counters and
-// to the time slice of window.go that its own clock reading falls in,
-// whose high-resolution histogram is hist.go's.
+// typed atomics and writes no map; it waits on no lock (the exceptions are
+// below: a TryLock that never waits, the route adapters' context fallback,
+// and the rare request slower than its time slice's slowest). A request
+// reads one way through the files: middleware.go starts it and wraps the
+// ResponseWriter (writer.go, writer_gen.go); naming.go settles its route
+// name (adapters.go reports it from inside the mux, join.go joins nested
+// muxes' patterns); routes.go finds the route's recorder in a copy-on-write
+// map; recorder.go adds the status, method, bytes and duration to the
+// recorder's since-start counters and to the time slice of window.go that
+// its own clock reading falls in, whose high-resolution histogram is
+// hist.go's. Then live.go takes what the live figures need, in one call
+// (recordLive): the per-second counters (persecond.go), the duration ring
+// (ring.go) and the check against the slowest of the time slice
+// (slowest.go). A stream (writer.go marks it) skips every duration on the
+// way.
 //
 // The cold path is everything else: the refresh goroutine (collector.go),
 // the scrapes (handler.go, negotiate.go, then prometheus.go's families
@@ -47,10 +52,13 @@
 // Who writes what:
 //   - the request path: the recorders' atomic counters and slices,
 //     Collector.started, aborted, selfRequests and needNote, the sessions'
-//     sketch registers, writer.go's featureCache (by compare-and-swap, at
-//     most once per new writer type), and, once per new route or name, the
-//     copy-on-write maps of routeTable and nameCache (under their own small
-//     mutexes, which no request with a known route takes);
+//     sketch registers, the per-second counters, the duration ring (a
+//     seqlock per record), the stream counters, writer.go's featureCache
+//     (by compare-and-swap, at most once per new writer type), on the
+//     slowest's rare path a time slice's slowest under its own mutex, and,
+//     once per new route or name, the copy-on-write maps of routeTable and
+//     nameCache (under their own small mutexes, which no request with a
+//     known route takes);
 //   - whoever holds Collector.mu: window.cur (published with an atomic
 //     store), the window's per-bucket figures, the retired and restored
 //     totals, Collector.snap and the scratch buffers of a build. That is
@@ -68,10 +76,12 @@
 // while it copies the route's since-start histogram (native.go); Save and
 // Restore, while they capture or apply a state (state.go, restore.go).
 // routeTable.mu and nameCache.mu serialise writers of their maps; readers
-// load the published map. A route adapter that cannot find its request's
-// writer (a middleware between vitals and the mux replaced it) falls back
-// to a note in the request's context, guarded by a mutex of that request
-// alone (naming.go).
+// load the published map. Each slowList.mu guards one time slice's slowest
+// requests: taken by a request slower than the slice's K-th slowest
+// (rare), by rotate as it empties the slice, and by a build as it reads
+// it. A route adapter that cannot find its request's writer (a middleware
+// between vitals and the mux replaced it) falls back to a note in the
+// request's context, guarded by a mutex of that request alone (naming.go).
 //
 // window.cur packs the prepared bucket in one atomic.Uint64: its absolute
 // number (unix nanoseconds divided by BucketWidth) shifted left 8 bits, and

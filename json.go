@@ -40,6 +40,36 @@ type jsonSnapshot struct {
 	// Snapshot.
 	UnmatchedSuccess uint64 `json:"unmatched_success"`
 	SelfRequests     uint64 `json:"self_requests"`
+
+	Live    jsonLive      `json:"live"`
+	Slowest []jsonRequest `json:"slowest"`
+	Streams jsonStreams   `json:"streams"`
+}
+
+type jsonLive struct {
+	Span     float64 `json:"span_seconds"`
+	Requests uint64  `json:"requests"`
+	Errors   uint64  `json:"errors"`
+	Rate     float64 `json:"rate"`
+	Samples  int     `json:"samples"`
+	P50      float64 `json:"p50_seconds"`
+	P90      float64 `json:"p90_seconds"`
+	P99      float64 `json:"p99_seconds"`
+	Max      float64 `json:"max_seconds"`
+}
+
+type jsonRequest struct {
+	Route    string    `json:"route"`
+	Method   string    `json:"method"`
+	Status   int       `json:"status"`
+	Duration float64   `json:"duration_seconds"`
+	End      time.Time `json:"end"`
+	TraceID  string    `json:"trace_id"`
+}
+
+type jsonStreams struct {
+	Open  int64  `json:"open"`
+	Total uint64 `json:"total"`
 }
 
 type jsonRoute struct {
@@ -49,7 +79,8 @@ type jsonRoute struct {
 	Status   jsonStatus `json:"status"`
 	Bytes    uint64     `json:"bytes"`
 	jsonPercentiles
-	Recent jsonRecent `json:"recent"`
+	Recent  jsonRecent  `json:"recent"`
+	Streams jsonStreams `json:"streams"`
 }
 
 // jsonPercentiles are the percentiles of the high-resolution histogram;
@@ -160,6 +191,7 @@ func (s *Snapshot) jsonForm() *jsonSnapshot {
 			Route: r.Route, Requests: r.Requests, Errors: r.Errors, Status: jsonStatus(r.Status), Bytes: r.Bytes,
 			jsonPercentiles: percentiles(r.P50, r.P90, r.P99, r.P999),
 			Recent:          recentJSON(r.Recent),
+			Streams:         jsonStreams(r.Streams),
 		}
 	}
 	j := &jsonSnapshot{
@@ -212,5 +244,13 @@ func (s *Snapshot) jsonForm() *jsonSnapshot {
 		},
 	}
 	j.UnmatchedSuccess, j.SelfRequests = s.UnmatchedSuccess, s.SelfRequests
+	l := s.Live
+	j.Live = jsonLive{Span: l.Span.Seconds(), Requests: l.Requests, Errors: l.Errors, Rate: l.Rate, Samples: l.Samples,
+		P50: l.P50.Seconds(), P90: l.P90.Seconds(), P99: l.P99.Seconds(), Max: l.Max.Seconds()}
+	j.Slowest = make([]jsonRequest, len(s.Slowest))
+	for i, r := range s.Slowest {
+		j.Slowest[i] = jsonRequest{Route: r.Route, Method: r.Method, Status: r.Status, Duration: r.Duration.Seconds(), End: r.End, TraceID: r.TraceID}
+	}
+	j.Streams = jsonStreams(s.Streams)
 	return j
 }

@@ -70,6 +70,9 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if aborted {
 			c.aborted.Add(1)
 		}
+		if cw.stream {
+			c.streamsOpen.Add(-1) // it ends: counted below, by route
+		}
 		route, self := c.settleRoute(cw, r) // naming.go
 		if self {
 			// The collector's own Handler (dashboard, scrapes) is counted
@@ -83,8 +86,17 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		} else {
 			// The route's counters (routes.go, recorder.go), in the time
 			// slice of the request's end (window.go).
-			c.routes.get(route).observe(c.slotAt(end), methodIndex(r.Method), status, int64(d), cw.bytes, c.bounds)
-			if c.opts.SessionCookie != "" { // not for the dashboard's own reads
+			wall := c.wallAt(end)
+			slot, rec, method := c.slotOfWall(wall), c.routes.get(route), methodIndex(r.Method)
+			if cw.stream {
+				// Counted in requests and status, in no latency figure.
+				rec.observeStream(slot, method, status, cw.bytes)
+				c.streamsTotal.Add(1)
+			} else {
+				rec.observe(slot, method, status, int64(d), cw.bytes, c.bounds)
+			}
+			c.recordLive(rec, slot, wall, int64(d), status, method, cw.stream, r) // live.go
+			if c.opts.SessionCookie != "" {                                       // not for the dashboard's own reads
 				if id, ok := cookieValue(r.Header, c.opts.SessionCookie); ok {
 					c.TouchSession(id)
 				}

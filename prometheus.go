@@ -146,8 +146,23 @@ func (c *Collector) expose(w exposition, s *Snapshot) []byte {
 	w.family("http_responses_aborted_total", typeCounter, "Responses cut short by a handler's panic after their status was sent (counted in http_requests_total with that status).")
 	w.uint("http_responses_aborted_total", c.aborted.Load(), pairs())
 
-	w.family("http_requests_in_flight", typeGauge, "Requests being served.")
+	w.family("http_requests_in_flight", typeGauge, "Requests being served, open streams not included.")
 	w.int("http_requests_in_flight", c.inFlightNow(), pairs())
+
+	w.family("http_streams_open", typeGauge, "Open streams: server-sent events, hijacked connections and 101 responses being served.")
+	w.int("http_streams_open", max(c.streamsOpen.Load(), 0), pairs())
+
+	// Written once a stream ended, as the protobuf writer leaves out a
+	// family without series: both faces carry the same families.
+	streamed := slices.IndexFunc(routes, func(r *recorder) bool { return r.streams.Load() != 0 }) >= 0
+	if streamed {
+		w.family("http_streams_total", typeCounter, "Streams that ended, by route (counted in http_requests_total too, in no duration).")
+	}
+	for _, r := range routes {
+		if n := r.streams.Load(); n != 0 && streamed {
+			w.uint("http_streams_total", n, pairs("route", r.name))
+		}
+	}
 
 	w.family("http_connections_open", typeGauge, "Open client connections (counted when the server's ConnState hook calls the collector).")
 	w.int("http_connections_open", c.conns.Load(), pairs())

@@ -100,6 +100,9 @@ type recorder struct {
 	slices []slice       // the recent time slices; see Collector.slotAt
 	_      [64]byte      // the counter below is written by every request: keep it off the lines read above
 	bytes  atomic.Uint64 // response body bytes written
+	// streams counts the streams that ended (see Snapshot.Streams): they
+	// are in codes and the slices' classes, not in the histograms.
+	streams atomic.Uint64
 
 	// Guarded by Collector.mu: written when a slice is drained (rotate).
 	retired         histCopy // durations (and their sum) of the slices that expired, in this process
@@ -147,6 +150,21 @@ func (s *recorder) observe(slot, method, code int, d int64, bytes int64, bounds 
 	sl.classes[class].Add(1)
 	sl.sumNs.Add(uint64(d))
 	sl.hist.observe(d)
+}
+
+// observeStream counts one finished stream (see Snapshot.Streams) in
+// time slice slot: its status and bytes, and in streams, but in no
+// histogram. Safe for concurrent use.
+func (s *recorder) observeStream(slot, method, code int, bytes int64) {
+	class := code/100 - 1
+	b := s.codes[method][class].Load()
+	if b == nil {
+		b = s.block(method, class)
+	}
+	b[code%100].Add(1)
+	s.bytes.Add(uint64(bytes))
+	s.streams.Add(1)
+	s.slices[slot].classes[class].Add(1)
 }
 
 // block returns the code block of (method, class), allocating it on first

@@ -254,7 +254,9 @@ type RouteStats struct {
 	Recent Recent
 	// Streams are this route's responses that stay open (see
 	// Snapshot.Streams): counted in Requests and Status, in none of the
-	// latency figures ("streams").
+	// latency figures ("streams"). Total counts those that ended since
+	// this collector was created; Open is 0, as a stream's route is
+	// settled when it ends: Snapshot.Streams.Open counts the open ones.
 	Streams Streams
 }
 
@@ -267,6 +269,8 @@ func (c *Collector) routeStats(s *recorder, rs *RouteStats, base, rec *histCopy,
 	rs.Route = s.name
 	rs.Bytes = s.bytes.Load()
 	rs.Requests = s.loadHist(c.hist)
+	rs.Streams.Total = s.streams.Load()
+	rs.Requests += rs.Streams.Total // not in the histogram
 	if r := s.restored; r != nil {
 		r.forEachCode(func(_, code int, n uint64) {
 			own[code/100-1] += n

@@ -148,12 +148,22 @@ func (w *window) figures(a int64) winBucket {
 // is older. Safe for concurrent use; no division in
 // the usual case (the current or the prepared bucket).
 func (c *Collector) slotAt(end time.Duration) int {
+	return c.slotOfWall(c.wallAt(end))
+}
+
+// wallAt returns the end of a request in unix nanos from end, a reading of
+// the monotonic clock since c.base, or from the injected clock.
+func (c *Collector) wallAt(end time.Duration) int64 {
+	if c.fakeClock {
+		return c.opts.Now().UnixNano()
+	}
+	return c.baseWall + int64(end)
+}
+
+// slotOfWall is slotAt for a reading that wallAt returned.
+func (c *Collector) slotOfWall(wall int64) int {
 	w := c.win
 	p, ps := preparedOf(w.cur.Load())
-	wall := c.baseWall + int64(end)
-	if c.fakeClock {
-		wall = c.opts.Now().UnixNano()
-	}
 	start := p * w.width
 	switch {
 	case wall >= start:
@@ -216,6 +226,7 @@ func (c *Collector) rotate(now time.Time) {
 func (c *Collector) retire(old int64, slot int, target int64, recs []*recorder) {
 	sc := &c.scr[0]
 	sc.reset()
+	c.slow[slot].reset()
 	var requests, errors uint64
 	for _, r := range recs {
 		sl := &r.slices[slot]

@@ -54,6 +54,7 @@ type rw struct {
 	status   int                 // first final status written; 0 until then
 	bytes    int64               // body bytes written
 	hijacked bool                // the handler took over the connection
+	stream   bool                // a stream (see Snapshot.Streams): counted in Collector.streamsOpen until retired
 	state    atomic.Int32        // rwOpen, rwReporting or rwRetired (once the handler returned)
 
 	// The route as the adapters report it (naming.go), which find this
@@ -156,7 +157,7 @@ func (w *rw) WriteHeader(code int) {
 	// 1xx responses other than 101 are informational (103 Early Hints):
 	// net/http sends them and the handler goes on to the final status.
 	if w.status == 0 && (code < 100 || code > 199 || code == http.StatusSwitchingProtocols) {
-		w.status = code
+		w.setStatus(code)
 	}
 }
 
@@ -168,7 +169,7 @@ func (w *rw) Write(p []byte) (int, error) {
 		return w.writeHijacked(len(p))
 	}
 	if w.status == 0 {
-		w.status = http.StatusOK
+		w.setStatus(http.StatusOK)
 	}
 	n, err := w.w.Write(p)
 	w.bytes += int64(n)
@@ -190,11 +191,43 @@ func (w *rw) WriteString(s string) (int, error) {
 		return w.writeHijacked(len(s))
 	}
 	if w.status == 0 {
-		w.status = http.StatusOK
+		w.setStatus(http.StatusOK)
 	}
 	n, err := sw.WriteString(s)
 	w.bytes += int64(n)
 	return n, err
+}
+
+// setStatus records the first final status, as the header is written: a
+// 101 or a Content-Type of text/event-stream makes the response a stream.
+func (w *rw) setStatus(code int) {
+	w.status = code
+	if code == http.StatusSwitchingProtocols || isEventStream(w.w.Header()) {
+		w.markStream()
+	}
+}
+
+// markStream counts the response as an open stream, once: the handler
+// wrote an event stream's header, a 101, or hijacked the connection.
+func (w *rw) markStream() {
+	if !w.stream && w.c != nil {
+		w.stream = true
+		w.c.streamsOpen.Add(1)
+	}
+}
+
+// isEventStream reports whether h declares server-sent events. One map
+// lookup, no allocation.
+func isEventStream(h http.Header) bool {
+	v := h["Content-Type"]
+	if len(v) == 0 {
+		return false
+	}
+	t := v[0]
+	if i := strings.IndexByte(t, ';'); i >= 0 {
+		t = t[:i]
+	}
+	return strings.EqualFold(strings.TrimSpace(t), "text/event-stream")
 }
 
 // writeHijacked answers a write after Hijack as net/http's writer does,
@@ -222,7 +255,7 @@ func (w *rw) flush() {
 		return
 	}
 	if w.status == 0 {
-		w.status = http.StatusOK
+		w.setStatus(http.StatusOK)
 	}
 	w.w.(http.Flusher).Flush()
 }
@@ -240,7 +273,7 @@ func (w *rw) flushError() error {
 		return nil
 	}
 	if w.status == 0 {
-		w.status = http.StatusOK
+		w.setStatus(http.StatusOK)
 	}
 	return fe.FlushError()
 }
@@ -257,6 +290,7 @@ func (w *rw) hijack() (net.Conn, *bufio.ReadWriter, error) {
 			// case is a websocket, which answers 101 Switching Protocols.
 			w.status = http.StatusSwitchingProtocols
 		}
+		w.markStream()
 	}
 	return conn, brw, err
 }
@@ -271,7 +305,7 @@ func (w *rw) readFrom(src io.Reader) (int64, error) {
 	}
 	n, err := w.w.(io.ReaderFrom).ReadFrom(src)
 	if n > 0 && w.status == 0 {
-		w.status = http.StatusOK
+		w.setStatus(http.StatusOK)
 	}
 	w.bytes += n
 	return n, err
