@@ -20,7 +20,14 @@ import (
 // the one the server passed in (http.Flusher with FlushError,
 // http.Hijacker, io.ReaderFrom, http.Pusher, http.CloseNotifier), plus
 // io.StringWriter and Unwrap, so http.ResponseController, websockets,
-// server-sent events and sendfile work as without the middleware. As
+// server-sent events and sendfile work as without the middleware. "Has"
+// means for Flush and Hijack what it means to http.ResponseController:
+// the writer passed in has the method, or a writer down its Unwrap chain
+// does (a wrapper of the server's writer with Unwrap but no Flush); then
+// next's writer has it, and a flush or hijack through the controller is
+// recorded before it reaches the writer that has it. The controller's
+// deadlines and EnableFullDuplex, which send nothing, it finds through
+// Unwrap. As
 // net/http requires, next must not use it after ServeHTTP returns; if it
 // does anyway (a goroutine writing late), the writer no longer reaches the
 // response: writes fail with an error, headers and flushes go nowhere. (A
