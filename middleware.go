@@ -2,6 +2,7 @@ package vitals
 
 import (
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -48,13 +49,19 @@ import (
 // request, or for routers other than http.ServeMux, see Collector.Routes
 // and Collector.RouteFunc.
 func (c *Collector) Middleware(next http.Handler) http.Handler {
-	c.expectNote(next) // naming.go
-	return &middleware{c: c, next: next}
+	m := &middleware{c: c, next: next}
+	if c.expectNote(next) { // naming.go
+		m.note.Store(noteOn)
+	}
+	return m
 }
 
 type middleware struct {
 	c    *Collector
 	next http.Handler
+	// note says whether requests carry the context fallback's note:
+	// noteOff, noteOn, or the probation's requests left (naming.go).
+	note atomic.Int32
 }
 
 func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -62,9 +69,10 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.started.Add(1)
 	start := time.Since(c.base)
 	cw := &rw{w: w, r: r, c: c}
-	if c.needNote.Load() {
-		// Some adapter could not reach its record through the writer:
-		// carry it in the context too (naming.go). Off by default.
+	if m.carryNote() {
+		// An adapter below could not reach its record through the
+		// writer: carry it in the context too (naming.go). Off by
+		// default.
 		r = c.withNote(r, cw)
 	}
 	finished := false
@@ -78,6 +86,7 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			c.aborted.Add(1)
 		}
 		route, self := c.settleRoute(cw, r) // naming.go
+		c.learnNote(m, cw)
 		if self {
 			// The collector's own Handler (dashboard, scrapes) is counted
 			// apart, out of the figures it shows. It adds to no histogram,
