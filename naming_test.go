@@ -378,6 +378,8 @@ func TestRoutesAllocationFree(t *testing.T) {
 		{"WithContext", "/items/1", requestID(okMux()), c.Middleware(requestID(c.Routes(okMux())))},
 		{"StripPrefix nested", "/api/items/1", nested(okMux()), c.Middleware(nested(c.Routes(okMux())))},
 		{"RouteFunc", "/x/1", requestID(okHandler), c.Middleware(requestID(c.RouteFunc(func(*http.Request) string { return "/x/{id}" })(okHandler)))},
+		{"TimeoutHandler deeper", "/items/1", requestID(http.TimeoutHandler(okMux(), time.Minute, "")),
+			c.Middleware(requestID(http.TimeoutHandler(c.Routes(okMux()), time.Minute, "")))},
 	} {
 		allocs := func(h http.Handler) float64 {
 			r := httptest.NewRequest("GET", tc.path, nil)
@@ -427,6 +429,12 @@ func BenchmarkRouteAdapters(b *testing.B) {
 			return root
 		}},
 		{"nested-stripprefix-routes", "/api/items/1", func(c *Collector) http.Handler { return c.Middleware(stripped(c)) }},
+		{"timeouthandler-bare", "/items/1", func(c *Collector) http.Handler {
+			return requestID(http.TimeoutHandler(okMux(), time.Minute, ""))
+		}},
+		{"timeouthandler-routes", "/items/1", func(c *Collector) http.Handler {
+			return c.Middleware(requestID(http.TimeoutHandler(c.Routes(okMux()), time.Minute, "")))
+		}},
 		{"fallback-bare", "/items/1", func(c *Collector) http.Handler { return hideWriter(okMux()) }},
 		{"fallback-routes", "/items/1", func(c *Collector) http.Handler {
 			return withNotes(c.Middleware(hideWriter(c.Routes(okMux()))))
