@@ -28,8 +28,9 @@ import (
 // next's writer has it, and a flush or hijack through the controller is
 // recorded before it reaches the writer that has it. The controller's
 // deadlines and EnableFullDuplex, which send nothing, it finds through
-// Unwrap. As
-// net/http requires, next must not use it after ServeHTTP returns; if it
+// Unwrap.
+//
+// As net/http requires, next must not use it after ServeHTTP returns; if it
 // does anyway (a goroutine writing late), the writer no longer reaches the
 // response: writes fail with an error, headers and flushes go nowhere. (A
 // write that overlaps the return itself is a data race on the writer that
