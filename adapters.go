@@ -21,13 +21,15 @@ import "net/http"
 // nothing. A reported route takes precedence over Options.Route.
 //
 // It costs no allocation while the ResponseWriter it is given unwraps to the
-// middleware's (see the comment at the top of naming.go). Behind a
-// middleware that replaces the writer without an Unwrap method, such as
-// http.TimeoutHandler, the middleware carries the record in the request's
-// context as well, which costs 3 allocations per request: from the start
-// when it wraps http.TimeoutHandler directly, else from the first time an
-// adapter cannot find its record (the requests in flight then count as
-// RouteUnmatched). The handler is safe for concurrent use.
+// middleware's, or is http.TimeoutHandler's, which it sees through (see the
+// comment at the top of naming.go). A request that TimeoutHandler gives up
+// on counts as RouteUnmatched: its pattern is not known when it answers
+// 503. Behind another middleware that replaces the writer without an Unwrap
+// method, the middleware above carries the record in the request's context
+// as well, which costs 3 allocations per request, from the first time an
+// adapter below it cannot find its record (that request counts as
+// RouteUnmatched); other middlewares of the collector do not pay for it.
+// The handler is safe for concurrent use.
 func (c *Collector) Routes(h http.Handler) http.Handler {
 	c.adapters.Store(true)
 	return &reporter{c: c, next: h}
@@ -71,6 +73,7 @@ type reporter struct {
 }
 
 func (p *reporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p.c.enter(w, r)
 	defer p.done(w, r)
 	p.next.ServeHTTP(w, r)
 }

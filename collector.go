@@ -51,8 +51,9 @@ type Collector struct {
 	// Options.Now was injected; then the middleware reads it instead.
 	baseWall  int64
 	fakeClock bool
-	// needNote is set, once, by the first route adapter that could not
-	// find its request's record through the ResponseWriter (naming.go).
+	// needNote is set by a route adapter that could not find its
+	// request's record through the ResponseWriter, until a middleware
+	// takes it up (naming.go's learnNote).
 	needNote atomic.Bool
 	_        [64]byte
 

@@ -8,12 +8,15 @@
 //
 //   - http.Flusher, with FlushError (what http.ResponseController.Flush
 //     calls first) grouped into it: net/http's HTTP/1 and HTTP/2 writers
-//     have both. A wrapper with Flush also has FlushError, which returns the
-//     inner writer's FlushError or, when the inner writer has only Flush,
-//     calls it and returns nil, exactly as ResponseController.Flush would.
-//     An inner writer with FlushError but no Flush gets a wrapper with
-//     neither; ResponseController still reaches its FlushError via Unwrap.
-//   - http.Hijacker and io.ReaderFrom (net/http's HTTP/1 writer).
+//     have both. A wrapper with Flush also has FlushError, which flushes as
+//     ResponseController.Flush would from the inner writer (its FlushError,
+//     else its Flush, else the first of them down its Unwrap chain).
+//   - http.Hijacker (net/http's HTTP/1 writer), likewise reached as
+//     ResponseController.Hijack would. The wrapper has Flush or Hijack when
+//     the inner writer or one down its Unwrap chain has it (featuresOf), so
+//     that the controller never goes past the wrapper to send a status it
+//     did not record.
+//   - io.ReaderFrom (net/http's HTTP/1 writer).
 //   - http.Pusher (net/http's HTTP/2 writer).
 //   - http.CloseNotifier (both of net/http's writers). It is deprecated in
 //     favour of Request.Context, but old handlers still assert it, some

@@ -2,6 +2,7 @@ package vitals
 
 import (
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,8 +21,16 @@ import (
 // the one the server passed in (http.Flusher with FlushError,
 // http.Hijacker, io.ReaderFrom, http.Pusher, http.CloseNotifier), plus
 // io.StringWriter and Unwrap, so http.ResponseController, websockets,
-// server-sent events and sendfile work as without the middleware. As
-// net/http requires, next must not use it after ServeHTTP returns; if it
+// server-sent events and sendfile work as without the middleware. "Has"
+// means for Flush and Hijack what it means to http.ResponseController:
+// the writer passed in has the method, or a writer down its Unwrap chain
+// does (a wrapper of the server's writer with Unwrap but no Flush); then
+// next's writer has it, and a flush or hijack through the controller is
+// recorded before it reaches the writer that has it. The controller's
+// deadlines and EnableFullDuplex, which send nothing, it finds through
+// Unwrap.
+//
+// As net/http requires, next must not use it after ServeHTTP returns; if it
 // does anyway (a goroutine writing late), the writer no longer reaches the
 // response: writes fail with an error, headers and flushes go nowhere. (A
 // write that overlaps the return itself is a data race on the writer that
@@ -41,13 +50,19 @@ import (
 // request, or for routers other than http.ServeMux, see Collector.Routes
 // and Collector.RouteFunc.
 func (c *Collector) Middleware(next http.Handler) http.Handler {
-	c.expectNote(next) // naming.go
-	return &middleware{c: c, next: next}
+	m := &middleware{c: c, next: next}
+	if c.expectNote(next) { // naming.go
+		m.note.Store(noteOn)
+	}
+	return m
 }
 
 type middleware struct {
 	c    *Collector
 	next http.Handler
+	// note says whether requests carry the context fallback's note:
+	// noteOff, noteOn, or the probation's requests left (naming.go).
+	note atomic.Int32
 }
 
 func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -55,9 +70,10 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.started.Add(1)
 	start := time.Since(c.base)
 	cw := &rw{w: w, r: r, c: c}
-	if c.needNote.Load() {
-		// Some adapter could not reach its record through the writer:
-		// carry it in the context too (naming.go). Off by default.
+	if m.carryNote() {
+		// An adapter below could not reach its record through the
+		// writer: carry it in the context too (naming.go). Off by
+		// default.
 		r = c.withNote(r, cw)
 	}
 	finished := false
@@ -74,6 +90,7 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			c.streamsOpen.Add(-1) // it ends: counted below, by route
 		}
 		route, self := c.settleRoute(cw, r) // naming.go
+		c.learnNote(m, cw)
 		if self {
 			// The collector's own Handler (dashboard, scrapes) is counted
 			// apart, out of the figures it shows. It adds to no histogram,

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -124,69 +125,92 @@ func TestRoutesThroughMiddlewareStacks(t *testing.T) {
 			if s.UnmatchedSuccess != 0 || s.InFlight != 0 {
 				t.Errorf("unmatched 2xx %d, in flight %d, want 0, 0", s.UnmatchedSuccess, s.InFlight)
 			}
-			if c.needNote.Load() {
+			if c.needNote.Load() || tc.stack(c).(*middleware).note.Load() != noteOff {
 				t.Error("the context fallback was turned on, though every writer unwraps")
 			}
 		})
 	}
 }
 
-// Behind http.TimeoutHandler the adapter cannot reach the record through
-// the writer. Directly below the middleware, TimeoutHandler is seen coming
-// and every request is named; deeper, the first request turns the context
-// path on (and loses its pattern, which the snapshot says), and every later
-// one is named.
+// Behind http.TimeoutHandler, directly below the middleware or deeper, the
+// adapter reaches the record through TimeoutHandler's writer: every
+// request is named, the first included, and no note is carried.
 func TestRoutesBehindTimeoutHandler(t *testing.T) {
+	if timeoutWriter().t == nil {
+		t.Fatal("TimeoutHandler's writer no longer keeps the writer it wraps in field w: the adapters fall back on the context")
+	}
 	reqs := []string{"GET /items/1", "GET /items/2", "POST /items", "DELETE /items/1", "GET /nope"}
-	c, _ := newTestCollector(t, Options{})
-	h := c.Middleware(http.TimeoutHandler(c.Routes(itemsMux()), time.Minute, "timeout"))
-	if !c.needNote.Load() {
-		t.Error("the context path is off, though the middleware wraps TimeoutHandler and an adapter exists")
-	}
-	serveAll(t, h, reqs...)
-	got, s := routeStatus(c)
 	want := map[string]string{"GET /items/{id}": "2 2 0", "POST /items": "1 1 0", "unmatched": "2 0 2"}
-	if fmt.Sprint(got) != fmt.Sprint(want) || s.UnmatchedSuccess != 0 {
-		t.Errorf("routes = %v, UnmatchedSuccess = %d; want %v, 0", got, s.UnmatchedSuccess, want)
-	}
-
-	c, _ = newTestCollector(t, Options{})
-	h = c.Middleware(requestID(http.TimeoutHandler(c.Routes(itemsMux()), time.Minute, "timeout")))
-	if c.needNote.Load() {
-		t.Fatal("the context path is on before any request needed it")
-	}
-	serveAll(t, h, "GET /items/0")
-	if !c.needNote.Load() {
-		t.Fatal("the context path is off after a request the adapter could not record")
-	}
-	serveAll(t, h, reqs...)
-	got, s = routeStatus(c)
-	want = map[string]string{"GET /items/{id}": "2 2 0", "POST /items": "1 1 0", "unmatched": "3 1 2"}
-	if fmt.Sprint(got) != fmt.Sprint(want) || s.UnmatchedSuccess != 1 {
-		t.Errorf("routes = %v, UnmatchedSuccess = %d; want %v, 1 (the first request)", got, s.UnmatchedSuccess, want)
-	}
-
-	// A nested mux behind it is joined across the context path too.
-	c, _ = newTestCollector(t, Options{})
-	root := http.NewServeMux()
-	root.Handle("/api/", http.TimeoutHandler(http.StripPrefix("/api", c.Routes(itemsMux())), time.Minute, ""))
-	serveAll(t, c.Middleware(root), "GET /api/items/0", "GET /api/items/1", "GET /api/nope")
-	if got, _ := routeStatus(c); fmt.Sprint(got) != fmt.Sprint(map[string]string{"/api/": "1 1 0", "GET /api/items/{id}": "1 1 0", "unmatched": "1 0 1"}) {
-		t.Errorf("nested behind TimeoutHandler: routes = %v", got)
+	for _, tc := range []struct {
+		name  string
+		stack func(c *Collector) http.Handler
+	}{
+		{"directly", func(c *Collector) http.Handler {
+			return c.Middleware(http.TimeoutHandler(c.Routes(itemsMux()), time.Minute, "timeout"))
+		}},
+		{"deeper", func(c *Collector) http.Handler {
+			return c.Middleware(requestID(http.TimeoutHandler(c.Routes(itemsMux()), time.Minute, "timeout")))
+		}},
+	} {
+		c, _ := newTestCollector(t, Options{})
+		h := tc.stack(c)
+		serveAll(t, h, reqs...)
+		got, s := routeStatus(c)
+		if fmt.Sprint(got) != fmt.Sprint(want) || s.UnmatchedSuccess != 0 {
+			t.Errorf("%s: routes = %v, UnmatchedSuccess = %d; want %v, 0", tc.name, got, s.UnmatchedSuccess, want)
+		}
+		if c.needNote.Load() || h.(*middleware).note.Load() != noteOff {
+			t.Errorf("%s: the context fallback is on", tc.name)
+		}
 	}
 	// Without an adapter, TimeoutHandler alone costs nothing more.
-	c, _ = newTestCollector(t, Options{})
-	c.Middleware(http.TimeoutHandler(itemsMux(), time.Minute, ""))
-	if c.needNote.Load() {
+	c, _ := newTestCollector(t, Options{})
+	if m := c.Middleware(http.TimeoutHandler(itemsMux(), time.Minute, "")).(*middleware); m.note.Load() != noteOff {
 		t.Error("the context path is on for a TimeoutHandler without adapters")
 	}
+}
+
+// The new user's stack, a nested mux behind StripPrefix and TimeoutHandler
+// under an outer mux, on a fresh collector: the first request is named like
+// the rest, and a request TimeoutHandler gives up on counts as unmatched
+// (a 503), never under the outer pattern, which is no route of its own.
+func TestRoutesNestedBehindTimeoutHandlerNoPhantom(t *testing.T) {
+	// In a bubble, TimeoutHandler's timer runs on the bubble's clock.
+	synctest.Test(t, func(t *testing.T) {
+		c, _ := newTestCollector(t, Options{})
+		release := make(chan struct{})
+		defer close(release)
+		api := itemsMux()
+		api.HandleFunc("GET /slow", func(w http.ResponseWriter, r *http.Request) {
+			<-release // past TimeoutHandler's deadline: it answers 503
+		})
+		root := http.NewServeMux()
+		root.Handle("/api/v2/", http.StripPrefix("/api/v2", http.TimeoutHandler(c.Routes(api), time.Second, "timeout")))
+		h := c.Middleware(root)
+		for _, rq := range []string{"GET /api/v2/items/1", "GET /api/v2/items/2", "GET /api/v2/slow", "GET /api/v2/nope", "POST /api/v2/items"} {
+			method, path, _ := strings.Cut(rq, " ")
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest(method, path, nil))
+			if rq == "GET /api/v2/slow" && w.Code != http.StatusServiceUnavailable {
+				t.Fatalf("%s: %d, want TimeoutHandler's 503", rq, w.Code)
+			}
+		}
+		got, s := routeStatus(c)
+		want := map[string]string{"GET /api/v2/items/{id}": "2 2 0", "POST /api/v2/items": "1 1 0", "unmatched": "2 0 1"}
+		if fmt.Sprint(got) != fmt.Sprint(want) || s.UnmatchedSuccess != 0 || s.Status.ServerError != 1 || s.InFlight != 0 {
+			t.Errorf("routes = %v, UnmatchedSuccess %d, 5xx %d, in flight %d; want %v, 0, 1 (the 503), 0",
+				got, s.UnmatchedSuccess, s.Status.ServerError, s.InFlight, want)
+		}
+		if page := get(t, c.Handler(), "GET", "/").Body.String(); strings.Contains(page, `id="unmatched-success"`) {
+			t.Error("the page warns of patterns vitals did not see, though the recipe was followed")
+		}
+	})
 }
 
 // A request the adapter reports into the context after TimeoutHandler gave
 // up on it changes nothing that was counted, and races with nothing.
 func TestRoutesTimedOutHandlerReportsLate(t *testing.T) {
 	c, _ := newTestCollector(t, Options{})
-	c.needNote.Store(true)
 	release, finished := make(chan struct{}), make(chan struct{})
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /slow", func(w http.ResponseWriter, r *http.Request) {
@@ -243,8 +267,7 @@ func TestSelfRequestsCountedApart(t *testing.T) {
 		{"direct", func(c *Collector, mux *http.ServeMux) http.Handler { return c.Middleware(mux) }},
 		{"behind WithContext", func(c *Collector, mux *http.ServeMux) http.Handler { return c.Middleware(requestID(mux)) }},
 		{"behind a writer without Unwrap, fallback on", func(c *Collector, mux *http.ServeMux) http.Handler {
-			c.needNote.Store(true)
-			return c.Middleware(hideWriter(mux))
+			return withNotes(c.Middleware(hideWriter(mux)))
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -355,6 +378,8 @@ func TestRoutesAllocationFree(t *testing.T) {
 		{"WithContext", "/items/1", requestID(okMux()), c.Middleware(requestID(c.Routes(okMux())))},
 		{"StripPrefix nested", "/api/items/1", nested(okMux()), c.Middleware(nested(c.Routes(okMux())))},
 		{"RouteFunc", "/x/1", requestID(okHandler), c.Middleware(requestID(c.RouteFunc(func(*http.Request) string { return "/x/{id}" })(okHandler)))},
+		{"TimeoutHandler deeper", "/items/1", requestID(http.TimeoutHandler(okMux(), time.Minute, "")),
+			c.Middleware(requestID(http.TimeoutHandler(c.Routes(okMux()), time.Minute, "")))},
 	} {
 		allocs := func(h http.Handler) float64 {
 			r := httptest.NewRequest("GET", tc.path, nil)
@@ -404,10 +429,15 @@ func BenchmarkRouteAdapters(b *testing.B) {
 			return root
 		}},
 		{"nested-stripprefix-routes", "/api/items/1", func(c *Collector) http.Handler { return c.Middleware(stripped(c)) }},
+		{"timeouthandler-bare", "/items/1", func(c *Collector) http.Handler {
+			return requestID(http.TimeoutHandler(okMux(), time.Minute, ""))
+		}},
+		{"timeouthandler-routes", "/items/1", func(c *Collector) http.Handler {
+			return c.Middleware(requestID(http.TimeoutHandler(c.Routes(okMux()), time.Minute, "")))
+		}},
 		{"fallback-bare", "/items/1", func(c *Collector) http.Handler { return hideWriter(okMux()) }},
 		{"fallback-routes", "/items/1", func(c *Collector) http.Handler {
-			c.needNote.Store(true)
-			return c.Middleware(hideWriter(c.Routes(okMux())))
+			return withNotes(c.Middleware(hideWriter(c.Routes(okMux()))))
 		}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
@@ -433,7 +463,7 @@ func TestRoutesConcurrently(t *testing.T) {
 	nested := http.NewServeMux()
 	nested.Handle("/api/", http.StripPrefix("/api", c.Routes(okMux())))
 	copying := c.Middleware(requestID(c.Routes(nested)))
-	// Not directly below the middleware: the fallback turns on mid-run.
+	// Not directly below the middleware: seen through all the same.
 	timeout := c.Middleware(requestID(http.TimeoutHandler(c.Routes(okMux()), time.Minute, "")))
 	named := c.Middleware(c.RouteFunc(func(r *http.Request) string { return r.URL.Path })(okHandler))
 	self := http.NewServeMux()
@@ -475,7 +505,7 @@ func TestRoutesConcurrently(t *testing.T) {
 		}
 	}
 	lost := got[RouteUnmatched]
-	if got["GET /api/items/{id}"] != 2*perG || namedT != 2*perG || got["GET /items/{id}"]+lost != 2*perG || !c.needNote.Load() {
+	if got["GET /api/items/{id}"] != 2*perG || namedT != 2*perG || got["GET /items/{id}"] != 2*perG || lost != 0 || c.needNote.Load() {
 		t.Errorf("routes = %v", got)
 	}
 	if s.UnmatchedSuccess != lost || s.SelfRequests != 2*perG || s.Requests != 6*perG || sum != 6*perG || s.InFlight != 0 {
@@ -613,9 +643,15 @@ func TestRoutesWithoutMiddlewareKeepsFallbackOff(t *testing.T) {
 		c.Routes(okMux()).ServeHTTP(struct{ http.ResponseWriter }{w}, r)
 	}))
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/items/1", nil))
-	if !c.needNote.Load() {
+	if m := h.(*middleware); m.note.Load() == noteOff {
 		t.Fatal("the fallback stayed off behind a writer without Unwrap")
 	}
+}
+
+// withNotes turns the context fallback on for good for h, a middleware.
+func withNotes(h http.Handler) http.Handler {
+	h.(*middleware).note.Store(noteOn)
+	return h
 }
 
 func TestRealServerRoutePanicIsContained(t *testing.T) {
@@ -705,5 +741,59 @@ func BenchmarkRouteOf(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// One writer without Unwrap on one stack (or an adapter served without the
+// middleware into a writer of its own) does not make the other stacks pay
+// for the context fallback: it is scoped to the middleware whose stack
+// needs it, and a middleware put on probation by a failure elsewhere stops
+// carrying notes once the probation found no use for them.
+func TestOddWriterFallbackScopedToItsStack(t *testing.T) {
+	c, _ := newTestCollector(t, Options{})
+	bare := requestID(okMux())
+	plain := c.Middleware(requestID(c.Routes(okMux())))
+	odd := c.Middleware(requestID(hideWriter(c.Routes(okMux()))))
+	direct := c.Middleware(okMux())
+	serve := func(h http.Handler, w http.ResponseWriter) {
+		h.ServeHTTP(w, httptest.NewRequest("GET", "/items/1", nil))
+	}
+	allocs := func(h http.Handler) float64 {
+		w := &benchWriter{h: http.Header{}}
+		serve(h, w)
+		return testing.AllocsPerRun(100, func() { serve(h, w) })
+	}
+	base := allocs(bare)
+	serve(odd, httptest.NewRecorder()) // the odd writer, seen once: this request is lost
+	if n := allocs(plain); n != base+1 {
+		t.Errorf("plain stack after an odd writer: %v allocations per request, want %v", n, base+1)
+	}
+	serve(odd, httptest.NewRecorder()) // on probation: named, and on for good
+	if m := odd.(*middleware); m.note.Load() != noteOn {
+		t.Errorf("the odd stack's middleware: note state %d, want on", m.note.Load())
+	}
+	if n := allocs(odd); n != allocs(requestID(hideWriter(okMux())))+4 {
+		t.Errorf("odd stack: %v allocations per request, want the writer and the note's 3", n)
+	}
+	if routes := routeCounts(c); routes[RouteUnmatched] != 1 {
+		t.Errorf("routes = %v, want only the first odd request unmatched", routes)
+	}
+
+	// An adapter served without the middleware into a writer of its own:
+	// the next middleware to finish a request without a report tries
+	// notes, finds no use for them, and stops.
+	c.Routes(okMux()).ServeHTTP(struct{ http.ResponseWriter }{httptest.NewRecorder()}, httptest.NewRequest("GET", "/items/1", nil))
+	serve(direct, httptest.NewRecorder())
+	if m := direct.(*middleware); m.note.Load() <= 0 {
+		t.Fatalf("direct stack: note state %d, want on probation", m.note.Load())
+	}
+	for range probeRequests {
+		serve(direct, httptest.NewRecorder())
+	}
+	if n, bareN := allocs(direct), allocs(okMux()); n != bareN+1 {
+		t.Errorf("direct stack after its probation: %v allocations per request, want %v", n, bareN+1)
+	}
+	if n := allocs(plain); n != base+1 {
+		t.Errorf("plain stack: %v allocations per request, want %v", n, base+1)
 	}
 }

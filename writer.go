@@ -104,6 +104,9 @@ type closeNotifier interface{ CloseNotify() <-chan bool }
 
 type flushErrorer interface{ FlushError() error }
 
+// unwrapper is a ResponseWriter that http.ResponseController looks past.
+type unwrapper interface{ Unwrap() http.ResponseWriter }
+
 // retire ends the writer's life when the handler has returned (finished)
 // or panicked, and returns the status to count: the status the client was
 // sent, 200 when the handler wrote nothing (net/http then sends 200), or
@@ -250,15 +253,11 @@ func (w *rw) unwrap() http.ResponseWriter {
 
 // flush and flushError refuse once the handler has hijacked the
 // connection: it is the handler's now (net/http's own writer panics).
-func (w *rw) flush() {
-	if w.retired() || w.hijacked {
-		return
-	}
-	if w.status == 0 {
-		w.setStatus(http.StatusOK)
-	}
-	w.w.(http.Flusher).Flush()
-}
+// Otherwise they record the status the flush sends and flush as
+// http.ResponseController would from the inner writer: the first FlushError
+// or Flush down its Unwrap chain. So a flush that a wrapper without Flush
+// would have let the controller take past the middleware is recorded too.
+func (w *rw) flush() { _ = w.flushError() }
 
 func (w *rw) flushError() error {
 	if w.retired() {
@@ -267,22 +266,19 @@ func (w *rw) flushError() error {
 	if w.hijacked {
 		return http.ErrHijacked
 	}
-	fe, ok := w.w.(flushErrorer)
-	if !ok {
-		w.flush()
-		return nil
-	}
 	if w.status == 0 {
 		w.setStatus(http.StatusOK)
 	}
-	return fe.FlushError()
+	return http.NewResponseController(w.w).Flush()
 }
 
+// hijack takes the connection as http.ResponseController would from the
+// inner writer (the first Hijack down its Unwrap chain), recording it.
 func (w *rw) hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if w.retired() {
 		return nil, nil, errLate
 	}
-	conn, brw, err := w.w.(http.Hijacker).Hijack()
+	conn, brw, err := http.NewResponseController(w.w).Hijack()
 	if err == nil {
 		w.hijacked = true
 		if w.status == 0 {
@@ -395,12 +391,19 @@ const (
 	hasReaderFrom
 	hasPusher
 	hasCloseNotifier
+
+	// canUnwrap marks, in featureCache only, a type with an Unwrap method,
+	// below which http.ResponseController may find a Flush or a Hijack.
+	canUnwrap
 )
 
-// features returns the optional interface bits that inner has.
+// features returns the optional interface bits that inner has itself:
+// hasFlusher for Flush or FlushError (http.ResponseController.Flush takes
+// either).
 func features(inner http.ResponseWriter) int {
 	f := 0
-	if _, ok := inner.(http.Flusher); ok {
+	switch inner.(type) {
+	case http.Flusher, flushErrorer:
 		f |= hasFlusher
 	}
 	if _, ok := inner.(http.Hijacker); ok {
@@ -418,7 +421,8 @@ func features(inner http.ResponseWriter) int {
 	return f
 }
 
-// typeFeatures are the features of the inner writers of one dynamic type.
+// typeFeatures are the features of the inner writers of one dynamic type,
+// with canUnwrap.
 type typeFeatures struct {
 	t reflect.Type
 	f int
@@ -438,12 +442,36 @@ const maxFeatureTypes = 8
 // same for all.
 var featureCache atomic.Pointer[[]typeFeatures]
 
-// featuresOf returns features(inner), found once per dynamic type of
-// inner: what interfaces a type has never changes, so a request looks its
-// writer's type up instead of asserting five interfaces
-// (BenchmarkWrapperChoice). Safe for concurrent use; no allocation once
-// the type is in featureCache.
+// featuresOf returns the features the wrapper of inner offers: those of
+// inner itself, plus Flush (with FlushError) and Hijack when
+// http.ResponseController would find them farther down inner's Unwrap
+// chain. A wrapper without them would let the controller go past it
+// (an access-log writer with Unwrap and no Flush above the middleware),
+// and the status the flush or the hijack sends would not be recorded.
+//
+// A type's own features are found once per dynamic type (what interfaces a
+// type has never changes), so a request looks its writer's type up instead
+// of asserting five interfaces (BenchmarkWrapperChoice). The chain below an
+// Unwrap can change from request to request, so it is walked per request,
+// and only while a Flush or a Hijack is missing: a few type look-ups, for
+// writers with Unwrap only. Safe for concurrent use; no allocation once the
+// types are in featureCache.
 func featuresOf(inner http.ResponseWriter) int {
+	f := ownFeatures(inner)
+	const found = hasFlusher | hasHijacker
+	for w, i := inner, 0; f&canUnwrap != 0 && f&found != found && i < maxUnwrap; i++ {
+		if w = w.(unwrapper).Unwrap(); w == nil {
+			break
+		}
+		g := ownFeatures(w)
+		f = f&^canUnwrap | g&(found|canUnwrap)
+	}
+	return f &^ canUnwrap
+}
+
+// ownFeatures returns features(inner), with canUnwrap, found once per
+// dynamic type of inner.
+func ownFeatures(inner http.ResponseWriter) int {
 	t := reflect.TypeOf(inner)
 	if p := featureCache.Load(); p != nil {
 		for i := range *p {
@@ -455,11 +483,14 @@ func featuresOf(inner http.ResponseWriter) int {
 	return cacheFeatures(t, inner)
 }
 
-// cacheFeatures returns features(inner) and enters them for type t, unless
-// featureCache is full. The slow path of featuresOf, apart so that the
-// lookup stays small.
+// cacheFeatures returns the features of inner, with canUnwrap, and enters
+// them for type t, unless featureCache is full. The slow path of
+// ownFeatures, apart so that the lookup stays small.
 func cacheFeatures(t reflect.Type, inner http.ResponseWriter) int {
 	f := features(inner)
+	if _, ok := inner.(unwrapper); ok {
+		f |= canUnwrap
+	}
 	old := featureCache.Load()
 	if old != nil && len(*old) >= maxFeatureTypes {
 		return f

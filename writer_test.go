@@ -743,3 +743,139 @@ func BenchmarkWrapperChoice(b *testing.B) {
 		})
 	}
 }
+
+// accessLog is an access-log middleware of the usual kind: its writer has
+// Unwrap, for http.ResponseController, and none of the optional interfaces.
+type accessLog struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *accessLog) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+func (w *accessLog) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// serveBehindAccessLog serves h through the middleware with accessLog
+// outside it, on a real server.
+func serveBehindAccessLog(t *testing.T, c *Collector, h http.HandlerFunc) (*httptest.Server, <-chan struct{}) {
+	t.Helper()
+	done := make(chan struct{}, 16)
+	mw := c.Middleware(h)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() { done <- struct{}{} }()
+		mw.ServeHTTP(&accessLog{ResponseWriter: w}, r)
+	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv, done
+}
+
+// With a writer outside the middleware that has Unwrap but no Flush, the
+// controller's flush still goes through the middleware's writer, which
+// records the 200 it sends: the 500 written after it is superfluous, the
+// client gets 200 and so does the count.
+func TestRealServerControllerFlushPastOuterWrapperCountsWhatClientGot(t *testing.T) {
+	c, _ := newTestCollector(t, Options{})
+	srv, done := serveBehindAccessLog(t, c, func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := w.(http.Flusher); !ok {
+			t.Error("the writer has no Flush, though the server's writer below the access log has")
+		}
+		if err := http.NewResponseController(w).Flush(); err != nil {
+			t.Errorf("Flush: %v", err)
+		}
+		w.WriteHeader(http.StatusInternalServerError)
+	})
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	served(t, done)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("client got %d, want 200", resp.StatusCode)
+	}
+	if got := codeCounts(c); got["get 200"] != 1 || len(got) != 1 {
+		t.Errorf("counts = %v, want get 200 only: what the client got", got)
+	}
+}
+
+// A hijack through the controller past an outer writer without Hijack is
+// counted as a direct one: 101.
+func TestRealServerControllerHijackPastOuterWrapper(t *testing.T) {
+	c, _ := newTestCollector(t, Options{})
+	srv, done := serveBehindAccessLog(t, c, func(w http.ResponseWriter, r *http.Request) {
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Errorf("Hijack: %v", err)
+			return
+		}
+		defer conn.Close()
+		_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+		_ = brw.Flush()
+		if _, err := w.Write([]byte("x")); !errors.Is(err, http.ErrHijacked) {
+			t.Errorf("Write after Hijack: %v, want ErrHijacked", err)
+		}
+	})
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_, _ = io.WriteString(conn, "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil || resp.StatusCode != 101 {
+		t.Fatalf("upgrade response %v, %v", resp, err)
+	}
+	served(t, done)
+	if got := codeCounts(c); got["get 101"] != 1 || len(got) != 1 {
+		t.Errorf("counts = %v, want get 101 only", got)
+	}
+}
+
+// The wrapper offers Flush and Hijack when the controller would find them
+// down the inner writer's Unwrap chain, and nothing else that the inner
+// writer itself lacks; flushing and hijacking through it reach the writer
+// that has them, and the wrapper's choice costs no allocation.
+func TestWrapperOffersWhatTheControllerFindsBelow(t *testing.T) {
+	base := newTestInner()
+	all := innerWriters(base)[hasFlusher|hasHijacker|hasReaderFrom|hasPusher|hasCloseNotifier]
+	outer := &accessLog{ResponseWriter: all}
+	cw := &rw{w: outer, r: httptest.NewRequest("GET", "/", nil)}
+	w := cw.wrap(outer)
+	if got := features(w); got != hasFlusher|hasHijacker {
+		t.Fatalf("%T: features %05b, want Flusher|Hijacker", w, got)
+	}
+	w.(http.Flusher).Flush()
+	if _, _, err := w.(http.Hijacker).Hijack(); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(base.calls) != "[flush hijack]" || cw.status != http.StatusOK || !cw.hijacked {
+		t.Errorf("inner calls %v, status %d, hijacked %v", base.calls, cw.status, cw.hijacked)
+	}
+	// Nothing below: nothing offered. A cycle ends the walk.
+	if got := featuresOf(&accessLog{ResponseWriter: newTestInner()}); got != 0 {
+		t.Errorf("features over a plain writer %05b, want 0", got)
+	}
+	loop := &accessLog{}
+	loop.ResponseWriter = loop
+	if got := featuresOf(loop); got != 0 {
+		t.Errorf("features of a cycle %05b, want 0", got)
+	}
+	if n := testing.AllocsPerRun(100, func() { featuresOf(outer) }); n != 0 {
+		t.Errorf("featuresOf allocates %v times", n)
+	}
+	fw := &rw{w: &accessLog{ResponseWriter: flushOnly{newTestInner()}}}
+	if n := testing.AllocsPerRun(100, func() { fw.flush() }); n != 0 {
+		t.Errorf("a flush through the chain allocates %v times", n)
+	}
+}
+
+// flushOnly is a writer with a Flush that records nothing.
+type flushOnly struct{ http.ResponseWriter }
+
+func (flushOnly) Flush() {}
