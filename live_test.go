@@ -231,7 +231,7 @@ func TestSlowestTopK(t *testing.T) {
 		} else if q.TraceID != want {
 			t.Errorf("slowest[%d] trace id %q, want none", i, q.TraceID)
 		}
-		if q.Method != "get" || q.Status != 200 || q.End.IsZero() {
+		if q.Method != "GET" || q.Status != 200 || q.End.IsZero() {
 			t.Errorf("slowest[%d] = %+v", i, q)
 		}
 	}

@@ -116,8 +116,18 @@ func (c *Collector) slowest(first, last int64, loc *time.Location) []Request {
 	out := make([]Request, min(len(all), c.opts.Slowest))
 	for i := range out {
 		e := all[i]
-		out[i] = Request{Route: e.route.name, Method: methodNames[e.method], Status: e.status,
+		out[i] = Request{Route: e.route.name, Method: requestMethod(e.method), Status: e.status,
 			Duration: time.Duration(e.dur), End: time.Unix(0, e.end).In(loc), TraceID: e.trace.String()}
 	}
 	return out
+}
+
+// requestMethod returns the method of method index m as a request carries
+// it ("GET"), or "OTHER" for a method off the table, which vitals does not
+// keep (a client could invent any number of them).
+func requestMethod(m int) string {
+	if m < len(methods) {
+		return methods[m]
+	}
+	return "OTHER"
 }

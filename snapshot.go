@@ -107,7 +107,7 @@ type Live struct {
 // Request is one finished request, as Snapshot.Slowest lists them.
 type Request struct {
 	Route    string        // the route it counted under ("route")
-	Method   string        // its method, as the method label writes it ("method")
+	Method   string        // its method as sent ("GET"), or "OTHER" for a method off the standard nine ("method")
 	Status   int           // the status the client was sent ("status")
 	Duration time.Duration // how long the handler took ("duration_seconds")
 	End      time.Time     // when it ended ("end")
