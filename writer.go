@@ -10,6 +10,7 @@ import (
 	"path"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -492,8 +493,10 @@ func cacheFeatures(t reflect.Type, inner http.ResponseWriter) int {
 		f |= canUnwrap
 	}
 	old := featureCache.Load()
-	if old != nil && len(*old) >= maxFeatureTypes {
-		return f
+	if old != nil {
+		if len(*old) >= maxFeatureTypes || slices.ContainsFunc(*old, func(e typeFeatures) bool { return e.t == t }) {
+			return f // full, or another request entered t meanwhile
+		}
 	}
 	var next []typeFeatures
 	if old != nil {
