@@ -79,8 +79,8 @@ type jsonRoute struct {
 	Status   jsonStatus `json:"status"`
 	Bytes    uint64     `json:"bytes"`
 	jsonPercentiles
-	Recent  jsonRecent  `json:"recent"`
-	Streams jsonStreams `json:"streams"`
+	Recent  jsonRecent `json:"recent"`
+	Streams uint64     `json:"streams"`
 }
 
 // jsonPercentiles are the percentiles of the high-resolution histogram;
@@ -191,7 +191,7 @@ func (s *Snapshot) jsonForm() *jsonSnapshot {
 			Route: r.Route, Requests: r.Requests, Errors: r.Errors, Status: jsonStatus(r.Status), Bytes: r.Bytes,
 			jsonPercentiles: percentiles(r.P50, r.P90, r.P99, r.P999),
 			Recent:          recentJSON(r.Recent),
-			Streams:         jsonStreams(r.Streams),
+			Streams:         r.Streams,
 		}
 	}
 	j := &jsonSnapshot{

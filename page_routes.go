@@ -40,7 +40,8 @@ type routeRow struct {
 	P50, P90, P99, P999, Bytes string
 	HasErrors, Idle            bool
 	// Streams is set for a route that answers with streams: its stream
-	// count and the open ones, shown instead of its percentiles.
+	// count, shown instead of its percentiles (StreamsOpen stays empty:
+	// open streams are known for all routes together only).
 	Streams, StreamsOpen, StreamsTitle string
 }
 
@@ -150,10 +151,12 @@ func newRoutesView(s *Snapshot, recent, since string, q url.Values) routesView {
 		if f.requests > 0 {
 			row.P50, row.P90, row.P99, row.P999 = latencyText(f.p50), latencyText(f.p90), latencyText(f.p99), latencyText(f.p999)
 		}
-		if st := e.rs.Streams; st.Total > 0 || st.Open > 0 {
-			row.Streams, row.StreamsOpen = formatCount(st.Total)+" streams", formatCount(uint64(max(st.Open, 0)))+" open"
+		if n := e.rs.Streams; n > 0 {
+			// A stream's route is known when it ends: the open ones are
+			// counted for all routes together (the in-flight card).
+			row.Streams = formatCount(n) + " streams"
 			row.StreamsTitle = "Streams (server-sent events, websockets, hijacked connections) have no latency: " +
-				formatCount(st.Total) + " since this process started, " + formatCount(uint64(max(st.Open, 0))) + " open now"
+				formatCount(n) + " ended since this process started; the open ones are counted for all routes together"
 			row.P999 = ""
 		}
 		v.Rows = append(v.Rows, row)

@@ -252,12 +252,12 @@ type RouteStats struct {
 	// Recent has this route's figures of the last Options.RecentWindow
 	// ("recent").
 	Recent Recent
-	// Streams are this route's responses that stay open (see
-	// Snapshot.Streams): counted in Requests and Status, in none of the
-	// latency figures ("streams"). Total counts those that ended since
-	// this collector was created; Open is 0, as a stream's route is
-	// settled when it ends: Snapshot.Streams.Open counts the open ones.
-	Streams Streams
+	// Streams counts this route's streams (responses that stay open: see
+	// Snapshot.Streams) that ended since this collector was created: they
+	// are counted in Requests and Status, in none of the latency figures
+	// ("streams"). A stream's route is settled when it ends, so the open
+	// ones are counted for all routes together, in Snapshot.Streams.Open.
+	Streams uint64
 }
 
 // routeStats fills in the since-start figures of s into rs: counts from
@@ -269,8 +269,8 @@ func (c *Collector) routeStats(s *recorder, rs *RouteStats, base, rec *histCopy,
 	rs.Route = s.name
 	rs.Bytes = s.bytes.Load()
 	rs.Requests = s.loadHist(c.hist)
-	rs.Streams.Total = s.streams.Load()
-	rs.Requests += rs.Streams.Total // not in the histogram
+	rs.Streams = s.streams.Load()
+	rs.Requests += rs.Streams // not in the histogram
 	if r := s.restored; r != nil {
 		r.forEachCode(func(_, code int, n uint64) {
 			own[code/100-1] += n
