@@ -193,7 +193,7 @@ func Open(opts Options) (*Collector, error) {
 	c.manual = newRecorder("", len(c.bounds), c.win.n)
 	c.live = make([]liveBucket, c.win.n)
 	c.ring = newRing(opts.LiveRequests)
-	c.perSec = new(perSecond)
+	c.perSec = newPerSecond(floorDiv(now.UnixNano(), int64(time.Second)))
 	c.slow = newSlowLists(c.win.n, opts.Slowest)
 	c.sealed = make([]winBucket, c.win.n)
 	for i := range c.sealed {

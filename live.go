@@ -30,12 +30,14 @@ func (c *Collector) recordLive(rec *recorder, slot int, wall, d int64, status, m
 func (c *Collector) buildLive(s *Snapshot, now time.Time) {
 	w := c.opts.LiveWindow
 	ns := now.UnixNano()
-	sec := floorDiv(ns, int64(time.Second))
-	secs := int64((w + time.Second - 1) / time.Second)
-	lv := &s.Live
-	lv.Requests, lv.Errors = c.perSec.sum(sec-secs+1, sec)
-	lv.Rate = float64(lv.Requests) / w.Seconds()
 	since := ns - int64(w)
+	// The counters count whole seconds: those that the window reaches
+	// into, from the one holding its start, which cover between LiveWindow
+	// and one second more. The rate is over the time they really cover.
+	from := floorDiv(since, int64(time.Second))
+	lv := &s.Live
+	lv.Requests, lv.Errors = c.perSec.sum(from, floorDiv(ns, int64(time.Second)))
+	lv.Rate = float64(lv.Requests) / time.Duration(ns-from*int64(time.Second)).Seconds()
 	recs, oldest, full := c.ring.read(c.ringBuf[:0], since+1)
 	c.ringBuf = recs
 	lv.Span = w

@@ -245,7 +245,7 @@ func TestSlowestTopK(t *testing.T) {
 // hold at most 128 KiB.
 func TestLiveMemory(t *testing.T) {
 	before := heapInUse()
-	r, p := newRing(DefaultLiveRequests), new(perSecond)
+	r, p := newRing(DefaultLiveRequests), newPerSecond(0)
 	n := heapInUse() - before
 	t.Logf("ring of %d and per-second counters: %d KiB", DefaultLiveRequests, n>>10)
 	if n > 128<<10 {
@@ -306,6 +306,81 @@ func TestSelectNth(t *testing.T) {
 			if i < k && a[i] > a[k] || i > k && a[i] < a[k] {
 				t.Fatalf("not partitioned around %d: %v", k, a)
 			}
+		}
+	}
+}
+
+// TestLiveRateAtSecondStart: the per-second counters count whole seconds,
+// so Live.Requests covers the seconds the window reaches into (between
+// LiveWindow and one second more) and Rate is over the time they cover:
+// right after a second starts the rate is still the traffic's, not a
+// fraction of it.
+func TestLiveRateAtSecondStart(t *testing.T) {
+	for _, w := range []time.Duration{time.Second, 10 * time.Second} {
+		c, clk := newTestCollector(t, Options{LiveWindow: w})
+		h := c.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+		// The clock starts on a whole second: one request each 10 ms for
+		// w+2s, the last at a whole second plus 10 ms.
+		n := int((w + 2*time.Second) / (10 * time.Millisecond))
+		for range n {
+			clk.Add(10 * time.Millisecond)
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+		}
+		clk.Add(10 * time.Millisecond) // now: a whole second + 20 ms
+		s := c.Refresh()
+		inWindow := uint64(w / (10 * time.Millisecond))                  // requests in (now-w, now]
+		inSeconds := uint64((w + time.Second) / (10 * time.Millisecond)) // and in the second holding now-w
+		if s.Live.Requests < inWindow || s.Live.Requests > inSeconds {
+			t.Errorf("LiveWindow %v: Live.Requests = %d, want %d to %d", w, s.Live.Requests, inWindow, inSeconds)
+		}
+		if s.Live.Rate < 98 || s.Live.Rate > 102 {
+			t.Errorf("LiveWindow %v: Live.Rate = %v, want 100/s", w, s.Live.Rate)
+		}
+		if uint64(s.Live.Samples) > s.Live.Requests {
+			t.Errorf("LiveWindow %v: Samples %d above Requests %d", w, s.Live.Samples, s.Live.Requests)
+		}
+	}
+}
+
+// TestLiveAfterClockBack: requests after an injected clock moved back
+// count in Live as in Recent (the collector's time never goes back).
+func TestLiveAfterClockBack(t *testing.T) {
+	c, clk := newTestCollector(t, Options{})
+	h := c.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	clk.Add(time.Minute)
+	c.Refresh()
+	clk.Add(-30 * time.Second)
+	for range 10 {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	}
+	s := c.Refresh()
+	if s.Recent.Requests != 10 {
+		t.Fatalf("Recent.Requests = %d, want 10", s.Recent.Requests)
+	}
+	if s.Live.Requests != 10 || s.Live.Samples != 10 {
+		t.Errorf("after the clock moved back: Live.Requests = %d, Samples = %d, want 10", s.Live.Requests, s.Live.Samples)
+	}
+}
+
+// TestLiveFarClocks: the per-second counters count before 1970 and after
+// 2038 (a second above 2^31), where a counter word of zero would read as
+// newer than every second.
+func TestLiveFarClocks(t *testing.T) {
+	for _, at := range []time.Time{
+		time.Date(1960, 3, 1, 12, 0, 0, 0, time.UTC),
+		time.Date(2040, 3, 1, 12, 0, 0, 0, time.UTC),
+	} {
+		clk := &fakeClock{t: at}
+		c, _ := newTestCollector(t, Options{Now: clk.Now})
+		h := c.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+		for range 10 {
+			clk.Add(10 * time.Millisecond)
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+		}
+		s := c.Refresh()
+		if s.Live.Requests != 10 || s.Live.Samples != 10 || s.Recent.Requests != 10 {
+			t.Errorf("clock at %v: Live.Requests = %d, Live.Samples = %d, Recent.Requests = %d; want 10 each",
+				at.Year(), s.Live.Requests, s.Live.Samples, s.Recent.Requests)
 		}
 	}
 }

@@ -24,6 +24,21 @@ type perSecond struct {
 	req, err [perSecondSlots]atomic.Uint64
 }
 
+// newPerSecond returns counters for a clock that reads second now. Every
+// word starts with the tag of a second long before now (2^30 seconds, 34
+// years): a zero word would claim second 0, which newer reads as later
+// than every second from 2038 on and before 1970, and no request could
+// ever reset it.
+func newPerSecond(now int64) *perSecond {
+	p := new(perSecond)
+	old := secondTag(now - 1<<30)
+	for i := range p.req {
+		p.req[i].Store(old)
+		p.err[i].Store(old)
+	}
+	return p
+}
+
 func secondTag(sec int64) uint64 { return uint64(uint32(sec)) << 32 }
 
 // newer reports whether tag a is a later second than tag b.

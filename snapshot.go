@@ -95,9 +95,9 @@ type Snapshot struct {
 // far back they reach.
 type Live struct {
 	Span     time.Duration // the time the percentiles cover: LiveWindow, or less when the ring wrapped ("span_seconds")
-	Requests uint64        // requests that ended within LiveWindow, streams included ("requests")
+	Requests uint64        // requests that ended within LiveWindow (in whole seconds: up to one second more), streams included ("requests")
 	Errors   uint64        // of them, 5xx ("errors")
-	Rate     float64       // Requests per second of LiveWindow ("rate")
+	Rate     float64       // Requests per second of the time they cover ("rate")
 	Samples  int           // durations behind the percentiles, streams excluded ("samples")
 	// Exact percentiles and maximum of the durations behind them
 	// ("p50_seconds", "p90_seconds", "p99_seconds", "max_seconds").

@@ -155,7 +155,11 @@ func (c *Collector) slotAt(end time.Duration) int {
 // the monotonic clock since c.base, or from the injected clock.
 func (c *Collector) wallAt(end time.Duration) int64 {
 	if c.fakeClock {
-		return c.opts.Now().UnixNano()
+		// An injected clock may go back; the collector's time does not
+		// (see Collector.now): a reading older than the last refresh
+		// counts at the last refresh, in the window and the live figures
+		// alike.
+		return max(c.opts.Now().UnixNano(), c.clock.Load())
 	}
 	return c.baseWall + int64(end)
 }
