@@ -92,7 +92,7 @@ func (c *Collector) appendPrometheus(b []byte, s *Snapshot) []byte {
 // appendProtobuf appends the protobuf exposition: delimited MetricFamily
 // messages.
 func (c *Collector) appendProtobuf(b []byte, s *Snapshot) []byte {
-	return c.expose(newProtoWriter(b, c.promNamespace, c.promConstPairs), s)
+	return c.expose(newProtoWriter(b, c.promNamespace, c.promConstPairs, c.start), s)
 }
 
 // expose writes every metric family through w, in a fixed order, and
