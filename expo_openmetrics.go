@@ -52,8 +52,9 @@ func (c *Collector) appendOpenMetrics(b []byte, s *Snapshot) []byte {
 // and end.
 type openMetricsWriter struct {
 	text    textWriter
-	typ     int     // the type of the family being written
-	created float64 // the _created value, unix seconds
+	typ     int      // the type of the family being written
+	created [32]byte // the _created value, unix seconds, written once
+	nc      int      // bytes of created used
 }
 
 var openMetricsWriters = sync.Pool{New: func() any { return new(openMetricsWriter) }}
@@ -62,10 +63,8 @@ var openMetricsWriters = sync.Pool{New: func() any { return new(openMetricsWrite
 // with the start of every counter and histogram at start.
 func newOpenMetricsWriter(b []byte, namespace, constant string, start time.Time) *openMetricsWriter {
 	w := openMetricsWriters.Get().(*openMetricsWriter)
-	*w = openMetricsWriter{
-		text:    textWriter{b: b, namespace: namespace, constant: constant},
-		created: startSeconds(start),
-	}
+	*w = openMetricsWriter{text: textWriter{b: b, namespace: namespace, constant: constant}}
+	w.nc = len(strconv.AppendFloat(w.created[:0], startSeconds(start), 'f', -1, 64))
 	return w
 }
 
@@ -120,31 +119,38 @@ func (w *openMetricsWriter) family(name string, typ int, help string) {
 	w.text.b = append(b, '\n')
 }
 
-// createdLine writes the _created sample of a series of family name.
-func (w *openMetricsWriter) createdLine(name string, l *labelPairs) {
-	w.text.series(familyName(name, w.typ), "_created", l)
-	w.text.b = strconv.AppendFloat(w.text.b, w.created, 'f', -1, 64)
-	w.text.b = append(w.text.b, '\n')
+// createdLine writes the _created sample of the series just written, of
+// family name: the labels are the last line's, copied as they were escaped.
+func (w *openMetricsWriter) createdLine(name string) {
+	t := &w.text
+	start, end := t.labels, t.labelsEnd
+	t.b = append(t.b, t.namespace...)
+	t.b = append(t.b, familyName(name, w.typ)...)
+	t.b = append(t.b, "_created"...)
+	t.b = append(t.b, t.b[start:end]...) // within b: append copies before it can move
+	t.b = append(t.b, ' ')
+	t.b = append(t.b, w.created[:w.nc]...)
+	t.b = append(t.b, '\n')
 }
 
 func (w *openMetricsWriter) uint(name string, v uint64, l labelPairs) {
 	w.text.uint(name, v, l)
 	if w.typ == typeCounter {
-		w.createdLine(name, &l)
+		w.createdLine(name)
 	}
 }
 
 func (w *openMetricsWriter) int(name string, v int64, l labelPairs) {
 	w.text.int(name, v, l)
 	if w.typ == typeCounter {
-		w.createdLine(name, &l)
+		w.createdLine(name)
 	}
 }
 
 func (w *openMetricsWriter) float(name string, v float64, l labelPairs) {
 	w.text.float(name, v, l)
 	if w.typ == typeCounter {
-		w.createdLine(name, &l)
+		w.createdLine(name)
 	}
 }
 
@@ -156,7 +162,7 @@ func (w *openMetricsWriter) summary(name string, sum float64, count uint64) {
 // does, then _created.
 func (w *openMetricsWriter) histogram(name string, h histData, l labelPairs) {
 	w.text.histogram(name, h, l)
-	w.createdLine(name, &l)
+	w.createdLine(name)
 }
 
 func (w *openMetricsWriter) nativeSpace() *nativeScratch { return nil }
