@@ -102,9 +102,10 @@ func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "unknown format: valid formats are html, json, prometheus and openmetrics", http.StatusBadRequest)
 		return
 	case notAcceptable:
-		http.Error(w, "not acceptable: this endpoint serves text/html, application/json, text/plain (Prometheus text) and "+
+		http.Error(w, "not acceptable: this endpoint serves text/html, application/json, text/plain (Prometheus text), "+
+			"application/openmetrics-text;version=1.0.0 and "+
 			"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited; "+
-			"send one of them in Accept, or ask with ?format=html, json or prometheus", http.StatusNotAcceptable)
+			"send one of them in Accept, or ask with ?format=html, json, prometheus or openmetrics", http.StatusNotAcceptable)
 		return
 	}
 	buf := getBuffer(&bufPool)
