@@ -104,6 +104,9 @@ func FuzzNegotiate(f *testing.F) {
 	f.Add("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited", "format=prometheus")
 	f.Add("", "format=JSON")
 	f.Add("application/json", "format=openmetrics")
+	f.Add(acceptProm3, "")
+	f.Add(acceptProm3Native, "format=prometheus")
+	f.Add("application/openmetrics-text;version=2.0.0,application/openmetrics-text;version=1.0.0;q=0.5", "")
 	f.Fuzz(func(t *testing.T, accept, query string) {
 		r := &http.Request{URL: &url.URL{RawQuery: query}, Header: http.Header{}}
 		for _, v := range strings.Split(accept, "\x00") {
