@@ -32,7 +32,7 @@
 //
 // The cold path is everything else: the refresh goroutine (collector.go),
 // the scrapes (handler.go, negotiate.go, then prometheus.go's families
-// written by expo_text.go, expo_openmetrics.go or expo_proto.go, json.go, page.go) and the state
+// written by expo_text.go or expo_proto.go, json.go, page.go) and the state
 // file (state.go, statefile.go, restore.go, persist.go). A scrape reads one
 // way: handler → negotiation → the published Snapshot (built by build.go)
 // → one exposition. The refresh goroutine prepares the next time slice
