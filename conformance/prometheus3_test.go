@@ -83,7 +83,14 @@ func TestPrometheus3(t *testing.T) {
 		}
 	})))
 	mux.Handle("GET /fresh", c.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})))
+	// The scrapes of the start-timestamp Prometheus wait while the new
+	// route's first requests are sent, so that they all fall between two.
+	var burst sync.RWMutex
 	mux.Handle("GET /metrics/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/metrics/start" {
+			burst.RLock()
+			defer burst.RUnlock()
+		}
 		c.Handler().ServeHTTP(w, r)
 		mu.Lock()
 		answered[r.URL.Path] = w.Header().Get("Content-Type")
@@ -125,7 +132,8 @@ scrape_configs:
 	}
 	classic := runPrometheusFlags(ctx, t, bin, "3.16 default", config("/metrics/default", "1s", ""), nil)
 	native := runPrometheusFlags(ctx, t, bin, "3.16 native", config("/metrics/native", "1s", "    scrape_native_histograms: true\n"), nil)
-	// Scrapes 2 s apart, for the 500 first requests to fall between two.
+	// Scrapes 2 s apart, for the 500 first requests to fall between two
+	// (and a scrape that comes during them waits: see burst).
 	started := runPrometheusFlags(ctx, t, bin, "3.16 start timestamps", config("/metrics/start", "2s", ""), nil,
 		"--enable-feature=created-timestamp-zero-ingestion")
 	all := []*promServer{classic, native, started}
@@ -148,6 +156,7 @@ scrape_configs:
 	// The first requests of a new route, between two scrapes.
 	startMs := c.Snapshot().Start.UnixMilli()
 	started.nextScrape(ctx, t)
+	burst.Lock()
 	var wg sync.WaitGroup
 	jobs := make(chan string)
 	for range 25 {
@@ -164,6 +173,7 @@ scrape_configs:
 	}
 	close(jobs)
 	wg.Wait()
+	burst.Unlock()
 	fresh := `{route=~".*fresh"}`
 	for _, p := range all {
 		p.waitFor(ctx, t, `sum(http_requests_total`+fresh+`)`, 500)
