@@ -416,3 +416,69 @@ func TestRulesOnPrometheus3(t *testing.T) {
 		t.Logf("%s: %d literal range selectors, all of 4 minutes or more", f, ranges)
 	}
 }
+
+// TestPrometheus242OpenMetrics: Debian's Prometheus 2.42 with a scrape
+// config that does not ask for ?format= gets OpenMetrics, parses it
+// without error, and, having no start-timestamp ingestion, stores the
+// _created samples as series of their own (README says so).
+func TestPrometheus242OpenMetrics(t *testing.T) {
+	bin, err := exec.LookPath("prometheus")
+	if err != nil {
+		if os.Getenv("VITALS_REQUIRE_PROMETHEUS") != "" {
+			t.Fatal("prometheus not found, and VITALS_REQUIRE_PROMETHEUS is set")
+		}
+		t.Skip("prometheus not installed (Debian package prometheus); .ci/run installs it")
+	}
+	if testing.Short() {
+		t.Skip("takes a few seconds")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c := vitals.New(vitals.Options{})
+	defer c.Close()
+	var mu sync.Mutex
+	var answered string
+	mux := http.NewServeMux()
+	mux.Handle("GET /work", c.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})))
+	mux.Handle("GET /metrics", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.Handler().ServeHTTP(w, r)
+		mu.Lock()
+		answered = w.Header().Get("Content-Type")
+		mu.Unlock()
+	}))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: mux}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	for range 3 {
+		resp, err := http.Get("http://" + ln.Addr().String() + "/work")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	p := runPrometheusFlags(ctx, t, bin, "2.42 openmetrics", fmt.Sprintf(`global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: vitals
+    static_configs:
+      - targets: [%q]
+`, ln.Addr().String()), nil)
+	p.waitFor(ctx, t, `up{job="vitals"} == 1`, 1)
+	p.waitFor(ctx, t, `sum(http_requests_total{route=~".*work"})`, 3)
+	p.checkTargets(ctx, t)
+	mu.Lock()
+	if answered != "application/openmetrics-text; version=1.0.0; charset=utf-8" {
+		t.Errorf("answered %q, want OpenMetrics 1.0.0", answered)
+	}
+	mu.Unlock()
+	start := float64(c.Snapshot().Start.UnixNano()) / 1e9
+	for _, name := range []string{"http_requests_created", "http_request_duration_seconds_created"} {
+		if got := p.scalar(ctx, t, `max(`+name+`{route=~".*work"})`); math.Abs(got-start) > 1e-3 {
+			t.Errorf("%s = %v, want the start %v", name, got, start)
+		}
+	}
+}
