@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math"
 	"sync"
+	"time"
 )
 
 // The Prometheus protobuf exposition: protoWriter, the exposition writer of
@@ -145,8 +146,9 @@ func (w *pbWriter) end() {
 // and TYPE lines).
 type protoWriter struct {
 	pb         pbWriter
-	namespace  string   // with its trailing underscore, or empty
-	constPairs []string // name, value of each constant label, sorted
+	namespace  string         // with its trailing underscore, or empty
+	constPairs []string       // name, value of each constant label, sorted
+	created    protoTimestamp // the start of every counter and histogram (created.go)
 
 	// The family being written; its header is not written yet while
 	// famOpen is false.
@@ -164,11 +166,13 @@ type protoWriter struct {
 // scratch is worth keeping.
 var protoWriters = sync.Pool{New: func() any { return new(protoWriter) }}
 
-// newProtoWriter returns a protobuf writer that appends to b.
-func newProtoWriter(b []byte, namespace string, constPairs []string) *protoWriter {
+// newProtoWriter returns a protobuf writer that appends to b, with the
+// start of every counter and histogram at start.
+func newProtoWriter(b []byte, namespace string, constPairs []string, start time.Time) *protoWriter {
 	w := protoWriters.Get().(*protoWriter)
 	w.pb = pbWriter{b: b}
 	w.namespace, w.constPairs = namespace, constPairs
+	w.created = toProtoTimestamp(start)
 	return w
 }
 
@@ -217,6 +221,9 @@ func (w *protoWriter) value(v float64, l *labelPairs) {
 	}
 	w.pb.begin(field)
 	w.pb.b = appendDoubleField(w.pb.b, fieldValue, v)
+	if field == fieldMetricCounter {
+		w.pb.b = appendCreated(w.pb.b, fieldCounterCreated, w.created)
+	}
 	w.pb.end()
 	w.pb.end()
 }
@@ -265,6 +272,7 @@ func (w *protoWriter) histogram(_ string, h histData, l labelPairs) {
 	if h.native != nil {
 		pb.b = h.native.append(pb.b)
 	}
+	pb.b = appendCreated(pb.b, fieldHistogramCreated, w.created)
 	pb.end()
 	pb.end()
 }

@@ -20,6 +20,10 @@ type textWriter struct {
 	b         []byte
 	namespace string // with its trailing underscore, or empty
 	constant  string // `name="value",` for each constant label, sorted
+
+	// The last series' labels, escaped, are b[labels:labelsEnd] (empty
+	// without labels): OpenMetrics copies them to the _created sample.
+	labels, labelsEnd int
 }
 
 // textWriters keeps text writers between scrapes: through the exposition
@@ -57,7 +61,9 @@ func (w *textWriter) series(name, suffix string, l *labelPairs) {
 	w.b = append(w.b, w.namespace...)
 	w.b = append(w.b, name...)
 	w.b = append(w.b, suffix...)
+	w.labels = len(w.b)
 	if w.constant == "" && l.n == 0 {
+		w.labelsEnd = len(w.b)
 		w.b = append(w.b, ' ')
 		return
 	}
@@ -70,6 +76,7 @@ func (w *textWriter) series(name, suffix string, l *labelPairs) {
 		w.b = append(w.b, `",`...)
 	}
 	w.b[len(w.b)-1] = '}' // replaces the last comma
+	w.labelsEnd = len(w.b)
 	w.b = append(w.b, ' ')
 }
 

@@ -19,9 +19,12 @@ import (
 //
 //   - text/html: the live dashboard;
 //   - application/json: the Snapshot as JSON (see Snapshot.MarshalJSON);
-//   - text/plain or application/openmetrics-text: Prometheus text format
-//     0.0.4, served as text/plain (Prometheus scrapers ask for OpenMetrics
-//     first and accept it), and likewise for ?format=openmetrics;
+//   - application/openmetrics-text of version 1.0.0 (or its draft 0.0.1,
+//     or no version), as Prometheus scrapers ask for it first: OpenMetrics
+//     1.0.0 text, with counters' and histograms' _created (see
+//     expo_openmetrics.go); likewise for ?format=openmetrics;
+//   - text/plain, or another version of OpenMetrics: Prometheus text
+//     format 0.0.4, served as text/plain;
 //   - application/vnd.google.protobuf with
 //     proto=io.prometheus.client.MetricFamily and encoding=delimited, named
 //     exactly (as a Prometheus with native histograms sends it): the
@@ -55,6 +58,7 @@ const (
 	formatJSON
 	formatPrometheus
 	formatProtobuf
+	formatOpenMetrics
 )
 
 // bufPool keeps the buffers answers are built in, between requests.
@@ -91,16 +95,17 @@ func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.Add("Vary", "Accept")
-	f, result := negotiate(r)
+	f, params, result := negotiateParams(r)
 	switch result {
 	case unknownFormat:
 		// The bad value is not echoed back.
 		http.Error(w, "unknown format: valid formats are html, json, prometheus and openmetrics", http.StatusBadRequest)
 		return
 	case notAcceptable:
-		http.Error(w, "not acceptable: this endpoint serves text/html, application/json, text/plain (Prometheus text) and "+
+		http.Error(w, "not acceptable: this endpoint serves text/html, application/json, text/plain (Prometheus text), "+
+			"application/openmetrics-text;version=1.0.0 and "+
 			"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited; "+
-			"send one of them in Accept, or ask with ?format=html, json or prometheus", http.StatusNotAcceptable)
+			"send one of them in Accept, or ask with ?format=html, json, prometheus or openmetrics", http.StatusNotAcceptable)
 		return
 	}
 	buf := getBuffer(&bufPool)
@@ -119,6 +124,9 @@ func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 	case formatProtobuf:
 		h.Set("Content-Type", protobufContentType)
 		buf.Write(c.appendProtobuf(buf.AvailableBuffer(), s))
+	case formatOpenMetrics:
+		h.Set("Content-Type", openMetricsContentType(params))
+		buf.Write(c.appendOpenMetrics(buf.AvailableBuffer(), s))
 	default:
 		h.Set("Content-Type", "text/html; charset=utf-8")
 		h.Set("Content-Security-Policy", dashboardCSP)
@@ -128,5 +136,5 @@ func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	writeBody(w, r, buf.Bytes(), f == formatPrometheus || f == formatProtobuf)
+	writeBody(w, r, buf.Bytes(), f == formatPrometheus || f == formatProtobuf || f == formatOpenMetrics)
 }

@@ -27,7 +27,8 @@ var offers = [...]struct {
 	{"text", "html", formatHTML, nil},
 	{"application", "json", formatJSON, nil},
 	{"text", "plain", formatPrometheus, nil},
-	{"application", "openmetrics-text", formatPrometheus, nil},
+	{"application", "openmetrics-text", formatOpenMetrics, isOpenMetrics1},
+	{"application", "openmetrics-text", formatPrometheus, nil}, // another version, or a wildcard: the text
 	{"application", "vnd.google.protobuf", formatProtobuf, isMetricFamilyStream},
 }
 
@@ -39,7 +40,7 @@ var formatNames = [...]struct {
 	{"html", formatHTML},
 	{"json", formatJSON},
 	{"prometheus", formatPrometheus},
-	{"openmetrics", formatPrometheus},
+	{"openmetrics", formatOpenMetrics},
 }
 
 // Results of negotiate beside a format.
@@ -53,8 +54,16 @@ const (
 // query (a scrape's case) it allocates nothing: the query's map is parsed
 // only when there is one.
 func negotiate(r *http.Request) (format, int) {
+	f, _, res := negotiateParams(r)
+	return f, res
+}
+
+// negotiateParams is negotiate that also returns the parameters of the
+// media range that chose the format: empty for ?format=, or when the
+// format was chosen by a wildcard (escaping, below, reads them).
+func negotiateParams(r *http.Request) (format, string, int) {
 	if r.URL.RawQuery == "" {
-		return fromAccept(r.Header.Values("Accept"))
+		return fromAcceptParams(r.Header.Values("Accept"))
 	}
 	if q := r.URL.Query(); q.Has("format") {
 		name := q.Get("format")
@@ -65,22 +74,23 @@ func negotiate(r *http.Request) (format, int) {
 			if n.name == "prometheus" {
 				// "The Prometheus exposition": protobuf when the scraper
 				// prefers it (native histograms), else the text.
-				if f, res := fromAccept(r.Header.Values("Accept")); res == negotiated && f == formatProtobuf {
-					return formatProtobuf, negotiated
+				if f, params, res := fromAcceptParams(r.Header.Values("Accept")); res == negotiated && f == formatProtobuf {
+					return formatProtobuf, params, negotiated
 				}
 			}
-			return n.f, negotiated
+			return n.f, "", negotiated
 		}
-		return formatHTML, unknownFormat
+		return formatHTML, "", unknownFormat
 	}
-	return fromAccept(r.Header.Values("Accept"))
+	return fromAcceptParams(r.Header.Values("Accept"))
 }
 
 // match is how an Accept header rates one offer.
 type match struct {
-	q    int // quality in thousandths; -1 while no media range matched
-	spec int // 3 for type/subtype, 2 for type/*, 1 for */*
-	pos  int // index of the media range that set q
+	q      int    // quality in thousandths; -1 while no media range matched
+	spec   int    // 3 for type/subtype, 2 for type/*, 1 for */*
+	pos    int    // index of the media range that set q
+	params string // its parameters, a substring of the header
 }
 
 // better reports whether m ranks above o: higher q, then a more specific
@@ -101,6 +111,13 @@ func (m match) better(o match) bool {
 // Malformed media ranges are ignored. It does not allocate: the header is
 // read in place, its parameters with nextParam.
 func fromAccept(values []string) (format, int) {
+	f, _, res := fromAcceptParams(values)
+	return f, res
+}
+
+// fromAcceptParams is fromAccept that also returns the parameters of the
+// media range that rated the chosen offer.
+func fromAcceptParams(values []string) (format, string, int) {
 	var rated [len(offers)]match
 	for i := range rated {
 		rated[i].q = -1
@@ -123,7 +140,7 @@ func fromAccept(values []string) (format, int) {
 				continue
 			}
 			for i, o := range offers {
-				m := match{q: q, pos: pos}
+				m := match{q: q, pos: pos, params: params}
 				switch {
 				case equalFoldASCII(typ, o.typ) && equalFoldASCII(sub, o.sub):
 					if o.params != nil && !o.params(params) {
@@ -147,7 +164,7 @@ func fromAccept(values []string) (format, int) {
 		}
 	}
 	if !seen {
-		return formatHTML, negotiated // no Accept, or only empty ones
+		return formatHTML, "", negotiated // no Accept, or only empty ones
 	}
 	best := -1
 	for i, r := range rated {
@@ -156,9 +173,9 @@ func fromAccept(values []string) (format, int) {
 		}
 	}
 	if best < 0 {
-		return formatHTML, notAcceptable
+		return formatHTML, "", notAcceptable
 	}
-	return offers[best].f, negotiated
+	return offers[best].f, rated[best].params, negotiated
 }
 
 // qvalue returns the q parameter of a media range's parameters, in
@@ -229,6 +246,45 @@ func isMetricFamilyStream(params string) bool {
 		}
 	}
 	return proto && delimited
+}
+
+// isOpenMetrics1 reports whether the parameters of an OpenMetrics media
+// range admit version 1.0.0: no version, 1.0.0, or 0.0.1 (its draft, the
+// same text). OpenMetrics 2.0 is not served: such a range gets the text.
+func isOpenMetrics1(params string) bool {
+	for params != "" {
+		var k, v string
+		k, v, params = nextParam(params)
+		if equalFoldASCII(k, "version") {
+			v = strings.Trim(v, `"`)
+			return v == "" || v == "1.0.0" || v == "0.0.1"
+		}
+	}
+	return true
+}
+
+// escaping returns the name escaping scheme the parameters of a media range
+// ask for, when it is one Prometheus defines (allow-utf-8, underscores,
+// dots, values; allow-utf8 is read as allow-utf-8), else "": the scheme
+// the answer's Content-Type names. vitals' names and label names are valid
+// legacy names, which every scheme leaves as they are, so the scheme
+// changes nothing else.
+func escaping(params string) string {
+	for params != "" {
+		var k, v string
+		k, v, params = nextParam(params)
+		if !equalFoldASCII(k, "escaping") {
+			continue
+		}
+		switch v = strings.Trim(v, `"`); v {
+		case "allow-utf-8", "allow-utf8":
+			return "allow-utf-8"
+		case "underscores", "dots", "values":
+			return v
+		}
+		return ""
+	}
+	return ""
 }
 
 // nextParam cuts the first parameter off params, the ";"-separated

@@ -14,6 +14,7 @@ func TestHandlerNegotiation(t *testing.T) {
 		html = "text/html; charset=utf-8"
 		js   = "application/json"
 		prom = prometheusContentType
+		om   = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 	)
 	tests := []struct {
 		name     string
@@ -26,7 +27,15 @@ func TestHandlerNegotiation(t *testing.T) {
 		{"browser", "/metrics", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", 200, html},
 		{"curl", "/metrics", "*/*", 200, html},
 		{"json by accept", "/metrics", "application/json", 200, js},
-		{"prometheus scrape", "/metrics", "application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2", 200, prom},
+		{"prometheus scrape", "/metrics", "application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2", 200, om},
+		{"prometheus 3.16 scrape", "/metrics", acceptProm3, 200, om + "; escaping=allow-utf-8"},
+		{"openmetrics draft", "/metrics", "application/openmetrics-text;version=0.0.1", 200, "application/openmetrics-text; version=0.0.1; charset=utf-8"},
+		{"openmetrics 2.0 gets the text", "/metrics", "application/openmetrics-text;version=2.0.0", 200, prom},
+		{"openmetrics 2.0 preferred gets the text", "/metrics", "application/openmetrics-text;version=2.0.0,application/openmetrics-text;version=1.0.0;q=0.5", 200, prom},
+		{"unknown escaping is not echoed", "/metrics", "application/openmetrics-text;version=1.0.0;escaping=rot13", 200, om},
+		{"escaping underscores", "/metrics", "application/openmetrics-text;escaping=underscores", 200, om + "; escaping=underscores"},
+		{"escaping allow-utf8 spelling", "/metrics", "application/openmetrics-text;version=1.0.0;escaping=allow-utf8", 200, om + "; escaping=allow-utf-8"},
+		{"text 1.0.0 gets 0.0.4", "/metrics", "text/plain;version=1.0.0;escaping=allow-utf-8", 200, prom},
 		{"text/plain", "/metrics", "text/plain", 200, prom},
 		{"q decides", "/metrics", "text/html;q=0.2, application/json;q=0.9", 200, js},
 		{"none acceptable", "/metrics", "image/png, font/woff2", 406, "text/plain; charset=utf-8"},
@@ -47,12 +56,12 @@ func TestHandlerNegotiation(t *testing.T) {
 		{"text wildcard", "/metrics", "text/*", 200, html},
 		{"wildcard does not beat a named type", "/metrics", "*/*;q=0.9, application/json", 200, js},
 		{"case-insensitive media type", "/metrics", "Application/JSON", 200, js},
-		{"openmetrics alone", "/metrics", "application/openmetrics-text; version=1.0.0", 200, prom},
+		{"openmetrics alone", "/metrics", "application/openmetrics-text; version=1.0.0", 200, om},
 		{"client order breaks a tie", "/metrics", "application/json, text/html", 200, js},
 		{"malformed q ignores the range", "/metrics", "application/json;q=2, text/plain;q=0.5", 200, prom},
 		{"empty accept is absent", "/metrics", " , ", 200, html},
 		{"format is case-insensitive", "/metrics?format=JSON", "", 200, js},
-		{"format openmetrics", "/metrics?format=OpenMetrics", "", 200, prom},
+		{"format openmetrics", "/metrics?format=OpenMetrics", "", 200, om},
 		{"format Prometheus", "/metrics?format=Prometheus", "text/html", 200, prom},
 	}
 	c, _ := newTestCollector(t, Options{})
@@ -95,13 +104,16 @@ func FuzzNegotiate(f *testing.F) {
 	f.Add("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited", "format=prometheus")
 	f.Add("", "format=JSON")
 	f.Add("application/json", "format=openmetrics")
+	f.Add(acceptProm3, "")
+	f.Add(acceptProm3Native, "format=prometheus")
+	f.Add("application/openmetrics-text;version=2.0.0,application/openmetrics-text;version=1.0.0;q=0.5", "")
 	f.Fuzz(func(t *testing.T, accept, query string) {
 		r := &http.Request{URL: &url.URL{RawQuery: query}, Header: http.Header{}}
 		for _, v := range strings.Split(accept, "\x00") {
 			r.Header.Add("Accept", v)
 		}
 		f, result := negotiate(r)
-		if f != formatHTML && f != formatJSON && f != formatPrometheus && f != formatProtobuf {
+		if f != formatHTML && f != formatJSON && f != formatPrometheus && f != formatProtobuf && f != formatOpenMetrics {
 			t.Fatalf("format %d", f)
 		}
 		if r.URL.Query().Has("format") {
@@ -274,6 +286,10 @@ func TestAcceptsGzip(t *testing.T) {
 const (
 	acceptNative  = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
 	acceptClassic = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+	// What Prometheus 3.16 sends by default; with scrape_native_histograms
+	// the protobuf type comes first with q=0.7.
+	acceptProm3       = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.7,application/openmetrics-text;version=0.0.1;q=0.6,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.5,text/plain;version=0.0.4;q=0.4,*/*;q=0.3"
+	acceptProm3Native = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.7," + acceptProm3
 )
 
 func TestHandlerProtobufNegotiation(t *testing.T) {
@@ -284,9 +300,11 @@ func TestHandlerProtobufNegotiation(t *testing.T) {
 		wantType string
 	}{
 		{"prometheus 2.42 with native histograms", "/metrics", acceptNative, protobufContentType},
-		{"prometheus 2.42 without", "/metrics", acceptClassic, prometheusContentType},
+		{"prometheus 2.42 without", "/metrics", acceptClassic, "application/openmetrics-text; version=1.0.0; charset=utf-8"},
+		{"prometheus 3.16 with native histograms", "/metrics", acceptProm3Native, protobufContentType},
 		{"format=prometheus honours the preference", "/metrics?format=prometheus", acceptNative, protobufContentType},
 		{"format=prometheus without it", "/metrics?format=prometheus", acceptClassic, prometheusContentType},
+		{"format=prometheus, prometheus 3.16", "/metrics?format=prometheus", acceptProm3, prometheusContentType},
 		{"format=prometheus, json preferred", "/metrics?format=prometheus", "application/json", prometheusContentType},
 		{"protobuf weighed lower", "/metrics", "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.4,text/plain;q=0.5", prometheusContentType},
 		{"protobuf of another message", "/metrics?format=prometheus", "application/vnd.google.protobuf;proto=foo.Bar;encoding=delimited", prometheusContentType},
@@ -314,6 +332,8 @@ func TestNegotiateDoesNotAllocate(t *testing.T) {
 		{"Application/Vnd.Google.Protobuf; PROTO=io.prometheus.client.MetricFamily; ENCODING=delimited; Q=0.9, text/plain;Version=0.0.4", formatPrometheus},
 		{"Application/Vnd.Google.Protobuf; PROTO=io.prometheus.client.MetricFamily; ENCODING=delimited; Q=0.9, text/plain;Version=0.0.4;Q=0.5", formatProtobuf},
 		{`APPLICATION/VND.GOOGLE.PROTOBUF;Proto="io.prometheus.client.MetricFamily";Encoding="delimited"`, formatProtobuf},
+		{acceptProm3, formatOpenMetrics},
+		{"Application/OpenMetrics-Text; Version=0.0.1; Escaping=Allow-UTF-8", formatOpenMetrics},
 	}
 	for _, tt := range tests {
 		r := &http.Request{URL: &url.URL{Path: "/metrics"}, Header: http.Header{}}

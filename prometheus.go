@@ -11,8 +11,9 @@ import (
 )
 
 // The Prometheus exposition: the metric families vitals exposes (expose),
-// written through one interface by either of two writers, the text
-// (expo_text.go) and the protobuf (expo_proto.go), and what the two share:
+// written through one interface by one of three writers, the text
+// (expo_text.go), OpenMetrics (expo_openmetrics.go) and the protobuf
+// (expo_proto.go), and what they share:
 // the metric types, the label pairs, the histogram series, the constant
 // labels and the status code and le values.
 
@@ -25,11 +26,12 @@ const (
 	typeHistogram = 4
 )
 
-// exposition is one format of the Prometheus exposition: a textWriter or a
-// protoWriter. Collector.expose walks the families and their series once,
-// through it, whichever the format, so both faces always carry the same
-// figures. A writer comes from its pool (newTextWriter, newProtoWriter)
-// and goes back to it in finish.
+// exposition is one format of the Prometheus exposition: a textWriter, an
+// openMetricsWriter or a protoWriter. Collector.expose walks the families
+// and their series once, through it, whichever the format, so all faces
+// always carry the same figures. A writer comes from its pool
+// (newTextWriter, newOpenMetricsWriter, newProtoWriter) and goes back to
+// it in finish.
 type exposition interface {
 	// family starts a metric family: its name (after the namespace), its
 	// type (typeCounter etc.) and help text.
@@ -92,7 +94,7 @@ func (c *Collector) appendPrometheus(b []byte, s *Snapshot) []byte {
 // appendProtobuf appends the protobuf exposition: delimited MetricFamily
 // messages.
 func (c *Collector) appendProtobuf(b []byte, s *Snapshot) []byte {
-	return c.expose(newProtoWriter(b, c.promNamespace, c.promConstPairs), s)
+	return c.expose(newProtoWriter(b, c.promNamespace, c.promConstPairs, c.start), s)
 }
 
 // expose writes every metric family through w, in a fixed order, and

@@ -213,6 +213,17 @@ scrape_configs:
 // there) and the data; it is stopped when the test ends.
 func runPrometheus(ctx context.Context, t *testing.T, bin, name, config string, files map[string][]byte, native bool) *promServer {
 	t.Helper()
+	var flags []string
+	if native {
+		flags = append(flags, "--enable-feature=native-histograms")
+	}
+	return runPrometheusFlags(ctx, t, bin, name, config, files, flags...)
+}
+
+// runPrometheusFlags is runPrometheus with the command-line flags given
+// beside the config, data and listen address.
+func runPrometheusFlags(ctx context.Context, t *testing.T, bin, name, config string, files map[string][]byte, flags ...string) *promServer {
+	t.Helper()
 	dir := t.TempDir()
 	files = maps.Clone(files)
 	if files == nil {
@@ -235,10 +246,7 @@ func runPrometheus(ctx context.Context, t *testing.T, bin, name, config string, 
 		"--storage.tsdb.path=" + filepath.Join(dir, "data"),
 		"--web.listen-address=" + addr,
 	}
-	if native {
-		args = append(args, "--enable-feature=native-histograms")
-	}
-	cmd := exec.Command(bin, args...)
+	cmd := exec.Command(bin, append(args, flags...)...)
 	var log strings.Builder
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {
