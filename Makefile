@@ -85,7 +85,7 @@ rules3:
 # Routers, Prometheus' decoders, and a real Prometheus scraping a test server
 # (skipped without the prometheus binary unless VITALS_REQUIRE_PROMETHEUS=1).
 conformance:
-	cd conformance && $(GO) vet ./... && $(GO) test -race -count=1 ./...
+	cd conformance && $(GO) vet ./... && $(GO) test -race -count=1 -timeout 30m ./...
 
 # The side-by-side comparison with promhttp, VictoriaMetrics/metrics and
 # otelhttp (benchmarks/ is its own module); writes benchmarks/results.txt.
