@@ -4,6 +4,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -122,6 +123,8 @@ type Collector struct {
 	// With a StateFile: set by Open before the goroutines start.
 	saverExited chan struct{} // closed by the save goroutine as it returns
 	unlock      func()        // releases the state file's lock
+
+	exp *exporter // the OTLP push, or nil; set by Open before it starts
 }
 
 // New returns a Collector configured by opts and starts its refresh
@@ -147,6 +150,10 @@ func Open(opts Options) (*Collector, error) {
 		return nil, err
 	}
 	constant, err := constLabelPrefix(opts.ConstLabels)
+	if err != nil {
+		return nil, err
+	}
+	otlp, warnings, err := resolveOTLP(opts.OTLP, os.Getenv)
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +196,13 @@ func Open(opts Options) (*Collector, error) {
 			return nil, err
 		}
 	}
+	for _, w := range warnings {
+		c.reportError(w)
+	}
 	c.refresh()
+	if otlp != nil {
+		c.exp = startExporter(c, otlp) // after the first snapshot, which it reads
+	}
 	go c.every(opts.RefreshInterval, c.refresh, c.exited)
 	return c, nil
 }
@@ -220,6 +233,10 @@ func (c *Collector) Close() error {
 		close(c.done)
 		<-c.exited
 		c.refresh()
+		if c.exp != nil {
+			c.exp.stop() // the last export, within otlpCloseTimeout
+			c.refresh()  // with its result in Snapshot.Export
+		}
 		if c.saverExited != nil {
 			<-c.saverExited
 			c.closeErr = c.saveFile()
@@ -247,6 +264,9 @@ func (c *Collector) Refresh() *Snapshot {
 	c.clock.Store(now.UnixNano())
 	c.rotate(now)
 	s := c.build(now, c.sess.active(now.UnixNano()))
+	if c.exp != nil {
+		s.Export = c.exp.stats()
+	}
 	c.snap.Store(s)
 	return s
 }

@@ -40,6 +40,8 @@ type jsonSnapshot struct {
 	// Snapshot.
 	UnmatchedSuccess uint64 `json:"unmatched_success"`
 	SelfRequests     uint64 `json:"self_requests"`
+
+	Export jsonExport `json:"export"` // the OTLP push: see otlp.go
 }
 
 type jsonRoute struct {
@@ -212,5 +214,6 @@ func (s *Snapshot) jsonForm() *jsonSnapshot {
 		},
 	}
 	j.UnmatchedSuccess, j.SelfRequests = s.UnmatchedSuccess, s.SelfRequests
+	j.Export = exportJSON(s.Export)
 	return j
 }
