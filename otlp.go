@@ -288,7 +288,7 @@ func partialSuccess(data []byte, contentType string) (rejected int64, msg string
 	ps, _ := protoField(data, 1) // ExportMetricsServiceResponse.partial_success
 	n, _ := protoField(ps, 1)    // ExportMetricsPartialSuccess.rejected_data_points
 	m, _ := protoField(ps, 2)    // .error_message
-	v, _ := readVarint(n) // protoField returns a varint's bytes
+	v, _ := readVarint(n)        // protoField returns a varint's bytes
 	return int64(v), cleanMessage(m)
 }
 

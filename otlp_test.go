@@ -677,5 +677,3 @@ func BenchmarkMiddlewareOTLPHung(b *testing.B) {
 		})
 	}
 }
-
-
