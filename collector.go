@@ -224,7 +224,9 @@ func (c *Collector) every(d time.Duration, f func(), exited chan<- struct{}) {
 }
 
 // Close stops the collector's goroutines, waits for them to return and
-// publishes a final snapshot; with a StateFile it saves once more, releases
+// publishes a final snapshot; with an OTLP push it makes a last export
+// (within 5 s: an endpoint that does not answer delays Close by that
+// much); with a StateFile it saves once more, releases
 // the file's lock and returns the save's error. It is idempotent (later
 // calls return the first one's result) and safe to call while requests are
 // being recorded; recording after Close is harmless but no longer published.

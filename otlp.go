@@ -172,8 +172,11 @@ func (e *exporter) export(ctx context.Context) {
 			e.fail(failureKind(err), err, true)
 			return
 		}
-		wait := retryAfter
-		if wait < 0 { // none given: back off exponentially, with jitter
+		// After Retry-After when given (at least otlpBackoffMin, so that
+		// "0" does not make a busy loop), else an exponential backoff with
+		// jitter.
+		wait := max(retryAfter, otlpBackoffMin)
+		if retryAfter < 0 {
 			wait = backoff/2 + rand.N(backoff)
 			backoff = min(2*backoff, otlpBackoffMax)
 		}

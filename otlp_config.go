@@ -137,7 +137,7 @@ func resolveOTLP(o *OTLP, getenv func(string) string) (cfg *otlpConfig, warnings
 	}
 	cfg.header.Set("Content-Type", "application/x-protobuf")
 	cfg.header.Set("Content-Encoding", "gzip")
-	cfg.header.Set("User-Agent", "vitals/"+otlpVersion)
+	cfg.header.Set("User-Agent", "vitals/"+otlpVersion())
 
 	// The interval and the timeout of an attempt.
 	switch {

@@ -2,6 +2,8 @@ package vitals
 
 import (
 	"encoding/binary"
+	"runtime/debug"
+	"sync"
 	"time"
 )
 
@@ -59,12 +61,26 @@ const (
 	otlpValueInt    = 3 // AnyValue.int_value
 )
 
-// otlpScope and otlpVersion name the instrumentation scope of the
-// exported metrics.
-const (
-	otlpScope   = "github.com/vitalsgo/vitals"
-	otlpVersion = "0.19.0"
-)
+// otlpScope names the instrumentation scope of the exported metrics.
+const otlpScope = "github.com/vitalsgo/vitals"
+
+// develVersion is the scope's version when the build does not say which
+// version of vitals it holds (a build of vitals' own tests, or a replace
+// directive).
+const develVersion = "(devel)"
+
+// otlpVersion is the scope's version: the version of vitals that the
+// program was built with, from its build information, else develVersion.
+var otlpVersion = sync.OnceValue(func() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, m := range append([]*debug.Module{&bi.Main}, bi.Deps...) {
+			if m.Path == otlpScope && m.Replace == nil && m.Version != "" && m.Version != develVersion {
+				return m.Version
+			}
+		}
+	}
+	return develVersion
+})
 
 // semconvMethods are the values of http.request.method by method index:
 // the method as sent, and "_OTHER" for any other (HTTP semantic
@@ -101,7 +117,7 @@ func newOTLPEncoder(start time.Time, attrs []string) *otlpEncoder {
 		e.resource = appendStringAttr(e.resource, otlpResourceAttrs, attrs[i], attrs[i+1])
 	}
 	e.scope = appendStringField(e.scope, otlpScopeName, "", otlpScope)
-	e.scope = appendStringField(e.scope, otlpScopeVersion, "", otlpVersion)
+	e.scope = appendStringField(e.scope, otlpScopeVersion, "", otlpVersion())
 	return e
 }
 

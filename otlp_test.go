@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -70,6 +71,37 @@ func (rc *receiver) RoundTrip(req *http.Request) (*http.Response, error) {
 		w.WriteHeader(http.StatusOK)
 	}
 	return w.Result(), nil
+}
+
+// inFlightMax returns the most exports that were in flight at once.
+func (rc *receiver) inFlightMax() int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.maxInFlight
+}
+
+func (rc *receiver) header(i int) http.Header {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.headers[i]
+}
+
+// logs collects what a collector reports through OnError.
+type logs struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (l *logs) add(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.got = append(l.got, err.Error())
+}
+
+func (l *logs) all() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.got...)
 }
 
 func (rc *receiver) got() (bodies [][]byte, times []time.Time) {
@@ -253,10 +285,10 @@ func TestOTLPEncode(t *testing.T) {
 		if len(bodies) != 1 {
 			t.Fatalf("%d exports after one interval, want 1", len(bodies))
 		}
-		if got := rc.headers[0].Get("Authorization"); got != "Bearer x" {
+		if got := rc.header(0).Get("Authorization"); got != "Bearer x" {
 			t.Errorf("Authorization %q", got)
 		}
-		if got := rc.headers[0].Get("Content-Type"); got != "application/x-protobuf" {
+		if got := rc.header(0).Get("Content-Type"); got != "application/x-protobuf" {
 			t.Errorf("Content-Type %q", got)
 		}
 		pts, res := decodeExport(t, bodies[0])
@@ -297,16 +329,17 @@ func TestOTLPEncode(t *testing.T) {
 }
 
 // TestOTLPOutage: a receiver that answers 503, with and without
-// Retry-After, then 200, gets every point once the outage ends.
+// Retry-After, then 200, gets every point once the outage ends; the
+// retries come after Retry-After, or after a backoff with jitter.
 func TestOTLPOutage(t *testing.T) {
-	for _, retryAfter := range []string{"", "7"} {
+	for _, retryAfter := range []string{"", "7", "0"} {
 		t.Run("Retry-After="+retryAfter, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				rc := &receiver{answers: []func(http.ResponseWriter){status(503, retryAfter), status(503, retryAfter), status(429, retryAfter)}}
-				var logged []error
+				rc := &receiver{answers: []func(http.ResponseWriter){status(http.StatusServiceUnavailable, retryAfter), status(http.StatusServiceUnavailable, retryAfter), status(http.StatusTooManyRequests, retryAfter)}}
+				var logged logs
 				start := time.Now()
 				c := New(Options{OTLP: &OTLP{Endpoint: "http://receiver/v1/metrics", Interval: time.Minute, transport: rc},
-					OnError: func(err error) { logged = append(logged, err) }})
+					OnError: logged.add})
 				defer c.Close()
 				serveOTLP(c, "/x", 10, 200, time.Millisecond)
 				time.Sleep(time.Minute + 30*time.Second)
@@ -319,6 +352,8 @@ func TestOTLPOutage(t *testing.T) {
 					switch {
 					case retryAfter == "7" && wait != 7*time.Second:
 						t.Errorf("retry %d after %v, want the 7 s of Retry-After", i, wait)
+					case retryAfter == "0" && wait != otlpBackoffMin:
+						t.Errorf("retry %d after %v, want %v: Retry-After 0 makes no busy loop", i, wait, otlpBackoffMin)
 					case retryAfter == "":
 						base := otlpBackoffMin << (i - 1)
 						if wait < base/2 || wait >= base*3/2 {
@@ -336,8 +371,8 @@ func TestOTLPOutage(t *testing.T) {
 				if h := pts["http.server.request.duration"]; len(h) != 1 || h[0].count != 10 {
 					t.Errorf("histogram after the outage: %+v", h)
 				}
-				if len(logged) != 0 {
-					t.Errorf("retried refusals logged: %v", logged)
+				if l := logged.all(); len(l) != 0 {
+					t.Errorf("retried refusals logged: %q", l)
 				}
 				if x := c.Refresh().Export; x.Sent != 1 || x.Failed != 0 {
 					t.Errorf("Export %+v", x)
@@ -365,17 +400,17 @@ func TestOTLPRejected(t *testing.T) {
 			w.Write(appendBytesField(nil, 1, ps))
 		}
 		rc := &receiver{answers: []func(http.ResponseWriter){rpcStatus, rpcStatus, partial}}
-		var logged []string
+		var logged logs
 		c := New(Options{OTLP: &OTLP{Endpoint: "http://receiver/v1/metrics", Interval: time.Minute, transport: rc},
-			OnError: func(err error) { logged = append(logged, err.Error()) }})
+			OnError: logged.add})
 		defer c.Close()
 		time.Sleep(3*time.Minute + time.Second)
 		bodies, times := rc.got()
 		if len(bodies) != 3 || times[1].Sub(times[0]) != time.Minute {
 			t.Fatalf("%d exports at %v: want one a minute, no retry", len(bodies), times)
 		}
-		if len(logged) != 2 || !strings.Contains(logged[0], "HTTP 400: metric name is bad") || !strings.Contains(logged[1], "2 data points rejected: 2 points too old") {
-			t.Errorf("logged %q", logged)
+		if l := logged.all(); len(l) != 2 || !strings.Contains(l[0], "HTTP 400: metric name is bad") || !strings.Contains(l[1], "2 data points rejected: 2 points too old") {
+			t.Errorf("logged %q", l)
 		}
 		x := c.Refresh().Export
 		if x.Sent != 1 || x.Failed != 2 || x.LastError != "" {
@@ -394,8 +429,8 @@ func TestOTLPHung(t *testing.T) {
 		c := New(Options{OTLP: &OTLP{Endpoint: "http://receiver/v1/metrics", Interval: time.Minute, transport: rc}, OnError: func(error) {}})
 		defer c.Close()
 		time.Sleep(10*time.Minute + time.Second)
-		if rc.maxInFlight != 1 {
-			t.Errorf("%d exports in flight at once", rc.maxInFlight)
+		if n := rc.inFlightMax(); n != 1 {
+			t.Errorf("%d exports in flight at once", n)
 		}
 		x := c.Refresh().Export
 		// Nine exports ended, each before the next was due; the tenth runs.
@@ -569,10 +604,9 @@ func TestParseRetryAfter(t *testing.T) {
 
 func TestOTLPNetworkErrorRetried(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		calls := 0
+		var calls atomic.Int64
 		tr := roundTripFunc(func(r *http.Request) (*http.Response, error) {
-			calls++
-			if calls < 3 {
+			if calls.Add(1) < 3 {
 				return nil, errors.New("connection refused")
 			}
 			return &http.Response{StatusCode: 200, Body: io.NopCloser(bytes.NewReader(nil)), Header: http.Header{}}, nil
@@ -580,8 +614,8 @@ func TestOTLPNetworkErrorRetried(t *testing.T) {
 		c := New(Options{OTLP: &OTLP{Endpoint: "http://receiver/v1/metrics", Interval: time.Minute, transport: tr}})
 		defer c.Close()
 		time.Sleep(time.Minute + 10*time.Second)
-		if x := c.Refresh().Export; calls != 3 || x.Sent != 1 || x.Failed != 0 {
-			t.Errorf("%d calls, Export %+v", calls, x)
+		if x := c.Refresh().Export; calls.Load() != 3 || x.Sent != 1 || x.Failed != 0 {
+			t.Errorf("%d calls, Export %+v", calls.Load(), x)
 		}
 		c.Close()
 	})
@@ -593,7 +627,7 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 
 func TestOTLPShown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		rc := &receiver{answers: []func(http.ResponseWriter){status(400, "")}}
+		rc := &receiver{answers: []func(http.ResponseWriter){status(http.StatusBadRequest, "")}}
 		c := New(Options{OTLP: &OTLP{Endpoint: "http://user:secret@receiver/v1/metrics?k=v", Interval: time.Minute, transport: rc}, OnError: func(error) {}})
 		defer c.Close()
 		time.Sleep(time.Minute + time.Second)
@@ -601,6 +635,13 @@ func TestOTLPShown(t *testing.T) {
 		line := c.exportLine(s)
 		if !strings.Contains(line, "http://receiver/v1/metrics") || strings.Contains(line, "secret") || !strings.Contains(line, "HTTP 400") {
 			t.Errorf("line %q", line)
+		}
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("GET", "/metrics", nil)
+		r.Header.Set("Accept", "text/html")
+		c.Handler().ServeHTTP(w, r)
+		if !strings.Contains(w.Body.String(), `id="otlp-export"`) {
+			t.Error("the page has no line on the push")
 		}
 		j, _ := s.MarshalJSON()
 		if !strings.Contains(string(j), `"export":{"sent":0,"failed":1,"last_error":"HTTP 400","last_success":null}`) {
