@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -699,18 +700,39 @@ func BenchmarkOTLPExport(b *testing.B) {
 	})
 }
 
-// BenchmarkMiddlewareOTLPHung is BenchmarkMiddleware's request with a
-// push every 10 ms to an endpoint that never answers: compare with
-// BenchmarkMiddleware.
+// BenchmarkMiddlewareOTLPHung is BenchmarkMiddleware's request, in
+// parallel, without a push and with a push every 50 ms to a real TCP
+// endpoint that accepts connections and never answers: the request path
+// must not notice. heap-B is the live heap after the run (after GC), and
+// exports the exports that failed meanwhile.
 func BenchmarkMiddlewareOTLPHung(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	go func() { // accept, hold, never answer
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
 	for _, name := range []string{"no-push", "hung-push"} {
 		b.Run(name, func(b *testing.B) {
 			var o *OTLP
 			if name == "hung-push" {
-				o = &OTLP{Endpoint: "http://receiver/v1/metrics", Interval: 10 * time.Millisecond, transport: &receiver{hang: true}}
+				o = &OTLP{Endpoint: "http://" + ln.Addr().String() + "/v1/metrics", Interval: 50 * time.Millisecond}
 			}
 			c := New(Options{OTLP: o, OnError: func(error) {}})
-			defer c.Close()
 			h := c.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
@@ -721,6 +743,9 @@ func BenchmarkMiddlewareOTLPHung(b *testing.B) {
 				}
 			})
 			b.StopTimer() // Close waits for the last export, up to its deadline
+			b.ReportMetric(float64(heapInUse()), "heap-B")
+			b.ReportMetric(float64(c.Refresh().Export.Failed), "exports")
+			c.Close()
 		})
 	}
 }

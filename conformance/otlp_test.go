@@ -102,9 +102,9 @@ func TestOTLPMatchesPrometheus(t *testing.T) {
 	mux.HandleFunc("GET /fast", func(w http.ResponseWriter, r *http.Request) {})
 	mux.HandleFunc("POST /slow/{id}", func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(time.Duration(len(r.PathValue("id"))) * time.Millisecond)
-		w.WriteHeader(201)
+		w.WriteHeader(http.StatusCreated)
 	})
-	mux.HandleFunc("GET /fail", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", 503) })
+	mux.HandleFunc("GET /fail", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", http.StatusServiceUnavailable) })
 	h := c.Middleware(mux)
 	for i := range 60 {
 		for _, r := range []*http.Request{
