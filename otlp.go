@@ -61,6 +61,7 @@ type exporter struct {
 	zw     *gzip.Writer
 	body   bytes.Buffer
 	logged string // the kind of failure last logged (a status, or "net"); "" after a success
+	final  bool   // the export under way is Close's last one
 
 	// What Snapshot.Export shows: written by the exporter's goroutine.
 	sent, failed atomic.Uint64
@@ -104,6 +105,7 @@ func (e *exporter) run() {
 	for {
 		select {
 		case <-e.ctx.Done():
+			e.final = true
 			ctx, cancel := context.WithTimeout(context.Background(), otlpCloseTimeout)
 			e.export(ctx)
 			cancel()
@@ -155,7 +157,7 @@ func (e *exporter) export(ctx context.Context) {
 	_, _ = e.zw.Write(body) // a bytes.Buffer does not fail
 	_ = e.zw.Close()
 	if e.body.Len() > otlpMaxRequest {
-		e.fail("size", fmt.Errorf("the export is %d bytes gzipped, over the %d a receiver takes", e.body.Len(), otlpMaxRequest), true)
+		e.fail("size", fmt.Errorf("the export is %d bytes gzipped, over the %d a receiver takes", e.body.Len(), otlpMaxRequest))
 		return
 	}
 	backoff := otlpBackoffMin
@@ -169,7 +171,7 @@ func (e *exporter) export(ctx context.Context) {
 			return
 		}
 		if !retry {
-			e.fail(failureKind(err), err, true)
+			e.fail(failureKind(err), err)
 			return
 		}
 		// After Retry-After when given (at least otlpBackoffMin, so that
@@ -181,14 +183,14 @@ func (e *exporter) export(ctx context.Context) {
 			backoff = min(2*backoff, otlpBackoffMax)
 		}
 		if deadline, ok := ctx.Deadline(); ok && time.Now().Add(wait).After(deadline) {
-			e.fail(failureKind(err), fmt.Errorf("%w; the next retry (in %v) would come after the export's deadline", err, wait.Round(time.Millisecond)), true)
+			e.fail(failureKind(err), fmt.Errorf("%w; the next retry (in %v) would come after the export's deadline", err, wait.Round(time.Millisecond)))
 			return
 		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			e.fail(failureKind(err), fmt.Errorf("%w; gave up: %v", err, context.Cause(ctx)), e.ctx.Err() == nil)
+			e.fail(failureKind(err), fmt.Errorf("%w; gave up: %v", err, context.Cause(ctx)))
 			return
 		case <-t.C:
 		}
@@ -219,13 +221,13 @@ func failureKind(err error) string {
 }
 
 // fail counts a failed export and logs it if its kind was not logged
-// since the last success (and log is set: a failure because the collector
-// is closing is counted, not logged).
-func (e *exporter) fail(kind string, err error, log bool) {
+// since the last success; a periodic export that Close cut short is
+// counted, not logged.
+func (e *exporter) fail(kind string, err error) {
 	e.failed.Add(1)
 	msg := err.Error()
 	e.lastErr.Store(&msg)
-	if log && kind != e.logged {
+	if kind != e.logged && (e.final || e.ctx.Err() == nil) {
 		e.logged = kind
 		e.c.reportError(fmt.Errorf("vitals: OTLP export to %s failed: %v", e.cfg.endpoint, err))
 	}

@@ -427,7 +427,8 @@ func TestOTLPRejected(t *testing.T) {
 func TestOTLPHung(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rc := &receiver{hang: true}
-		c := New(Options{OTLP: &OTLP{Endpoint: "http://receiver/v1/metrics", Interval: time.Minute, transport: rc}, OnError: func(error) {}})
+		var logged logs
+		c := New(Options{OTLP: &OTLP{Endpoint: "http://receiver/v1/metrics", Interval: time.Minute, transport: rc}, OnError: logged.add})
 		defer c.Close()
 		time.Sleep(10*time.Minute + time.Second)
 		if n := rc.inFlightMax(); n != 1 {
@@ -447,6 +448,9 @@ func TestOTLPHung(t *testing.T) {
 		case <-c.exp.exited:
 		default:
 			t.Error("the exporter's goroutine still runs after Close")
+		}
+		if l := logged.all(); len(l) != 1 {
+			t.Errorf("logged %q, want the first failure only", l)
 		}
 		if x := c.Snapshot().Export; x.Failed != 11 {
 			t.Errorf("Failed %d after Close, want 11 (the export Close cut short, and its last one)", x.Failed)
