@@ -753,3 +753,39 @@ func BenchmarkMiddlewareOTLPHung(b *testing.B) {
 		})
 	}
 }
+
+// TestOTLPFromEnvironment: with Options.OTLP nil, the environment alone
+// turns the push on and configures it; Close's last export shows it.
+func TestOTLPFromEnvironment(t *testing.T) {
+	var mu sync.Mutex
+	var got []*http.Request
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.Clone(context.Background()))
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", srv.URL+"/otlp/")
+	t.Setenv("OTEL_EXPORTER_OTLP_METRICS_HEADERS", "X-Scope-OrgID=tenant%201")
+	t.Setenv("OTEL_METRIC_EXPORT_INTERVAL", "3600000")
+	c := New(Options{})
+	if c.exp == nil {
+		t.Fatal("no push with OTEL_EXPORTER_OTLP_ENDPOINT set")
+	}
+	c.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 1 || got[0].URL.Path != "/otlp/v1/metrics" || got[0].Header.Get("X-Scope-OrgID") != "tenant 1" {
+		t.Fatalf("exports %v", got)
+	}
+	if x := c.Snapshot().Export; x.Sent != 1 {
+		t.Errorf("Export %+v", x)
+	}
+
+	t.Setenv("OTEL_SDK_DISABLED", "true")
+	c = New(Options{OTLP: &OTLP{Endpoint: srv.URL + "/v1/metrics"}})
+	defer c.Close()
+	if c.exp != nil {
+		t.Error("a push with OTEL_SDK_DISABLED=true")
+	}
+}
