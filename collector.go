@@ -4,6 +4,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -138,6 +139,8 @@ type Collector struct {
 	// With a StateFile: set by Open before the goroutines start.
 	saverExited chan struct{} // closed by the save goroutine as it returns
 	unlock      func()        // releases the state file's lock
+
+	exp *exporter // the OTLP push, or nil; set by Open before it starts
 }
 
 // New returns a Collector configured by opts and starts its refresh
@@ -163,6 +166,10 @@ func Open(opts Options) (*Collector, error) {
 		return nil, err
 	}
 	constant, err := constLabelPrefix(opts.ConstLabels)
+	if err != nil {
+		return nil, err
+	}
+	otlp, warnings, err := resolveOTLP(opts.OTLP, os.Getenv)
 	if err != nil {
 		return nil, err
 	}
@@ -208,7 +215,13 @@ func Open(opts Options) (*Collector, error) {
 			return nil, err
 		}
 	}
+	for _, w := range warnings {
+		c.reportError(w)
+	}
 	c.refresh()
+	if otlp != nil {
+		c.exp = startExporter(c, otlp) // after the first snapshot, which it reads
+	}
 	go c.every(opts.RefreshInterval, c.refresh, c.exited)
 	return c, nil
 }
@@ -230,7 +243,9 @@ func (c *Collector) every(d time.Duration, f func(), exited chan<- struct{}) {
 }
 
 // Close stops the collector's goroutines, waits for them to return and
-// publishes a final snapshot; with a StateFile it saves once more, releases
+// publishes a final snapshot; with an OTLP push it makes a last export
+// (within 5 s: an endpoint that does not answer delays Close by that
+// much); with a StateFile it saves once more, releases
 // the file's lock and returns the save's error. It is idempotent (later
 // calls return the first one's result) and safe to call while requests are
 // being recorded; recording after Close is harmless but no longer published.
@@ -239,6 +254,10 @@ func (c *Collector) Close() error {
 		close(c.done)
 		<-c.exited
 		c.refresh()
+		if c.exp != nil {
+			c.exp.stop() // the last export, within otlpCloseTimeout
+			c.refresh()  // with its result in Snapshot.Export
+		}
 		if c.saverExited != nil {
 			<-c.saverExited
 			c.closeErr = c.saveFile()
@@ -267,6 +286,9 @@ func (c *Collector) Refresh() *Snapshot {
 	c.rotate(now)
 	c.perSec.prepare(floorDiv(now.UnixNano(), int64(time.Second)))
 	s := c.build(now, c.sess.active(now.UnixNano()))
+	if c.exp != nil {
+		s.Export = c.exp.stats()
+	}
 	c.snap.Store(s)
 	return s
 }

@@ -40,9 +40,11 @@
 //
 // The cold path is everything else: the refresh goroutine (collector.go),
 // the scrapes (handler.go, negotiate.go, then prometheus.go's families
-// written by expo_text.go or expo_proto.go, json.go, page.go) and the state
+// written by expo_text.go or expo_proto.go, json.go, page.go), the state
 // file (state.go, statefile.go and statefile_decode.go, restore.go,
-// persist.go). A scrape reads one way: handler → negotiation → the
+// persist.go) and the OTLP push (otlp_config.go configures it; otlp.go's
+// goroutine encodes with otlp_encode.go, reading the figures as the
+// protobuf scrape does, and posts). A scrape reads one way: handler → negotiation → the
 // published Snapshot (built by build.go) → one exposition. The refresh
 // goroutine prepares the next time slice before the clock reaches it,
 // drains expiring slices into retired totals (since start is retired plus
@@ -75,6 +77,8 @@
 // sums of the retired slices (prometheus.go) and, in protobuf, per route
 // while it copies the route's since-start histogram (native.go); Save and
 // Restore, while they capture or apply a state (state.go, restore.go).
+// The OTLP push takes it as the protobuf scrape does, per route (native.go),
+// from its own goroutine, which writes only its own counters (Export).
 // routeTable.mu and nameCache.mu serialise writers of their maps; readers
 // load the published map. Each slowList.mu guards one time slice's slowest
 // requests: taken by a request slower than the slice's K-th slowest

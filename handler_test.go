@@ -119,6 +119,7 @@ func TestJSONGolden(t *testing.T) {
 		Runtime:      Runtime{Goroutines: 9, HeapBytes: 1 << 20, TotalBytes: 8 << 20, GCCycles: 3, GCPause: 1500 * time.Microsecond},
 
 		UnmatchedSuccess: 6, SelfRequests: 7,
+		Export: Export{Sent: 8, Failed: 1, LastError: "HTTP 503", LastSuccess: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)},
 	}
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {

@@ -44,6 +44,7 @@ type jsonSnapshot struct {
 	Live    jsonLive      `json:"live"`
 	Slowest []jsonRequest `json:"slowest"`
 	Streams jsonStreams   `json:"streams"`
+	Export  jsonExport    `json:"export"` // the OTLP push: see otlp.go
 }
 
 type jsonLive struct {
@@ -252,5 +253,6 @@ func (s *Snapshot) jsonForm() *jsonSnapshot {
 		j.Slowest[i] = jsonRequest{Route: r.Route, Method: r.Method, Status: r.Status, Duration: r.Duration.Seconds(), End: r.End, TraceID: r.TraceID}
 	}
 	j.Streams = jsonStreams(s.Streams)
+	j.Export = exportJSON(s.Export)
 	return j
 }

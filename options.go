@@ -187,6 +187,17 @@ type Options struct {
 	// requests count in the current bucket until the clock passes it
 	// again. Since-start figures stay exact either way.
 	Now func() time.Time
+
+	// OTLP pushes the collector's figures to an OpenTelemetry endpoint
+	// (a Collector, Prometheus 3, Mimir, VictoriaMetrics...) every
+	// OTLP.Interval, over OTLP/HTTP. The standard environment variables
+	// of OpenTelemetry's SDKs configure what OTLP leaves zero (see OTLP);
+	// when OTLP is nil, the push is on if OTEL_EXPORTER_OTLP_ENDPOINT or
+	// OTEL_EXPORTER_OTLP_METRICS_ENDPOINT is set, configured by the
+	// environment alone. OTEL_SDK_DISABLED=true, or an
+	// OTEL_METRICS_EXPORTER that does not list otlp, turns it off either
+	// way. Snapshot.Export counts the pushes. Default: nil.
+	OTLP *OTLP
 }
 
 // maxRecentBuckets is the most buckets RecentWindow may cover: it bounds

@@ -81,6 +81,7 @@ type pageView struct {
 	Aborted   string // responses cut short after their status was sent
 	Unmatched string // successful responses whose route was not seen: a warning
 	Self      string // the dashboard's and scrapes' own requests, counted apart
+	Export    string // the OTLP push, when there is one
 }
 
 // fact is one since-start total: "1,234 requests".
@@ -150,6 +151,7 @@ func (c *Collector) renderPageOf(buf *bytes.Buffer, s *Snapshot, q url.Values, p
 	if s.SelfRequests > 0 {
 		v.Self = "This dashboard’s refreshes and scrapes (" + formatCount(s.SelfRequests) + " since this process started) are counted apart, in none of these figures."
 	}
+	v.Export = c.exportLine(s)
 	v.Hour = newHourChart(s)
 	v.Status = statusRows(s, v.Recent != "")
 	v.Runtime = runtimeRows(s)

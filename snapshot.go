@@ -84,6 +84,9 @@ type Snapshot struct {
 	// Switching Protocols. They count in Requests, Status and the routes'
 	// requests, and in no latency figure ("streams").
 	Streams Streams
+	// Export counts the pushes to an OTLP endpoint (Options.OTLP); zero
+	// without one ("export").
+	Export Export
 }
 
 // Live are the figures of the last Options.LiveWindow: what the server is
