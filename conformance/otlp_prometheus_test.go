@@ -18,22 +18,6 @@ import (
 	"github.com/vitalsgo/vitals"
 )
 
-// prometheus3 returns the Prometheus 3 binary: $VITALS_PROMETHEUS3, else
-// the build cached under the user's cache directory (see
-// ../shared/notes/prometheus-3.md for building 3.16), else "".
-func prometheus3() string {
-	if p := os.Getenv("VITALS_PROMETHEUS3"); p != "" {
-		return p
-	}
-	if dir, err := os.UserCacheDir(); err == nil {
-		p := filepath.Join(dir, "vitals", "prom3", "bin", "prometheus")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	return ""
-}
-
 // TestOTLPPrometheus3 pushes to the OTLP receiver of a real Prometheus 3
 // (--web.enable-otlp-receiver, /api/v1/otlp/v1/metrics) and checks the
 // percentiles histogram_quantile computes over the received native
@@ -41,13 +25,7 @@ func prometheus3() string {
 //
 // It skips without the binary unless VITALS_REQUIRE_PROMETHEUS3=1.
 func TestOTLPPrometheus3(t *testing.T) {
-	bin := prometheus3()
-	if bin == "" {
-		if os.Getenv("VITALS_REQUIRE_PROMETHEUS3") == "1" {
-			t.Fatal("Prometheus 3 not found (set VITALS_PROMETHEUS3), and VITALS_REQUIRE_PROMETHEUS3=1")
-		}
-		t.Skip("Prometheus 3 not found: set VITALS_PROMETHEUS3 to its binary")
-	}
+	bin, _ := prometheus3(t) // skips (or fails, when required) without it
 	if testing.Short() {
 		t.Skip("takes about 10 s")
 	}
