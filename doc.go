@@ -26,8 +26,8 @@
 // below: a TryLock that never waits, the route adapters' context fallback,
 // and the rare request slower than its time slice's slowest). A request
 // reads one way through the files: middleware.go starts it and wraps the
-// ResponseWriter (writer.go, writer_gen.go); naming.go settles its route
-// name (adapters.go reports it from inside the mux, join.go joins nested
+// ResponseWriter (writer.go, writer_gen.go, writer_features.go); naming.go
+// settles its route name (adapters.go reports it from inside the mux, join.go joins nested
 // muxes' patterns); routes.go finds the route's recorder in a copy-on-write
 // map; recorder.go adds the status, method, bytes and duration to the
 // recorder's since-start counters and to the time slice of window.go that
@@ -55,7 +55,7 @@
 //   - the request path: the recorders' atomic counters and slices,
 //     Collector.started, aborted, selfRequests and needNote, the sessions'
 //     sketch registers, the per-second counters, the duration ring (a
-//     seqlock per record), the stream counters, writer.go's featureCache
+//     seqlock per record), the stream counters, writer_features.go's featureCache
 //     (by compare-and-swap, at most once per new writer type), on the
 //     slowest's rare path a time slice's slowest under its own mutex, and,
 //     once per new route or name, the copy-on-write maps of routeTable and
