@@ -43,24 +43,18 @@ var formatNames = [...]struct {
 	{"openmetrics", formatOpenMetrics},
 }
 
-// Results of negotiate beside a format.
+// Results of negotiateParams beside a format.
 const (
 	negotiated    = iota
 	unknownFormat // ?format= names no format: 400
 	notAcceptable // Accept admits no offer: 406
 )
 
-// negotiate picks the format from the query, else from Accept. Without a
-// query (a scrape's case) it allocates nothing: the query's map is parsed
-// only when there is one.
-func negotiate(r *http.Request) (format, int) {
-	f, _, res := negotiateParams(r)
-	return f, res
-}
-
-// negotiateParams is negotiate that also returns the parameters of the
-// media range that chose the format: empty for ?format=, or when the
-// format was chosen by a wildcard (escaping, below, reads them).
+// negotiateParams picks the format from the query, else from Accept, and
+// returns it with the parameters of the media range that chose it (empty
+// for ?format=, or when a wildcard chose it: escaping, below, reads them)
+// and a result. Without a query (a scrape's case) it allocates nothing: the
+// query's map is parsed only when there is one.
 func negotiateParams(r *http.Request) (format, string, int) {
 	if r.URL.RawQuery == "" {
 		return fromAcceptParams(r.Header.Values("Accept"))
@@ -105,18 +99,13 @@ func (m match) better(o match) bool {
 	return m.pos < o.pos
 }
 
-// fromAccept rates every offer against the Accept header values (RFC 9110,
-// section 12.5.1): an offer takes the quality of the most specific media
-// range that matches it, the highest q among equally specific ones.
-// Malformed media ranges are ignored. It does not allocate: the header is
-// read in place, its parameters with nextParam.
-func fromAccept(values []string) (format, int) {
-	f, _, res := fromAcceptParams(values)
-	return f, res
-}
-
-// fromAcceptParams is fromAccept that also returns the parameters of the
-// media range that rated the chosen offer.
+// fromAcceptParams rates every offer against the Accept header values
+// (RFC 9110, section 12.5.1): an offer takes the quality of the most
+// specific media range that matches it, the highest q among equally
+// specific ones. Malformed media ranges are ignored. It returns the chosen
+// format, the parameters of the media range that rated it, and a result.
+// It does not allocate: the header is read in place, its parameters with
+// nextParam.
 func fromAcceptParams(values []string) (format, string, int) {
 	var rated [len(offers)]match
 	for i := range rated {

@@ -356,3 +356,21 @@ func TestNegotiateDoesNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+// negotiate is negotiateParams without the parameters: it picks the format from the query, else from Accept. Without a
+// query (a scrape's case) it allocates nothing: the query's map is parsed
+// only when there is one.
+func negotiate(r *http.Request) (format, int) {
+	f, _, res := negotiateParams(r)
+	return f, res
+}
+
+// fromAccept is fromAcceptParams without the parameters. It rates every offer against the Accept header values (RFC 9110,
+// section 12.5.1): an offer takes the quality of the most specific media
+// range that matches it, the highest q among equally specific ones.
+// Malformed media ranges are ignored. It does not allocate: the header is
+// read in place, its parameters with nextParam.
+func fromAccept(values []string) (format, int) {
+	f, _, res := fromAcceptParams(values)
+	return f, res
+}
