@@ -28,9 +28,16 @@ var offers = [...]struct {
 	{"application", "json", formatJSON, nil},
 	{"text", "plain", formatPrometheus, nil},
 	{"application", "openmetrics-text", formatOpenMetrics, isOpenMetrics1},
-	{"application", "openmetrics-text", formatPrometheus, nil}, // another version, or a wildcard: the text
+	{"application", "openmetrics-text", formatPrometheus, nil}, // another version: the text, as a last resort (otherVersion)
 	{"application", "vnd.google.protobuf", formatProtobuf, isMetricFamilyStream},
 }
+
+// otherVersion is the offer that answers an OpenMetrics version vitals
+// does not serve (2.0) with the text format. It is chosen only when no
+// other offer is acceptable: a scraper that ranks OpenMetrics 2.0 above
+// 1.0 above the text gets OpenMetrics 1.0, as RFC 9110 says, and one that
+// asks for 2.0 alone still gets something it can parse, not a 406.
+const otherVersion = 4
 
 // formatNames are the values of ?format=, compared without case.
 var formatNames = [...]struct {
@@ -157,9 +164,12 @@ func fromAcceptParams(values []string) (format, string, int) {
 	}
 	best := -1
 	for i, r := range rated {
-		if r.q > 0 && (best < 0 || r.better(rated[best])) {
+		if i != otherVersion && r.q > 0 && (best < 0 || r.better(rated[best])) {
 			best = i
 		}
+	}
+	if best < 0 && rated[otherVersion].q > 0 {
+		best = otherVersion
 	}
 	if best < 0 {
 		return formatHTML, "", notAcceptable

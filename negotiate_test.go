@@ -31,7 +31,9 @@ func TestHandlerNegotiation(t *testing.T) {
 		{"prometheus 3.16 scrape", "/metrics", acceptProm3, 200, om + "; escaping=allow-utf-8"},
 		{"openmetrics draft", "/metrics", "application/openmetrics-text;version=0.0.1", 200, "application/openmetrics-text; version=0.0.1; charset=utf-8"},
 		{"openmetrics 2.0 gets the text", "/metrics", "application/openmetrics-text;version=2.0.0", 200, prom},
-		{"openmetrics 2.0 preferred gets the text", "/metrics", "application/openmetrics-text;version=2.0.0,application/openmetrics-text;version=1.0.0;q=0.5", 200, prom},
+		{"openmetrics 2.0 preferred gets 1.0", "/metrics", "application/openmetrics-text;version=2.0.0,application/openmetrics-text;version=1.0.0;q=0.5", 200, om},
+		{"prometheus 3.16 with openmetrics 2.0 first", "/metrics", "application/openmetrics-text;version=2.0.0;escaping=allow-utf-8;q=0.7,application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,text/plain;version=0.0.4;q=0.5,*/*;q=0.4", 200, om + "; escaping=allow-utf-8"},
+		{"openmetrics 2.0 over a refused rest gets the text", "/metrics", "application/openmetrics-text;version=2.0.0,*/*;q=0", 200, prom},
 		{"unknown escaping is not echoed", "/metrics", "application/openmetrics-text;version=1.0.0;escaping=rot13", 200, om},
 		{"escaping underscores", "/metrics", "application/openmetrics-text;escaping=underscores", 200, om + "; escaping=underscores"},
 		{"escaping allow-utf8 spelling", "/metrics", "application/openmetrics-text;version=1.0.0;escaping=allow-utf8", 200, om + "; escaping=allow-utf-8"},
@@ -132,9 +134,17 @@ func FuzzNegotiate(f *testing.F) {
 			}
 			return
 		}
-		best := -1
-		for _, v := range q {
-			best = max(best, v)
+		// The text answering an OpenMetrics version vitals does not
+		// serve is a last resort: it counts only when nothing else is
+		// acceptable.
+		best, last := -1, false
+		for i, v := range q {
+			if i != otherVersion {
+				best = max(best, v)
+			}
+		}
+		if best <= 0 && q[otherVersion] > 0 {
+			best, last = q[otherVersion], true
 		}
 		switch {
 		case result == notAcceptable && best > 0:
@@ -144,7 +154,7 @@ func FuzzNegotiate(f *testing.F) {
 		case result == negotiated:
 			got := -1
 			for i, o := range offers {
-				if o.f == f {
+				if o.f == f && (i != otherVersion || last) {
 					got = max(got, q[i])
 				}
 			}
