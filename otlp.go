@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -229,7 +230,7 @@ func (e *exporter) fail(kind string, err error) {
 	e.lastErr.Store(&msg)
 	if kind != e.logged && (e.final || e.ctx.Err() == nil) {
 		e.logged = kind
-		e.c.reportError(fmt.Errorf("vitals: OTLP export to %s failed: %v", e.cfg.endpoint, err))
+		e.c.reportError(fmt.Errorf("vitals: OTLP export to %s failed: %v", shownEndpoint(e.cfg.endpoint), err))
 	}
 }
 
@@ -246,14 +247,21 @@ func (e *exporter) post(ctx context.Context, body []byte) (retryAfter time.Durat
 	req.Header = e.cfg.header
 	resp, err := e.client.Do(req)
 	if err != nil {
-		return -1, true, err // unreachable, refused, timed out: transient
+		// Unreachable, refused, timed out: transient. The error names the
+		// endpoint as the page does, without its user info or query, which
+		// may hold a secret (an API key).
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = fmt.Errorf("%s %s: %w", ue.Op, shownEndpoint(e.cfg.endpoint), ue.Err)
+		}
+		return -1, true, err
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, otlpMaxResponse))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, otlpMaxResponse)) // reuse the connection if cheap
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		if n, msg := partialSuccess(data, resp.Header.Get("Content-Type")); n > 0 || msg != "" {
-			e.c.reportError(fmt.Errorf("vitals: OTLP export to %s: partial success: %d data points rejected: %s", e.cfg.endpoint, n, msg))
+			e.c.reportError(fmt.Errorf("vitals: OTLP export to %s: partial success: %d data points rejected: %s", shownEndpoint(e.cfg.endpoint), n, msg))
 		}
 		return -1, false, nil
 	}

@@ -789,3 +789,32 @@ func TestOTLPFromEnvironment(t *testing.T) {
 		t.Error("a push with OTEL_SDK_DISABLED=true")
 	}
 }
+
+// TestOTLPSecretsNotShown: an endpoint's user info and query (an API key,
+// say) appear neither in Export.LastError, nor on the page, nor in the
+// errors logged, even when the request fails before any answer (Go's
+// url.Error keeps the query).
+func TestOTLPSecretsNotShown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, errors.New("connection refused") })
+		var mu sync.Mutex
+		var logged []string
+		c := New(Options{
+			OTLP:    &OTLP{Endpoint: "http://user:hunter2@receiver/v1/metrics?api_key=SECRET", Interval: time.Minute, transport: tr},
+			OnError: func(err error) { mu.Lock(); logged = append(logged, err.Error()); mu.Unlock() },
+		})
+		defer c.Close()
+		time.Sleep(2*time.Minute + time.Second) // the first export, retried until its deadline, failed
+		s := c.Refresh()
+		if s.Export.Failed == 0 {
+			t.Fatalf("no failed export: %+v", s.Export)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, text := range append([]string{"LastError: " + s.Export.LastError, "page: " + c.exportLine(s)}, logged...) {
+			if strings.Contains(text, "hunter2") || strings.Contains(text, "SECRET") {
+				t.Errorf("a secret of the endpoint shown: %s", text)
+			}
+		}
+	})
+}
