@@ -94,6 +94,14 @@ func resolveOTLP(o *OTLP, getenv func(string) string) (cfg *otlpConfig, warnings
 		warnings = append(warnings, fmt.Errorf("vitals: OTLP: "+format, args...))
 	}
 	cfg = &otlpConfig{interval: DefaultOTLPInterval, timeout: defaultOTLPTimeout, transport: o.transport}
+	for _, name := range []string{"OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"} {
+		if v := env(name); v != "" {
+			if v != "http/protobuf" {
+				warn("%s=%q: vitals pushes http/protobuf only, and does so (the endpoint must take OTLP/HTTP)", name, v)
+			}
+			break
+		}
+	}
 
 	// The endpoint.
 	switch {
@@ -105,7 +113,7 @@ func resolveOTLP(o *OTLP, getenv func(string) string) (cfg *otlpConfig, warnings
 	case metricsEndpoint != "":
 		cfg.endpoint = metricsEndpoint
 	case endpoint != "":
-		cfg.endpoint = strings.TrimSuffix(endpoint, "/") + "/v1/metrics"
+		cfg.endpoint = signalEndpoint(endpoint)
 	default:
 		cfg.endpoint = defaultOTLPEndpoint
 	}
@@ -274,4 +282,18 @@ func validHeader(name, value string) bool {
 		}
 	}
 	return true
+}
+
+// signalEndpoint returns the metrics endpoint of a base endpoint
+// (OTEL_EXPORTER_OTLP_ENDPOINT): v1/metrics appended to its path, after
+// one slash, keeping its query. A base that does not parse is returned
+// with v1/metrics appended, for checkEndpoint to refuse.
+func signalEndpoint(base string) string {
+	u, err := url.Parse(base)
+	if err != nil {
+		return strings.TrimSuffix(base, "/") + "/v1/metrics"
+	}
+	u.Path = strings.TrimRight(u.Path, "/") + "/v1/metrics"
+	u.RawPath = ""
+	return u.String()
 }

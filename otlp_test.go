@@ -818,3 +818,43 @@ func TestOTLPSecretsNotShown(t *testing.T) {
 		}
 	})
 }
+
+// TestOTLPProtocolWarned: a protocol other than http/protobuf named in the
+// environment is reported, as vitals pushes OTLP/HTTP only.
+func TestOTLPProtocolWarned(t *testing.T) {
+	for _, name := range []string{"OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"} {
+		env := map[string]string{name: "grpc", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4317"}
+		cfg, warnings, err := resolveOTLP(nil, func(k string) string { return env[k] })
+		if err != nil || cfg == nil {
+			t.Fatalf("%s: cfg %v, err %v", name, cfg, err)
+		}
+		if len(warnings) != 1 || !strings.Contains(warnings[0].Error(), "http/protobuf only") {
+			t.Errorf("%s=grpc: warnings %v, want one saying vitals pushes http/protobuf only", name, warnings)
+		}
+	}
+	env := map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}
+	if _, warnings, _ := resolveOTLP(nil, func(k string) string { return env[k] }); len(warnings) != 0 {
+		t.Errorf("http/protobuf: warnings %v, want none", warnings)
+	}
+}
+
+// TestOTLPSignalEndpoint: v1/metrics joins the base endpoint's path, its
+// query kept, whatever slashes end the path.
+func TestOTLPSignalEndpoint(t *testing.T) {
+	for base, want := range map[string]string{
+		"http://c:4318":          "http://c:4318/v1/metrics",
+		"http://c:4318/":         "http://c:4318/v1/metrics",
+		"http://c:4318?tenant=a": "http://c:4318/v1/metrics?tenant=a",
+		"http://c:4318/otlp//":   "http://c:4318/otlp/v1/metrics",
+		"https://m:443/otlp":     "https://m:443/otlp/v1/metrics",
+	} {
+		env := map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": base}
+		cfg, _, err := resolveOTLP(nil, func(k string) string { return env[k] })
+		if err != nil || cfg == nil {
+			t.Fatalf("%s: cfg %v, err %v", base, cfg, err)
+		}
+		if cfg.endpoint != want {
+			t.Errorf("OTEL_EXPORTER_OTLP_ENDPOINT=%s: endpoint %s, want %s", base, cfg.endpoint, want)
+		}
+	}
+}
