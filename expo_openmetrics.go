@@ -167,6 +167,10 @@ func (w *openMetricsWriter) histogram(name string, h histData, l labelPairs) {
 
 func (w *openMetricsWriter) nativeSpace() *nativeScratch { return nil }
 
+// exemplars: the classic buckets carry them (the text writer writes them
+// when h.ex is set, which expose does for OpenMetrics only).
+func (w *openMetricsWriter) exemplars() bool { return true }
+
 func (w *openMetricsWriter) finish() []byte {
 	b := append(w.text.b, "# EOF\n"...)
 	*w = openMetricsWriter{} // the pool keeps no answer alive
