@@ -207,3 +207,36 @@ func TestAppendUnixSeconds(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkExemplarLend is what the middleware adds per request for the
+// exemplars: without the header (one map lookup), with it while the
+// bucket's exemplar is fresh (the lookup and two loads), and with it on
+// every request replacing (the parse and the seqlock write).
+func BenchmarkExemplarLend(b *testing.B) {
+	rec := benchCollector(b).routes.get("r")
+	plain := httptest.NewRequest("GET", "/t", nil)
+	plain.Header.Set("Accept", "*/*")
+	plain.Header.Set("User-Agent", "bench")
+	traced := tracedRequest(testTrace, testSpan)
+	b.Run("none", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			lendExemplar(rec, 3, 1000, 1e9, plain)
+		}
+	})
+	b.Run("fresh", func(b *testing.B) {
+		lendExemplar(rec, 3, 1000, 1e9, traced)
+		b.ReportAllocs()
+		for b.Loop() {
+			lendExemplar(rec, 3, 1000, 1e9, traced)
+		}
+	})
+	b.Run("replace", func(b *testing.B) {
+		end := int64(1e9)
+		b.ReportAllocs()
+		for b.Loop() {
+			end += exemplarRefresh
+			lendExemplar(rec, 3, 1000, end, traced)
+		}
+	})
+}
