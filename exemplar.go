@@ -158,6 +158,15 @@ func (s *recorder) loadExemplars(dst []exemplar) bool {
 	return true
 }
 
+// growExemplars returns ex with length n, reusing its array when it is
+// large enough.
+func growExemplars(ex []exemplar, n int) []exemplar {
+	if cap(ex) < n {
+		return make([]exemplar, n)
+	}
+	return ex[:n]
+}
+
 // Exemplar label names, as OpenTelemetry and Grafana expect them.
 const (
 	exemplarTraceLabel = "trace_id"

@@ -159,6 +159,7 @@ type protoWriter struct {
 	// native is the space for the routes' native histograms, kept grown
 	// with the writer in its pool.
 	native nativeScratch
+	ex     []exemplar // exemplarSpace's, kept likewise
 }
 
 // protoWriters keeps protobuf writers between scrapes: through the
@@ -296,7 +297,10 @@ func (w *protoWriter) histogram(_ string, h histData, l labelPairs) {
 
 func (w *protoWriter) nativeSpace() *nativeScratch { return &w.native }
 
-func (w *protoWriter) exemplars() bool { return true }
+func (w *protoWriter) exemplarSpace(n int) []exemplar {
+	w.ex = growExemplars(w.ex, n)
+	return w.ex
+}
 
 // exemplar returns the exemplar of classic bucket i, or nil when it has
 // none or the bucket counts no request (after trimClassic).

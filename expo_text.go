@@ -136,7 +136,7 @@ func (w *textWriter) histogram(name string, h histData, l labelPairs) {
 
 func (w *textWriter) nativeSpace() *nativeScratch { return nil }
 
-func (w *textWriter) exemplars() bool { return false }
+func (w *textWriter) exemplarSpace(int) []exemplar { return nil }
 
 func (w *textWriter) finish() []byte {
 	b := w.b

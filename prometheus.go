@@ -48,9 +48,10 @@ type exposition interface {
 	// nativeSpace returns the space in which expose builds the native
 	// histograms the format carries; nil when it carries none (the text).
 	nativeSpace() *nativeScratch
-	// exemplars reports whether the format carries exemplars
+	// exemplarSpace returns room for n exemplars, one per classic bucket,
+	// kept with the writer in its pool; nil when the format carries none
 	// (exemplar.go): OpenMetrics and the protobuf do, the text does not.
-	exemplars() bool
+	exemplarSpace(n int) []exemplar
 	// finish ends the exposition and returns its bytes; the writer goes
 	// back to its pool.
 	finish() []byte
@@ -122,10 +123,7 @@ func (c *Collector) expose(w exposition, s *Snapshot) []byte {
 	w.family("http_request_duration_seconds", typeHistogram, "Time to serve a request through the middleware, by route.")
 	h := histData{bounds: c.opts.Buckets, les: c.promLe, counts: make([]uint64, len(c.opts.Buckets)+1)}
 	sc := w.nativeSpace() // nil: the format carries no native histograms
-	var ex []exemplar
-	if w.exemplars() {
-		ex = make([]exemplar, len(h.counts))
-	}
+	ex := w.exemplarSpace(len(h.counts))
 	sums := make([]uint64, len(routes))
 	c.mu.Lock() // the sums of the retired slices are the refresh goroutine's
 	for i, r := range routes {
