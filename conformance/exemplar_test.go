@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -140,7 +142,8 @@ func TestExemplarProtobuf(t *testing.T) {
 // TestExemplarsPrometheus3 scrapes a test server with two Prometheus 3.16
 // with --enable-feature=exemplar-storage, one with its default config
 // (OpenMetrics, classic buckets), one with scrape_native_histograms: true
-// (protobuf, native histograms): /api/v1/query_exemplars returns the
+// (protobuf, native histograms), and Debian's 2.42 by default
+// (OpenMetrics) where it is installed: /api/v1/query_exemplars returns the
 // trace ids the test sent, on the classic buckets their durations fell
 // into, and on the native histogram.
 func TestExemplarsPrometheus3(t *testing.T) {
@@ -169,12 +172,20 @@ scrape_configs:
 	}
 	classic := runPrometheusFlags(ctx, t, bin, "3.16 exemplars", config(""), nil, "--enable-feature=exemplar-storage")
 	native := runPrometheusFlags(ctx, t, bin, "3.16 native exemplars", config("    scrape_native_histograms: true\n"), nil, "--enable-feature=exemplar-storage")
-	for _, p := range []*promServer{classic, native} {
+	all := []*promServer{classic, native}
+	var old *promServer
+	if bin242, err := exec.LookPath("prometheus"); err == nil {
+		old = runPrometheusFlags(ctx, t, bin242, "2.42 exemplars", config(""), nil, "--enable-feature=exemplar-storage")
+		all = append(all, old)
+	} else if os.Getenv("VITALS_REQUIRE_PROMETHEUS") != "" {
+		t.Fatal("prometheus not found, and VITALS_REQUIRE_PROMETHEUS is set")
+	}
+	for _, p := range all {
 		p.waitFor(ctx, t, `up{job="vitals"} == 1`, 1)
 	}
 	start := time.Now().Add(-time.Minute)
 	sendTraced(h)
-	for _, p := range []*promServer{classic, native} {
+	for _, p := range all {
 		p.nextScrape(ctx, t)
 		p.nextScrape(ctx, t)
 		p.checkTargets(ctx, t)
@@ -212,9 +223,16 @@ scrape_configs:
 	}
 	onClassic := exemplars(classic, `http_request_duration_seconds_bucket`)
 	onNative := exemplars(native, `http_request_duration_seconds{route="GET /work"}`)
+	var onOld map[string]string
+	if old != nil {
+		onOld = exemplars(old, `http_request_duration_seconds_bucket`)
+	}
 	for _, tc := range tracedCases {
 		if le, ok := onClassic[tc.trace]; !ok || le != tc.le {
 			t.Errorf("3.16 default: trace %s stored on %q, want the bucket le=%s (%v)", tc.trace, le, tc.le, onClassic)
+		}
+		if le, ok := onOld[tc.trace]; old != nil && (!ok || le != tc.le) {
+			t.Errorf("2.42: trace %s stored on %q, want the bucket le=%s (%v)", tc.trace, le, tc.le, onOld)
 		}
 		if _, ok := onNative[tc.trace]; !ok {
 			t.Errorf("3.16 native: trace %s not stored on the native histogram (%v)", tc.trace, onNative)
