@@ -5,8 +5,8 @@ package vitals
 // features that link a request to its trace: Snapshot.Slowest and the
 // exemplars (exemplar.go). It does not allocate, so a caller may run it on
 // the request path; the middleware runs it only for a request that carries
-// the header (a map lookup: see exemplar.go) or is a candidate for the
-// slowest ones.
+// the header (a map lookup: see exemplar.go) and whose bucket's exemplar is
+// stale, or that is a candidate for the slowest ones.
 
 // traceID is the trace id of a traceparent header: 16 bytes.
 type traceID [16]byte
