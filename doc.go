@@ -32,7 +32,9 @@
 // map; recorder.go adds the status, method, bytes and duration to the
 // recorder's since-start counters and to the time slice of window.go that
 // its own clock reading falls in, whose high-resolution histogram is
-// hist.go's. Then live.go takes what the live figures need, in one call
+// hist.go's; exemplar.go looks its traceparent header up (one map lookup)
+// and, for a traced request whose bucket's exemplar is stale, lends the
+// trace to that bucket (traceparent.go parses it). Then live.go takes what the live figures need, in one call
 // (recordLive): the per-second counters (persecond.go), the duration ring
 // (ring.go) and the check against the slowest of the time slice
 // (slowest.go). A stream (writer.go marks it) skips every duration on the
@@ -55,7 +57,10 @@
 //   - the request path: the recorders' atomic counters and slices,
 //     Collector.started, aborted, selfRequests and needNote, the sessions'
 //     sketch registers, the per-second counters, the duration ring (a
-//     seqlock per record), the stream counters, writer_features.go's featureCache
+//     seqlock per record), the exemplar slots (a seqlock per bucket,
+//     allocated by a route's first traced request with a
+//     compare-and-swap), the stream counters, writer_features.go's
+//     featureCache
 //     (by compare-and-swap, at most once per new writer type), on the
 //     slowest's rare path a time slice's slowest under its own mutex, and,
 //     once per new route or name, the copy-on-write maps of routeTable and

@@ -52,9 +52,10 @@ func (c *Collector) appendOpenMetrics(b []byte, s *Snapshot) []byte {
 // and end.
 type openMetricsWriter struct {
 	text    textWriter
-	typ     int      // the type of the family being written
-	created [32]byte // the _created value, unix seconds, written once
-	nc      int      // bytes of created used
+	typ     int        // the type of the family being written
+	created [32]byte   // the _created value, unix seconds, written once
+	nc      int        // bytes of created used
+	ex      []exemplar // exemplarSpace's, kept with the writer in its pool
 }
 
 var openMetricsWriters = sync.Pool{New: func() any { return new(openMetricsWriter) }}
@@ -63,7 +64,7 @@ var openMetricsWriters = sync.Pool{New: func() any { return new(openMetricsWrite
 // with the start of every counter and histogram at start.
 func newOpenMetricsWriter(b []byte, namespace, constant string, start time.Time) *openMetricsWriter {
 	w := openMetricsWriters.Get().(*openMetricsWriter)
-	*w = openMetricsWriter{text: textWriter{b: b, namespace: namespace, constant: constant}}
+	*w = openMetricsWriter{text: textWriter{b: b, namespace: namespace, constant: constant}, ex: w.ex}
 	w.nc = len(strconv.AppendFloat(w.created[:0], startSeconds(start), 'f', -1, 64))
 	return w
 }
@@ -167,9 +168,16 @@ func (w *openMetricsWriter) histogram(name string, h histData, l labelPairs) {
 
 func (w *openMetricsWriter) nativeSpace() *nativeScratch { return nil }
 
+// exemplarSpace: the classic buckets carry exemplars (the text writer
+// writes them when h.ex is set, which expose does for OpenMetrics only).
+func (w *openMetricsWriter) exemplarSpace(n int) []exemplar {
+	w.ex = growExemplars(w.ex, n)
+	return w.ex
+}
+
 func (w *openMetricsWriter) finish() []byte {
 	b := append(w.text.b, "# EOF\n"...)
-	*w = openMetricsWriter{} // the pool keeps no answer alive
+	*w = openMetricsWriter{ex: w.ex} // the pool keeps no answer alive
 	openMetricsWriters.Put(w)
 	return b
 }

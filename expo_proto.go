@@ -159,6 +159,7 @@ type protoWriter struct {
 	// native is the space for the routes' native histograms, kept grown
 	// with the writer in its pool.
 	native nativeScratch
+	ex     []exemplar // exemplarSpace's, kept likewise
 }
 
 // protoWriters keeps protobuf writers between scrapes: through the
@@ -267,10 +268,27 @@ func (w *protoWriter) histogram(_ string, h histData, l labelPairs) {
 		pb.begin(fieldHistBucket)
 		pb.b = appendUintField(pb.b, fieldBucketCumulative, cum)
 		pb.b = appendDoubleField(pb.b, fieldBucketUpperBound, bound)
+		if e := h.exemplar(i); e != nil {
+			pb.b = appendProtoExemplar(pb.b, fieldBucketExemplar, e)
+		}
+		pb.end()
+	}
+	if e := h.exemplar(len(h.bounds)); e != nil {
+		// The +Inf bucket, the count, is written only to carry its
+		// exemplar, as client_golang does.
+		pb.begin(fieldHistBucket)
+		pb.b = appendUintField(pb.b, fieldBucketCumulative, count)
+		pb.b = appendDoubleField(pb.b, fieldBucketUpperBound, math.Inf(1))
+		pb.b = appendProtoExemplar(pb.b, fieldBucketExemplar, e)
 		pb.end()
 	}
 	if h.native != nil {
 		pb.b = h.native.append(pb.b)
+		for i := range h.ex {
+			if e := h.exemplar(i); e != nil {
+				pb.b = appendProtoExemplar(pb.b, fieldHistExemplars, e)
+			}
+		}
 	}
 	pb.b = appendCreated(pb.b, fieldHistogramCreated, w.created)
 	pb.end()
@@ -278,6 +296,20 @@ func (w *protoWriter) histogram(_ string, h histData, l labelPairs) {
 }
 
 func (w *protoWriter) nativeSpace() *nativeScratch { return &w.native }
+
+func (w *protoWriter) exemplarSpace(n int) []exemplar {
+	w.ex = growExemplars(w.ex, n)
+	return w.ex
+}
+
+// exemplar returns the exemplar of classic bucket i, or nil when it has
+// none or the bucket counts no request (after trimClassic).
+func (h *histData) exemplar(i int) *exemplar {
+	if h.ex == nil || !h.ex[i].ok || h.counts[i] == 0 {
+		return nil
+	}
+	return &h.ex[i]
+}
 
 func (w *protoWriter) finish() []byte {
 	w.endFamily()

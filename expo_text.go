@@ -121,6 +121,9 @@ func (w *textWriter) histogram(name string, h histData, l labelPairs) {
 		le.kv[le.n-1] = h.les[i]
 		w.series(name, "_bucket", &le)
 		w.b = strconv.AppendUint(w.b, cum, 10)
+		if h.ex != nil && h.ex[i].ok && n != 0 { // OpenMetrics only: the text's h.ex is nil
+			w.b = appendOpenMetricsExemplar(w.b, &h.ex[i])
+		}
 		w.b = append(w.b, '\n')
 	}
 	w.series(name, "_sum", &l)
@@ -132,6 +135,8 @@ func (w *textWriter) histogram(name string, h histData, l labelPairs) {
 }
 
 func (w *textWriter) nativeSpace() *nativeScratch { return nil }
+
+func (w *textWriter) exemplarSpace(int) []exemplar { return nil }
 
 func (w *textWriter) finish() []byte {
 	b := w.b

@@ -137,7 +137,14 @@ func promFixture(t *testing.T, o Options) (*Collector, *Snapshot) {
 	for i, d := range []int64{ms / 2, 3 * ms, 3 * ms, 40 * ms, 2000 * ms, 20000 * ms} {
 		c.routes.get(routes[i%3]).observe(c.slotNow(), methodIndex([]string{"GET", "POST", "BREW"}[i%3]), []int{200, 404, 200, 500, 200, 200}[i], d, 100, c.bounds)
 	}
-	c.started.Add(7) // the six above, finished, and one in flight
+	// A traced request lends its trace to its bucket of the first route
+	// (the 10 ms bucket of the default ones), at a fixed end.
+	traced := httptest.NewRequest("GET", "/items/1", nil)
+	traced.Header.Set("Traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	rec := c.routes.get(routes[0])
+	i := rec.observe(c.slotNow(), 0, 200, 7*ms, 100, c.bounds)
+	lendExemplar(rec, i, 7*ms, time.Date(2024, 12, 6, 5, 20, 0, 123000000, time.UTC).UnixNano(), traced)
+	c.started.Add(8) // the seven above, finished, and one in flight
 	c.aborted.Add(1) // the 500 above was cut short
 	c.TouchSession("x")
 	c.refresh()

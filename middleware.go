@@ -110,7 +110,8 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				rec.observeStream(slot, method, status, cw.bytes)
 				c.streamsTotal.Add(1)
 			} else {
-				rec.observe(slot, method, status, int64(d), cw.bytes, c.bounds)
+				i := rec.observe(slot, method, status, int64(d), cw.bytes, c.bounds)
+				lendExemplar(rec, i, int64(d), wall, r) // exemplar.go: one map lookup without traceparent
 			}
 			c.recordLive(rec, slot, wall, int64(d), status, method, cw.stream, r) // live.go
 			if c.opts.SessionCookie != "" {                                       // not for the dashboard's own reads

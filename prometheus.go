@@ -48,6 +48,10 @@ type exposition interface {
 	// nativeSpace returns the space in which expose builds the native
 	// histograms the format carries; nil when it carries none (the text).
 	nativeSpace() *nativeScratch
+	// exemplarSpace returns room for n exemplars, one per classic bucket,
+	// kept with the writer in its pool; nil when the format carries none
+	// (exemplar.go): OpenMetrics and the protobuf do, the text does not.
+	exemplarSpace(n int) []exemplar
 	// finish ends the exposition and returns its bytes; the writer goes
 	// back to its pool.
 	finish() []byte
@@ -84,6 +88,9 @@ type histData struct {
 	counts []uint64  // per classic bucket (not cumulative); the last is +Inf
 	sum    float64   // seconds
 	native *nativeHist
+	// ex are the exemplars per classic bucket (see exemplar.go), nil
+	// when the format carries none or the route has none.
+	ex []exemplar
 }
 
 // appendPrometheus appends the text exposition (format 0.0.4).
@@ -116,6 +123,7 @@ func (c *Collector) expose(w exposition, s *Snapshot) []byte {
 	w.family("http_request_duration_seconds", typeHistogram, "Time to serve a request through the middleware, by route.")
 	h := histData{bounds: c.opts.Buckets, les: c.promLe, counts: make([]uint64, len(c.opts.Buckets)+1)}
 	sc := w.nativeSpace() // nil: the format carries no native histograms
+	ex := w.exemplarSpace(len(h.counts))
 	sums := make([]uint64, len(routes))
 	c.mu.Lock() // the sums of the retired slices are the refresh goroutine's
 	for i, r := range routes {
@@ -135,6 +143,12 @@ func (c *Collector) expose(w exposition, s *Snapshot) []byte {
 			trimClassic(h.counts, h.native.count)
 		}
 		h.sum = float64(sums[i]) / 1e9
+		// The exemplars after the counts: an exemplar shown is on a
+		// bucket that counts a request (see the writers).
+		h.ex = nil
+		if ex != nil && r.loadExemplars(ex) {
+			h.ex = ex
+		}
 		w.histogram("http_request_duration_seconds", h, pairs("route", r.name))
 	}
 

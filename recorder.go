@@ -103,6 +103,9 @@ type recorder struct {
 	// streams counts the streams that ended (see Snapshot.Streams): they
 	// are in codes and the slices' classes, not in the histograms.
 	streams atomic.Uint64
+	// exemplars are the route's exemplars, one per classic bucket,
+	// allocated by its first traced request (exemplar.go).
+	exemplars atomic.Pointer[exemplarSlots]
 
 	// Guarded by Collector.mu: written when a slice is drained (rotate).
 	retired         histCopy // durations (and their sum) of the slices that expired, in this process
@@ -127,9 +130,9 @@ func newRecorder(name string, bounds, slices int) *recorder {
 }
 
 // observe counts one finished request in the since-start counters and in
-// time slice slot. code must be in 100..999 and d non-negative. Safe for
-// concurrent use.
-func (s *recorder) observe(slot, method, code int, d int64, bytes int64, bounds []int64) {
+// time slice slot, and returns the index of its classic bucket. code must
+// be in 100..999 and d non-negative. Safe for concurrent use.
+func (s *recorder) observe(slot, method, code int, d int64, bytes int64, bounds []int64) int {
 	class := code/100 - 1
 	b := s.codes[method][class].Load()
 	if b == nil {
@@ -150,6 +153,7 @@ func (s *recorder) observe(slot, method, code int, d int64, bytes int64, bounds 
 	sl.classes[class].Add(1)
 	sl.sumNs.Add(uint64(d))
 	sl.hist.observe(d)
+	return i
 }
 
 // observeStream counts one finished stream (see Snapshot.Streams) in

@@ -61,7 +61,7 @@ func (l *slowList) offer(e slowEntry, r *http.Request) {
 		return // another request raised it meanwhile
 	}
 	if v := r.Header["Traceparent"]; len(v) == 1 {
-		e.trace, _ = parseTraceparent(v[0])
+		e.trace, _, _ = parseTraceparent(v[0])
 	}
 	if len(l.top) < cap(l.top) {
 		l.top = append(l.top, e)

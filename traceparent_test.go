@@ -27,8 +27,8 @@ func TestParseTraceparent(t *testing.T) {
 		{"00_" + id + "-00f067aa0ba902b7-01", false},
 		{"", false},
 	} {
-		got, ok := parseTraceparent(tt.in)
-		if ok != tt.ok || ok && got.String() != id {
+		got, span, ok := parseTraceparent(tt.in)
+		if ok != tt.ok || ok && (got.String() != id || span.String() != "00f067aa0ba902b7") {
 			t.Errorf("parseTraceparent(%q) = %q, %v; want ok %v", tt.in, got.String(), ok, tt.ok)
 		}
 	}
@@ -47,15 +47,15 @@ func TestParseTraceparentAllocs(t *testing.T) {
 var traceparentGrammar = regexp.MustCompile(`(?s)^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$`)
 
 // referenceTraceparent is a straightforward reading of the W3C rules.
-func referenceTraceparent(s string) (string, bool) {
+func referenceTraceparent(s string) (trace, span string, ok bool) {
 	m := traceparentGrammar.FindStringSubmatch(s)
 	switch {
 	case m == nil, m[1] == "ff",
 		m[1] == "00" && m[5] != "",
 		m[2] == strings.Repeat("0", 32), m[3] == strings.Repeat("0", 16):
-		return "", false
+		return "", "", false
 	}
-	return m[2], true
+	return m[2], m[3], true
 }
 
 func FuzzTraceparent(f *testing.F) {
@@ -70,10 +70,10 @@ func FuzzTraceparent(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		id, ok := parseTraceparent(s)
-		want, wantOK := referenceTraceparent(s)
-		if ok != wantOK || id.String() != want {
-			t.Errorf("parseTraceparent(%q) = %q, %v; the grammar says %q, %v", s, id.String(), ok, want, wantOK)
+		id, span, ok := parseTraceparent(s)
+		want, wantSpan, wantOK := referenceTraceparent(s)
+		if ok != wantOK || id.String() != want || span.String() != wantSpan {
+			t.Errorf("parseTraceparent(%q) = %q, %q, %v; the grammar says %q, %q, %v", s, id.String(), span.String(), ok, want, wantSpan, wantOK)
 		}
 	})
 }
