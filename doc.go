@@ -32,9 +32,10 @@
 // map; recorder.go adds the status, method, bytes and duration to the
 // recorder's since-start counters and to the time slice of window.go that
 // its own clock reading falls in, whose high-resolution histogram is
-// hist.go's; exemplar.go looks its traceparent header up (one map lookup)
-// and, for a traced request whose bucket's exemplar is stale, lends the
-// trace to that bucket (traceparent.go parses it). Then live.go takes what the live figures need, in one call
+// hist.go's; exemplar.go looks its traceparent header up (one map lookup,
+// by at most one request of a route every 10 ms) and, for a traced
+// request whose bucket's exemplar is stale, lends the trace to that bucket
+// (traceparent.go parses it). Then live.go takes what the live figures need, in one call
 // (recordLive): the per-second counters (persecond.go), the duration ring
 // (ring.go) and the check against the slowest of the time slice
 // (slowest.go). A stream (writer.go marks it) skips every duration on the

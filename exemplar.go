@@ -18,8 +18,9 @@ import (
 // Bounded: one exemplar per classic bucket of a route (+Inf included), a
 // newer one replacing it once it is exemplarRefresh old. A route's slots
 // are allocated once, by its first traced request (lendExemplar): after
-// that a traced request allocates nothing, and a request without the
-// header pays one map lookup of its header (BenchmarkMiddleware). At a
+// that a traced request allocates nothing. A route's requests look for
+// the header at most once per exemplarLookEvery: the others pay one atomic
+// load (BenchmarkExemplarLend). At a
 // high rate most traced requests find their bucket's exemplar fresh and
 // stop there, before parsing the header: two atomic loads, and no write
 // to a line other requests read.
@@ -100,13 +101,26 @@ func (x *exemplarSlot) load(e *exemplar) {
 // and a bucket takes at most ten traces a second however busy the route.
 const exemplarRefresh = int64(100 * time.Millisecond)
 
+// exemplarLookEvery is how often a route's requests look for a
+// traceparent header: the first request to end at least this long after
+// the last look does, the others pay one atomic load and a comparison. So
+// a request without the header pays about nothing at any rate (the map
+// lookup of the header, about 10 ns, is paid at most about 100 times a
+// second per route), and a route's exemplars are a sample of its traced
+// requests, not every one of them.
+const exemplarLookEvery = int64(10 * time.Millisecond)
+
 // lendExemplar lends the trace of r, if it carries a valid traceparent
 // header (exactly one), to classic bucket i of rec, with the request's
 // duration d and end (unix nanos), unless the bucket's exemplar is younger
-// than exemplarRefresh. The header is looked up in the map directly (its
-// canonical key), which costs a request without it one map lookup and
-// nothing else.
+// than exemplarRefresh, or unless a request of rec looked for the header
+// less than exemplarLookEvery before end. The header is looked up in the
+// map directly (its canonical key): one map lookup.
 func lendExemplar(rec *recorder, i int, d, end int64, r *http.Request) {
+	if since := end - rec.exemplarLook.Load(); since >= 0 && since < exemplarLookEvery {
+		return // a request of this route looked moments ago
+	}
+	rec.exemplarLook.Store(end)
 	if v := r.Header["Traceparent"]; v != nil {
 		lend(rec, i, d, end, v)
 	}

@@ -125,6 +125,45 @@ func TestExemplarNewest(t *testing.T) {
 	}
 }
 
+// TestExemplarLookEvery: a route's requests look for a traceparent at
+// most once per exemplarLookEvery: a traced request ending moments after
+// the last look lends nothing, one ending later does, and a clock that
+// went back looks again.
+func TestExemplarLookEvery(t *testing.T) {
+	c, _ := newTestCollector(t, Options{})
+	rec := c.routes.get("r")
+	ms := int64(time.Millisecond)
+	lend := func(end int64, trace string) {
+		i := rec.observe(c.slotNow(), 0, 200, 3*ms, 0, c.bounds)
+		lendExemplar(rec, i, 3*ms, end, tracedRequest(trace, testSpan))
+	}
+	has := func(trace string) bool {
+		c.refresh()
+		return strings.Contains(string(c.appendOpenMetrics(nil, c.Snapshot())), trace)
+	}
+	lend(1e9, "00000000000000000000000000000001")
+	if !has("00000000000000000000000000000001") {
+		t.Fatal("the first traced request lent nothing")
+	}
+	plain := httptest.NewRequest("GET", "/t", nil)
+	i := rec.observe(c.slotNow(), 0, 200, 3*ms, 0, c.bounds)
+	lendExemplar(rec, i, 3*ms, 2e9, plain) // looks, finds no header
+	lend(2e9+exemplarLookEvery-1, "00000000000000000000000000000002")
+	if has("00000000000000000000000000000002") {
+		t.Error("a traced request right after a look lent its exemplar")
+	}
+	lend(2e9+exemplarLookEvery, "00000000000000000000000000000003")
+	if !has("00000000000000000000000000000003") {
+		t.Error("a traced request a look interval later lent nothing")
+	}
+	// The clock went back: the request looks again (what the slot then
+	// keeps is the slot's rule, TestExemplarNewest).
+	lend(1e9+exemplarRefresh, "00000000000000000000000000000004")
+	if rec.exemplarLook.Load() != 1e9+exemplarRefresh {
+		t.Errorf("a clock that went back did not look again: last look %d", rec.exemplarLook.Load())
+	}
+}
+
 // TestExemplarNoTornRead: writers lend exemplars whose fields all derive
 // from one number while readers load them; every read is one exemplar,
 // whole (run with -race too: every field is a typed atomic).
@@ -218,16 +257,32 @@ func BenchmarkExemplarLend(b *testing.B) {
 	plain.Header.Set("Accept", "*/*")
 	plain.Header.Set("User-Agent", "bench")
 	traced := tracedRequest(testTrace, testSpan)
+	// A request a microsecond after the last: the route looked moments
+	// ago (at a million requests a second, one in 10,000 looks).
 	b.Run("none", func(b *testing.B) {
+		end := int64(1e9)
 		b.ReportAllocs()
 		for b.Loop() {
-			lendExemplar(rec, 3, 1000, 1e9, plain)
+			end += 1000
+			lendExemplar(rec, 3, 1000, end, plain)
 		}
 	})
+	// Every request looks for the header (one each exemplarLookEvery or
+	// slower): the map lookup.
+	b.Run("none-looking", func(b *testing.B) {
+		end := int64(1e9)
+		b.ReportAllocs()
+		for b.Loop() {
+			end += exemplarLookEvery
+			lendExemplar(rec, 3, 1000, end, plain)
+		}
+	})
+	// A traced request that looks and finds its bucket's exemplar fresh.
 	b.Run("fresh", func(b *testing.B) {
 		lendExemplar(rec, 3, 1000, 1e9, traced)
 		b.ReportAllocs()
 		for b.Loop() {
+			rec.exemplarLook.Store(0) // as if no request looked lately
 			lendExemplar(rec, 3, 1000, 1e9, traced)
 		}
 	})

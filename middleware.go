@@ -111,7 +111,7 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				c.streamsTotal.Add(1)
 			} else {
 				i := rec.observe(slot, method, status, int64(d), cw.bytes, c.bounds)
-				lendExemplar(rec, i, int64(d), wall, r) // exemplar.go: one map lookup without traceparent
+				lendExemplar(rec, i, int64(d), wall, r) // exemplar.go: a header lookup by one request a route every 10 ms
 			}
 			c.recordLive(rec, slot, wall, int64(d), status, method, cw.stream, r) // live.go
 			if c.opts.SessionCookie != "" {                                       // not for the dashboard's own reads

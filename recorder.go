@@ -106,6 +106,10 @@ type recorder struct {
 	// exemplars are the route's exemplars, one per classic bucket,
 	// allocated by its first traced request (exemplar.go).
 	exemplars atomic.Pointer[exemplarSlots]
+	// exemplarLook is when (unix nanos) a request of this route last
+	// looked for a traceparent header (exemplar.go): written at most about
+	// once per exemplarLookEvery, read by every request.
+	exemplarLook atomic.Int64
 
 	// Guarded by Collector.mu: written when a slice is drained (rotate).
 	retired         histCopy // durations (and their sum) of the slices that expired, in this process
