@@ -50,10 +50,11 @@ generate:
 	$(GO) generate ./...
 
 # The fuzz targets, one after the other: the state decoder (raw and
-# structure-aware), the session cookie parser against net/http's, and
-# content negotiation. FUZZTIME=10m for a longer run.
+# structure-aware), the session cookie parser against net/http's,
+# content negotiation, and the traceparent parser against the W3C grammar.
+# FUZZTIME=10m for a longer run.
 FUZZTIME ?= 2m
-FUZZ_TARGETS = FuzzDecodeState FuzzStateFields FuzzCookieValue FuzzNegotiate
+FUZZ_TARGETS = FuzzDecodeState FuzzStateFields FuzzCookieValue FuzzNegotiate FuzzTraceparent
 fuzz:
 	for f in $(FUZZ_TARGETS); do $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) . || exit 1; done
 
