@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,13 +31,7 @@ import (
 //
 // At 60 s the test waits for the fifth scrape: about 5 minutes.
 func TestFleetConfig(t *testing.T) {
-	bin, err := exec.LookPath("prometheus")
-	if err != nil {
-		if os.Getenv("VITALS_REQUIRE_PROMETHEUS") != "" {
-			t.Fatal("prometheus not found, and VITALS_REQUIRE_PROMETHEUS is set")
-		}
-		t.Skip("prometheus not installed (Debian package prometheus); .ci/run installs it")
-	}
+	bin := prometheus242(t)
 	if testing.Short() {
 		t.Skip("takes about 5 minutes")
 	}

@@ -4,13 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -121,55 +116,5 @@ func (discard) WriteHeader(int)             {}
 // loopback port, scraping nothing; it is stopped when the test ends.
 func runPrometheus3(ctx context.Context, t *testing.T, bin string) *promServer {
 	t.Helper()
-	dir := t.TempDir()
-	config := "global:\n  evaluation_interval: 1s\n"
-	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(config), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cmd := exec.Command(bin,
-		"--config.file="+filepath.Join(dir, "prometheus.yml"),
-		"--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr,
-		"--web.enable-otlp-receiver",
-	)
-	var log strings.Builder
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("prometheus 3 log:\n%s", log.String())
-		}
-	})
-	p := &promServer{name: "prometheus 3", url: "http://" + addr}
-	for {
-		resp, err := http.Get(p.url + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return p
-			}
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("prometheus 3 not ready: %v\n%s", err, log.String())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	return runPrometheusFlags(ctx, t, bin, "prometheus 3", "global:\n  evaluation_interval: 1s\n", nil, "--web.enable-otlp-receiver")
 }

@@ -422,13 +422,7 @@ func TestRulesOnPrometheus3(t *testing.T) {
 // without error, and, having no start-timestamp ingestion, stores the
 // _created samples as series of their own (README says so).
 func TestPrometheus242OpenMetrics(t *testing.T) {
-	bin, err := exec.LookPath("prometheus")
-	if err != nil {
-		if os.Getenv("VITALS_REQUIRE_PROMETHEUS") != "" {
-			t.Fatal("prometheus not found, and VITALS_REQUIRE_PROMETHEUS is set")
-		}
-		t.Skip("prometheus not installed (Debian package prometheus); .ci/run installs it")
-	}
+	bin := prometheus242(t)
 	if testing.Short() {
 		t.Skip("takes a few seconds")
 	}

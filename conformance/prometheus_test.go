@@ -22,6 +22,21 @@ import (
 	"github.com/vitalsgo/vitals"
 )
 
+// prometheus242 returns the path of Debian's Prometheus 2.42, or skips the
+// test without it (fails it when VITALS_REQUIRE_PROMETHEUS is set, as in
+// CI).
+func prometheus242(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("prometheus")
+	if err != nil {
+		if os.Getenv("VITALS_REQUIRE_PROMETHEUS") != "" {
+			t.Fatal("prometheus not found, and VITALS_REQUIRE_PROMETHEUS is set")
+		}
+		t.Skip("prometheus not installed (Debian package prometheus); .ci/run installs it")
+	}
+	return bin
+}
+
 // TestRealPrometheus scrapes a test server with a real Prometheus, once
 // with native histograms and once without, and checks the latency
 // percentiles Prometheus computes against the exact percentiles of the
@@ -32,13 +47,7 @@ import (
 // It needs the prometheus binary (Debian package prometheus, 2.42); it
 // skips without it unless VITALS_REQUIRE_PROMETHEUS is set, as in CI.
 func TestRealPrometheus(t *testing.T) {
-	bin, err := exec.LookPath("prometheus")
-	if err != nil {
-		if os.Getenv("VITALS_REQUIRE_PROMETHEUS") != "" {
-			t.Fatal("prometheus not found, and VITALS_REQUIRE_PROMETHEUS is set")
-		}
-		t.Skip("prometheus not installed (Debian package prometheus); .ci/run installs it")
-	}
+	bin := prometheus242(t)
 	if testing.Short() {
 		t.Skip("takes about 20 s")
 	}
